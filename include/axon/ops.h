@@ -1,0 +1,172 @@
+/* axon ops: each op validates its arguments once, then runs on its context's backend.
+ *
+ * Rules shared by every op:
+ * - All tensors must belong to ctx (AX_ERR_DEVICE otherwise) and be f32 unless stated.
+ * - Outputs are written, never accumulated into, unless the op says "accumulates".
+ * - Any gradient output of a backward may be NULL when it is not needed.
+ * - An output may alias an input only where the op says so (AX_ERR_INVALID_ARG otherwise).
+ * - Calls are asynchronous on CUDA: errors of the launch are reported at once, faults of the
+ *   kernel by the next synchronizing call. */
+#ifndef AXON_OPS_H
+#define AXON_OPS_H
+
+#include "core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- elementwise */
+
+AX_API ax_status ax_fill(ax_ctx *ctx, ax_tensor *y, float value); /* f32 or i32 (value integral) */
+AX_API ax_status ax_scale(ax_ctx *ctx, float alpha, const ax_tensor *x,
+                          ax_tensor *y); /* y = alpha x; y may alias x */
+AX_API ax_status ax_axpy(ax_ctx *ctx, float alpha, const ax_tensor *x,
+                         ax_tensor *y); /* y += alpha x; y must not alias x */
+/* y = a + b and y = a * b, same shapes; y may alias a or b. */
+AX_API ax_status ax_add(ax_ctx *ctx, const ax_tensor *a, const ax_tensor *b, ax_tensor *y);
+AX_API ax_status ax_mul(ax_ctx *ctx, const ax_tensor *a, const ax_tensor *b, ax_tensor *y);
+/* Backward of y = a * b: da = dy * b, db = dy * a. */
+AX_API ax_status ax_mul_backward(ax_ctx *ctx, const ax_tensor *a, const ax_tensor *b,
+                                 const ax_tensor *dy, ax_tensor *da, ax_tensor *db);
+
+/* ---------------------------------------------------------------- GEMM */
+
+typedef enum ax_transpose { AX_NO_TRANS = 0, AX_TRANS = 1 } ax_transpose;
+
+/* C = alpha * op(A) op(B) + beta * C, row-major.
+ * op(A) is [M, K]: A is [M, K], or [K, M] with AX_TRANS; likewise op(B) is [K, N].
+ * Batched (strided) form: C is [batch, M, N]; A and B are [batch, ., .], or 2-D and then
+ * shared by every batch entry (stride 0). C must not alias A or B. beta = 0 ignores C's
+ * old contents (NaN included). */
+AX_API ax_status ax_gemm(ax_ctx *ctx, ax_transpose trans_a, ax_transpose trans_b, float alpha,
+                         const ax_tensor *a, const ax_tensor *b, float beta, ax_tensor *c);
+/* Backward of C = alpha op(A) op(B) (beta's term has no gradient to A, B):
+ * da = d/dA, db = d/dB, shaped like A and B. */
+AX_API ax_status ax_gemm_backward(ax_ctx *ctx, ax_transpose trans_a, ax_transpose trans_b,
+                                  float alpha, const ax_tensor *a, const ax_tensor *b,
+                                  const ax_tensor *dc, ax_tensor *da, ax_tensor *db);
+
+/* ---------------------------------------------------------------- dense layer */
+
+/* y = x W^T + b.  x [N, in], w [out, in] (PyTorch's nn.Linear layout), b [out] or NULL,
+ * y [N, out]. */
+AX_API ax_status ax_dense_forward(ax_ctx *ctx, const ax_tensor *x, const ax_tensor *w,
+                                  const ax_tensor *b, ax_tensor *y);
+/* dx = dy W [N, in], dw = dy^T x [out, in], db = column sums of dy [out]. */
+AX_API ax_status ax_dense_backward(ax_ctx *ctx, const ax_tensor *x, const ax_tensor *w,
+                                   const ax_tensor *dy, ax_tensor *dx, ax_tensor *dw,
+                                   ax_tensor *db);
+
+/* ---------------------------------------------------------------- bias, reductions */
+
+/* y += b broadcast along `axis` of y: b has y.shape[axis] elements (axis -1: the last dim,
+ * as after a dense layer; axis 1: the channels of NCHW). Accumulates into y. */
+AX_API ax_status ax_bias_add(ax_ctx *ctx, ax_tensor *y, const ax_tensor *b, int axis);
+/* db = sum of dy over every axis but `axis` (the gradient of ax_bias_add). */
+AX_API ax_status ax_bias_grad(ax_ctx *ctx, const ax_tensor *dy, int axis, ax_tensor *db);
+
+/* y = sum (or mean) of x over one axis; y has x's shape without that axis (numel must
+ * match; any shape with that element count is accepted). */
+AX_API ax_status ax_sum(ax_ctx *ctx, const ax_tensor *x, int axis, ax_tensor *y);
+AX_API ax_status ax_mean(ax_ctx *ctx, const ax_tensor *x, int axis, ax_tensor *y);
+/* dx = dy broadcast back along axis (divided by x.shape[axis] for the mean). */
+AX_API ax_status ax_sum_backward(ax_ctx *ctx, const ax_tensor *dy, int axis, ax_tensor *dx);
+AX_API ax_status ax_mean_backward(ax_ctx *ctx, const ax_tensor *dy, int axis, ax_tensor *dx);
+
+/* out[0] (+)= sum of x^2, out has one element; accumulate = 1 adds to out[0], so the squares
+ * of many tensors add up to a global norm for gradient clipping. */
+AX_API ax_status ax_sum_squares(ax_ctx *ctx, const ax_tensor *x, int accumulate, ax_tensor *out);
+
+/* Regularization penalties (out has one element, accumulates: out[0] += penalty;
+ * dw accumulates: dw += gradient; either may be NULL).
+ * L1: lambda * sum |w|, gradient lambda * sign(w) (0 at w = 0).
+ * L2: lambda / 2 * sum w^2, gradient lambda * w (so lambda matches SGD's weight_decay). */
+AX_API ax_status ax_l1_penalty(ax_ctx *ctx, const ax_tensor *w, float lambda, ax_tensor *out,
+                               ax_tensor *dw);
+AX_API ax_status ax_l2_penalty(ax_ctx *ctx, const ax_tensor *w, float lambda, ax_tensor *out,
+                               ax_tensor *dw);
+
+/* ---------------------------------------------------------------- activations */
+
+typedef enum ax_activation {
+    AX_ACT_SIGMOID = 0, /* 1 / (1 + e^-x) */
+    AX_ACT_TANH = 1,
+    AX_ACT_RELU = 2,       /* max(x, 0) */
+    AX_ACT_LEAKY_RELU = 3, /* x > 0 ? x : slope x; slope defaults to AX_LEAKY_RELU_SLOPE */
+} ax_activation;
+
+#define AX_LEAKY_RELU_SLOPE 0.01f
+
+/* y = act(x); slope is used by leaky ReLU only. y may alias x. */
+AX_API ax_status ax_activation_forward(ax_ctx *ctx, ax_activation act, float slope,
+                                       const ax_tensor *x, ax_tensor *y);
+/* dx = dy * act'(x). Needs x for (leaky) ReLU and y for sigmoid and tanh; the one not needed
+ * may be NULL. dx may alias dy. */
+AX_API ax_status ax_activation_backward(ax_ctx *ctx, ax_activation act, float slope,
+                                        const ax_tensor *x, const ax_tensor *y,
+                                        const ax_tensor *dy, ax_tensor *dx);
+
+/* ---------------------------------------------------------------- softmax */
+
+/* Along the last dimension, max-subtracted. y may alias x. */
+AX_API ax_status ax_softmax_forward(ax_ctx *ctx, const ax_tensor *x, ax_tensor *y);
+/* dx = y * (dy - sum(dy * y)). */
+AX_API ax_status ax_softmax_backward(ax_ctx *ctx, const ax_tensor *y, const ax_tensor *dy,
+                                     ax_tensor *dx);
+AX_API ax_status ax_log_softmax_forward(ax_ctx *ctx, const ax_tensor *x, ax_tensor *y);
+/* dx = dy - exp(y) * sum(dy). */
+AX_API ax_status ax_log_softmax_backward(ax_ctx *ctx, const ax_tensor *y, const ax_tensor *dy,
+                                         ax_tensor *dx);
+
+/* ---------------------------------------------------------------- losses */
+
+typedef enum ax_reduction { AX_REDUCE_MEAN = 0, AX_REDUCE_SUM = 1 } ax_reduction;
+
+/* Each loss writes its scalar value into `loss` (one element, stays on the device) and its
+ * backward writes d loss / d input, scaled by dloss[0] (one element; NULL means 1). */
+
+/* MSE: mean or sum of (pred - target)^2 over all elements. */
+AX_API ax_status ax_mse_loss_forward(ax_ctx *ctx, const ax_tensor *pred, const ax_tensor *target,
+                                     ax_reduction reduction, ax_tensor *loss);
+AX_API ax_status ax_mse_loss_backward(ax_ctx *ctx, const ax_tensor *pred,
+                                      const ax_tensor *target, ax_reduction reduction,
+                                      const ax_tensor *dloss, ax_tensor *dpred);
+
+/* Softmax cross-entropy: logits [N, C], labels i32 [N] in [0, C) (else AX_ERR_INVALID_ARG,
+ * checked on the device without a wild read); mean over N or sum. */
+AX_API ax_status ax_cross_entropy_forward(ax_ctx *ctx, const ax_tensor *logits,
+                                          const ax_tensor *labels, ax_reduction reduction,
+                                          ax_tensor *loss);
+/* dlogits = (softmax(logits) - onehot(labels)) * dloss / (N for the mean). */
+AX_API ax_status ax_cross_entropy_backward(ax_ctx *ctx, const ax_tensor *logits,
+                                           const ax_tensor *labels, ax_reduction reduction,
+                                           const ax_tensor *dloss, ax_tensor *dlogits);
+
+/* Binary cross-entropy with logits, the stable form
+ * max(x, 0) - x t + log(1 + e^-|x|), mean over all elements or sum; targets in [0, 1]. */
+AX_API ax_status ax_bce_with_logits_forward(ax_ctx *ctx, const ax_tensor *logits,
+                                            const ax_tensor *targets, ax_reduction reduction,
+                                            ax_tensor *loss);
+/* dlogits = (sigmoid(x) - t) * dloss / (numel for the mean). */
+AX_API ax_status ax_bce_with_logits_backward(ax_ctx *ctx, const ax_tensor *logits,
+                                             const ax_tensor *targets, ax_reduction reduction,
+                                             const ax_tensor *dloss, ax_tensor *dlogits);
+
+/* ---------------------------------------------------------------- dropout */
+
+/* Inverted dropout: y = x * keep / (1 - p), keep = (Philox uniform of element e >= p) from
+ * (seed, offset) exactly as ax_rng_uniform draws it, so CPU and CUDA masks are bit-identical
+ * and the backward regenerates the mask instead of storing it. p in [0, 1]: p = 0 copies,
+ * p = 1 writes zeros. y may alias x. */
+AX_API ax_status ax_dropout_forward(ax_ctx *ctx, float p, uint64_t seed, uint64_t offset,
+                                    const ax_tensor *x, ax_tensor *y);
+/* dx = dy * keep / (1 - p) with the same (p, seed, offset). dx may alias dy. */
+AX_API ax_status ax_dropout_backward(ax_ctx *ctx, float p, uint64_t seed, uint64_t offset,
+                                     const ax_tensor *dy, ax_tensor *dx);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

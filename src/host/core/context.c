@@ -1,0 +1,119 @@
+/* Contexts: one device, its stream and memory pool, a seed and scratch space. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../backend.h"
+#include "../ops/check.h"
+#include "../cpu/cpu.h"
+#ifdef AXON_HAVE_CUDA
+#include "../cuda/cuda_glue.h"
+#endif
+
+int ax_cuda_device_count(void) {
+#ifdef AXON_HAVE_CUDA
+    return ax_cuda_count();
+#else
+    return 0;
+#endif
+}
+
+ax_status ax_ctx_create(ax_device_kind kind, int device_index, ax_ctx **out) {
+    if (!out)
+        return AX_FAIL(AX_ERR_INVALID_ARG, "out is NULL");
+    *out = NULL;
+    if (kind != AX_DEVICE_AUTO && kind != AX_DEVICE_CPU && kind != AX_DEVICE_CUDA)
+        return AX_FAIL(AX_ERR_INVALID_ARG, "unknown device kind %d", (int)kind);
+    if (device_index < 0)
+        return AX_FAIL(AX_ERR_INVALID_ARG, "device_index %d is negative", device_index);
+
+    ax_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx)
+        return AX_FAIL(AX_ERR_OOM, "out of host memory");
+    ctx->magic = AX_CTX_MAGIC;
+    ctx->refs = 1;
+
+    int use_cuda = kind == AX_DEVICE_CUDA || (kind == AX_DEVICE_AUTO && ax_cuda_device_count() > 0);
+    if (use_cuda) {
+#ifdef AXON_HAVE_CUDA
+        ax_status st = ax_cuda_ctx_init(ctx, device_index);
+        if (st != AX_OK) {
+            free(ctx);
+            return st; /* message set by ax_cuda_ctx_init */
+        }
+        ctx->backend = &ax_cuda_backend;
+#else
+        free(ctx);
+        return AX_FAIL(AX_ERR_DEVICE, "AX_DEVICE_CUDA requested, but libaxon was built without "
+                                      "CUDA (configure with -DAXON_CUDA=ON)");
+#endif
+    } else {
+        ax_cpu_ctx_init(ctx);
+        ctx->backend = &ax_cpu_backend;
+    }
+    *out = ctx;
+    return AX_OK;
+}
+
+static void ctx_free(ax_ctx *ctx) {
+    if (ctx->scratch)
+        ctx->backend->free(ctx, ctx->scratch);
+#ifdef AXON_HAVE_CUDA
+    if (ctx->info.kind == AX_DEVICE_CUDA)
+        ax_cuda_ctx_fini(ctx);
+#endif
+    ctx->magic = AX_DEAD_MAGIC;
+    free(ctx);
+}
+
+void ax_ctx_release(ax_ctx *ctx) {
+    if (--ctx->refs == 0)
+        ctx_free(ctx);
+}
+
+void ax_ctx_destroy(ax_ctx *ctx) {
+    if (!ctx || ctx->magic != AX_CTX_MAGIC || ctx->destroyed)
+        return;
+    ctx->destroyed = 1;
+    ax_ctx_release(ctx);
+}
+
+ax_status ax_ctx_device_info(const ax_ctx *ctx, ax_device_info *out) {
+    AX_TRY(ax_check_ctx(__func__, ctx));
+    if (!out)
+        return AX_FAIL(AX_ERR_INVALID_ARG, "out is NULL");
+    *out = ctx->info;
+    return AX_OK;
+}
+
+ax_status ax_ctx_set_seed(ax_ctx *ctx, uint64_t seed) {
+    AX_TRY(ax_check_ctx(__func__, ctx));
+    ctx->seed = seed;
+    return AX_OK;
+}
+
+ax_status ax_ctx_get_seed(const ax_ctx *ctx, uint64_t *out) {
+    AX_TRY(ax_check_ctx(__func__, ctx));
+    if (!out)
+        return AX_FAIL(AX_ERR_INVALID_ARG, "out is NULL");
+    *out = ctx->seed;
+    return AX_OK;
+}
+
+ax_status ax_ctx_synchronize(ax_ctx *ctx) {
+    AX_TRY(ax_check_ctx(__func__, ctx));
+    return ctx->backend->synchronize(ctx);
+}
+
+ax_status ax_ctx_scratch(ax_ctx *ctx, size_t bytes, void **out) {
+    if (bytes > ctx->scratch_bytes) {
+        if (ctx->scratch)
+            ctx->backend->free(ctx, ctx->scratch);
+        ctx->scratch = NULL;
+        ctx->scratch_bytes = 0;
+        size_t want = bytes < 4096 ? 4096 : bytes;
+        AX_TRY(ctx->backend->alloc(ctx, want, &ctx->scratch));
+        ctx->scratch_bytes = want;
+    }
+    *out = ctx->scratch;
+    return AX_OK;
+}

@@ -1,0 +1,210 @@
+/* Tensors: a dtype, up to AX_MAX_DIMS dims, contiguous row-major storage on a context. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../backend.h"
+#include "../ops/check.h"
+
+size_t ax_dtype_size(ax_dtype dtype) {
+    (void)dtype; /* f32 and i32 are both 4 bytes */
+    return 4;
+}
+
+/* Validate a shape and compute its element count without overflow. */
+static ax_status check_shape(const char *fn, int ndim, const int64_t *shape, int64_t *numel) {
+    if (ndim < 0 || ndim > AX_MAX_DIMS)
+        return ax_fail(AX_ERR_SHAPE, fn, "ndim %d is outside [0, %d]", ndim, AX_MAX_DIMS);
+    if (ndim > 0 && !shape)
+        return ax_fail(AX_ERR_INVALID_ARG, fn, "shape is NULL");
+    const int64_t limit = INT64_MAX / 8; /* bytes must fit too */
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 1)
+            return ax_fail(AX_ERR_SHAPE, fn, "dim %d is %lld; every dim must be >= 1", i,
+                           (long long)shape[i]);
+        if (n > limit / shape[i])
+            return ax_fail(AX_ERR_SHAPE, fn, "the shape's element count overflows");
+        n *= shape[i];
+    }
+    *numel = n;
+    return AX_OK;
+}
+
+static ax_status check_dtype(const char *fn, ax_dtype dtype) {
+    if (dtype != AX_F32 && dtype != AX_I32)
+        return ax_fail(AX_ERR_DTYPE, fn, "unknown dtype %d", (int)dtype);
+    return AX_OK;
+}
+
+static ax_status tensor_new(const char *fn, ax_ctx *ctx, ax_dtype dtype, int ndim,
+                            const int64_t *shape, ax_tensor **out) {
+    if (!out)
+        return ax_fail(AX_ERR_INVALID_ARG, fn, "out is NULL");
+    *out = NULL;
+    AX_TRY(ax_check_ctx(fn, ctx));
+    AX_TRY(check_dtype(fn, dtype));
+    int64_t numel;
+    AX_TRY(check_shape(fn, ndim, shape, &numel));
+    ax_tensor *t = calloc(1, sizeof *t);
+    if (!t)
+        return ax_fail(AX_ERR_OOM, fn, "out of host memory");
+    ax_status st = ctx->backend->alloc(ctx, (size_t)numel * ax_dtype_size(dtype), &t->data);
+    if (st != AX_OK) {
+        free(t);
+        return st;
+    }
+    t->magic = AX_TENSOR_MAGIC;
+    t->ctx = ctx;
+    t->dtype = dtype;
+    t->ndim = ndim;
+    for (int i = 0; i < ndim; i++)
+        t->shape[i] = shape[i];
+    t->numel = numel;
+    ctx->refs++;
+    *out = t;
+    return AX_OK;
+}
+
+ax_status ax_tensor_create(ax_ctx *ctx, ax_dtype dtype, int ndim, const int64_t *shape,
+                           ax_tensor **out) {
+    return tensor_new(__func__, ctx, dtype, ndim, shape, out);
+}
+
+ax_status ax_tensor_zeros(ax_ctx *ctx, ax_dtype dtype, int ndim, const int64_t *shape,
+                          ax_tensor **out) {
+    AX_TRY(tensor_new(__func__, ctx, dtype, ndim, shape, out));
+    ax_tensor *t = *out;
+    ax_status st = dtype == AX_F32 ? ctx->backend->fill_f32(ctx, t->data, t->numel, 0.0f)
+                                   : ctx->backend->fill_i32(ctx, t->data, t->numel, 0);
+    if (st != AX_OK) {
+        ax_tensor_destroy(t);
+        *out = NULL;
+    }
+    return st;
+}
+
+ax_status ax_tensor_from_host(ax_ctx *ctx, ax_dtype dtype, int ndim, const int64_t *shape,
+                              const void *data, ax_tensor **out) {
+    if (!data) {
+        if (out)
+            *out = NULL;
+        return AX_FAIL(AX_ERR_INVALID_ARG, "data is NULL");
+    }
+    AX_TRY(tensor_new(__func__, ctx, dtype, ndim, shape, out));
+    ax_tensor *t = *out;
+    ax_status st = ctx->backend->copy_to_device(ctx, t->data, data, ax_tensor_nbytes(t));
+    if (st != AX_OK) {
+        ax_tensor_destroy(t);
+        *out = NULL;
+    }
+    return st;
+}
+
+void ax_tensor_destroy(ax_tensor *t) {
+    if (!t || t->magic != AX_TENSOR_MAGIC)
+        return;
+    ax_ctx *ctx = t->ctx;
+    ctx->backend->free(ctx, t->data);
+    t->magic = AX_DEAD_MAGIC;
+    free(t);
+    ax_ctx_release(ctx);
+}
+
+/* A live tensor whose context is alive. */
+static ax_status check_live(const char *fn, const ax_tensor *t, const char *name) {
+    if (!t)
+        return ax_fail(AX_ERR_INVALID_ARG, fn, "%s is NULL", name);
+    if (t->magic != AX_TENSOR_MAGIC)
+        return ax_fail(AX_ERR_INVALID_ARG, fn, "%s is not a valid tensor (destroyed?)", name);
+    if (t->ctx->destroyed)
+        return ax_fail(AX_ERR_STATE, fn, "%s belongs to a destroyed context", name);
+    return AX_OK;
+}
+
+static ax_status check_bytes(const char *fn, const ax_tensor *t, size_t bytes) {
+    if (bytes != ax_tensor_nbytes(t))
+        return ax_fail(AX_ERR_SHAPE, fn, "buffer has %zu bytes, the tensor has %zu", bytes,
+                       ax_tensor_nbytes(t));
+    return AX_OK;
+}
+
+ax_status ax_tensor_to_host(const ax_tensor *t, void *dst, size_t bytes) {
+    AX_TRY(check_live(__func__, t, "t"));
+    if (!dst)
+        return AX_FAIL(AX_ERR_INVALID_ARG, "dst is NULL");
+    AX_TRY(check_bytes(__func__, t, bytes));
+    return t->ctx->backend->copy_to_host(t->ctx, dst, t->data, bytes);
+}
+
+ax_status ax_tensor_set_from_host(ax_tensor *t, const void *src, size_t bytes) {
+    AX_TRY(check_live(__func__, t, "t"));
+    if (!src)
+        return AX_FAIL(AX_ERR_INVALID_ARG, "src is NULL");
+    AX_TRY(check_bytes(__func__, t, bytes));
+    return t->ctx->backend->copy_to_device(t->ctx, t->data, src, bytes);
+}
+
+ax_status ax_tensor_copy(ax_tensor *dst, const ax_tensor *src) {
+    AX_TRY(check_live(__func__, dst, "dst"));
+    AX_TRY(check_live(__func__, src, "src"));
+    if (dst->dtype != src->dtype)
+        return AX_FAIL(AX_ERR_DTYPE, "dst and src have different dtypes");
+    if (dst->numel != src->numel)
+        return AX_FAIL(AX_ERR_SHAPE, "dst has %lld elements, src has %lld",
+                       (long long)dst->numel, (long long)src->numel);
+    if (dst->data == src->data)
+        return AX_OK;
+    size_t bytes = ax_tensor_nbytes(src);
+    const struct ax_backend *db = dst->ctx->backend, *sb = src->ctx->backend;
+    if (dst->ctx == src->ctx)
+        return db->copy_on_device(dst->ctx, dst->data, src->data, bytes);
+    if (sb == &ax_cpu_backend) /* host -> dst's device */
+        return db->copy_to_device(dst->ctx, dst->data, src->data, bytes);
+    if (db == &ax_cpu_backend) /* src's device -> host */
+        return sb->copy_to_host(src->ctx, dst->data, src->data, bytes);
+    /* between two device contexts: stage through the host */
+    void *staging = malloc(bytes);
+    if (!staging)
+        return AX_FAIL(AX_ERR_OOM, "out of host memory for a %zu-byte staging buffer", bytes);
+    ax_status st = sb->copy_to_host(src->ctx, staging, src->data, bytes);
+    if (st == AX_OK)
+        st = db->copy_to_device(dst->ctx, dst->data, staging, bytes);
+    free(staging);
+    return st;
+}
+
+ax_status ax_tensor_reshape(ax_tensor *t, int ndim, const int64_t *shape) {
+    AX_TRY(check_live(__func__, t, "t"));
+    int64_t numel;
+    AX_TRY(check_shape(__func__, ndim, shape, &numel));
+    if (numel != t->numel)
+        return AX_FAIL(AX_ERR_SHAPE, "new shape has %lld elements, the tensor has %lld",
+                       (long long)numel, (long long)t->numel);
+    t->ndim = ndim;
+    for (int i = 0; i < ndim; i++)
+        t->shape[i] = shape[i];
+    return AX_OK;
+}
+
+static int valid(const ax_tensor *t) { return t && t->magic == AX_TENSOR_MAGIC; }
+
+int ax_tensor_ndim(const ax_tensor *t) { return valid(t) ? t->ndim : 0; }
+
+int64_t ax_tensor_dim(const ax_tensor *t, int axis) {
+    if (!valid(t))
+        return 0;
+    int a = axis < 0 ? axis + t->ndim : axis;
+    return a >= 0 && a < t->ndim ? t->shape[a] : 0;
+}
+
+int64_t ax_tensor_numel(const ax_tensor *t) { return valid(t) ? t->numel : 0; }
+
+ax_dtype ax_tensor_dtype(const ax_tensor *t) { return valid(t) ? t->dtype : AX_F32; }
+
+size_t ax_tensor_nbytes(const ax_tensor *t) {
+    return valid(t) ? (size_t)t->numel * ax_dtype_size(t->dtype) : 0;
+}
+
+ax_ctx *ax_tensor_ctx(const ax_tensor *t) { return valid(t) ? t->ctx : NULL; }
+
+void *ax_tensor_data(ax_tensor *t) { return valid(t) ? t->data : NULL; }

@@ -1,0 +1,129 @@
+/* CUDA backend glue: device query, context stream, stream-ordered memory, status mapping. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cuda_glue.h"
+#include "cuda_internal.h"
+#include "../../kernels/kernels.h"
+
+ax_status ax_cuda_status(cudaError_t err, const char *fn, const char *what) {
+    if (err == cudaSuccess)
+        return AX_OK;
+    ax_status st = err == cudaErrorMemoryAllocation ? AX_ERR_OOM : AX_ERR_CUDA;
+    return ax_fail(st, fn, "%s: %s (%s)", what, cudaGetErrorString(err), cudaGetErrorName(err));
+}
+
+int ax_cuda_count(void) {
+    int count = 0;
+    if (cudaGetDeviceCount(&count) != cudaSuccess) {
+        cudaGetLastError(); /* clear: "no driver" is an answer, not a failure */
+        return 0;
+    }
+    return count;
+}
+
+unsigned ax_cuda_blocks(const ax_ctx *ctx, int64_t n, int threads) {
+    int64_t want = (n + threads - 1) / threads;
+    int64_t cap = (int64_t)ctx->info.multiprocessors * 32; /* enough waves for grid-stride */
+    if (want > cap)
+        want = cap;
+    return want < 1 ? 1u : (unsigned)want;
+}
+
+ax_status ax_cuda_ctx_init(ax_ctx *ctx, int index) {
+    int count = ax_cuda_count();
+    if (count == 0)
+        return ax_fail(AX_ERR_DEVICE, "ax_ctx_create", "no usable CUDA device (the runtime "
+                                                       "finds none, or no driver is loaded)");
+    if (index >= count)
+        return ax_fail(AX_ERR_DEVICE, "ax_ctx_create", "CUDA device %d requested, %d present",
+                       index, count);
+    struct cudaDeviceProp prop;
+    AX_TRY(ax_cuda_status(cudaSetDevice(index), "ax_ctx_create", "cudaSetDevice"));
+    AX_TRY(ax_cuda_status(cudaGetDeviceProperties(&prop, index), "ax_ctx_create",
+                          "cudaGetDeviceProperties"));
+    int pools = 0;
+    cudaDeviceGetAttribute(&pools, cudaDevAttrMemoryPoolsSupported, index);
+    if (!pools)
+        return ax_fail(AX_ERR_DEVICE, "ax_ctx_create",
+                       "CUDA device %d (%s) has no stream-ordered allocator", index, prop.name);
+    cudaStream_t stream;
+    AX_TRY(ax_cuda_status(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking),
+                          "ax_ctx_create", "cudaStreamCreate"));
+    /* keep freed blocks in the pool instead of returning them to the driver each sync */
+    cudaMemPool_t pool;
+    if (cudaDeviceGetDefaultMemPool(&pool, index) == cudaSuccess) {
+        uint64_t threshold = UINT64_MAX;
+        cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &threshold);
+    }
+    ctx->stream = stream;
+    ctx->info.kind = AX_DEVICE_CUDA;
+    ctx->info.index = index;
+    snprintf(ctx->info.name, sizeof ctx->info.name, "%s", prop.name);
+    ctx->info.cc_major = prop.major;
+    ctx->info.cc_minor = prop.minor;
+    ctx->info.multiprocessors = prop.multiProcessorCount;
+    ctx->info.total_memory = prop.totalGlobalMem;
+    return AX_OK;
+}
+
+void ax_cuda_ctx_fini(ax_ctx *ctx) {
+    cudaSetDevice(ctx->info.index);
+    cudaStreamSynchronize(ax_stream(ctx));
+    cudaStreamDestroy(ax_stream(ctx));
+}
+
+static ax_status cuda_alloc(ax_ctx *ctx, size_t bytes, void **out) {
+    cudaSetDevice(ctx->info.index);
+    return ax_cuda_status(cudaMallocAsync(out, bytes ? bytes : 4, ax_stream(ctx)), __func__,
+                          "cudaMallocAsync");
+}
+
+static void cuda_free(ax_ctx *ctx, void *ptr) {
+    if (ptr)
+        cudaFreeAsync(ptr, ax_stream(ctx));
+}
+
+static ax_status cuda_copy_to_device(ax_ctx *ctx, void *dst, const void *src, size_t bytes) {
+    AX_TRY(ax_cuda_status(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice,
+                                          ax_stream(ctx)),
+                          __func__, "cudaMemcpyAsync"));
+    return ax_cuda_status(cudaStreamSynchronize(ax_stream(ctx)), __func__, "copy to device");
+}
+
+static ax_status cuda_copy_to_host(ax_ctx *ctx, void *dst, const void *src, size_t bytes) {
+    AX_TRY(ax_cuda_status(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost,
+                                          ax_stream(ctx)),
+                          __func__, "cudaMemcpyAsync"));
+    return ax_cuda_status(cudaStreamSynchronize(ax_stream(ctx)), __func__, "copy to host");
+}
+
+static ax_status cuda_copy_on_device(ax_ctx *ctx, void *dst, const void *src, size_t bytes) {
+    return ax_cuda_status(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice,
+                                          ax_stream(ctx)),
+                          __func__, "cudaMemcpyAsync");
+}
+
+static ax_status cuda_synchronize(ax_ctx *ctx) {
+    return ax_cuda_status(cudaStreamSynchronize(ax_stream(ctx)), "ax_ctx_synchronize",
+                          "work queued on the stream failed");
+}
+
+const struct ax_backend ax_cuda_backend = {
+    .name = "cuda",
+    .alloc = cuda_alloc,
+    .free = cuda_free,
+    .copy_to_device = cuda_copy_to_device,
+    .copy_to_host = cuda_copy_to_host,
+    .copy_on_device = cuda_copy_on_device,
+    .synchronize = cuda_synchronize,
+    .rng_uniform = ax_cuda_rng_uniform,
+    .rng_normal = ax_cuda_rng_normal,
+    .rng_bernoulli = ax_cuda_rng_bernoulli,
+    .fill_f32 = ax_cuda_fill_f32,
+    .fill_i32 = ax_cuda_fill_i32,
+    .scale = ax_cuda_scale,
+    .axpy = ax_cuda_axpy,
+    .add = ax_cuda_add,
+    .mul = ax_cuda_mul,
+};

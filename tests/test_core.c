@@ -1,0 +1,225 @@
+/* Core API: status names, contexts, tensors; and their bad input. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "helpers.h"
+
+Test(api, status_str_names_every_code) {
+    cr_assert_str_eq(ax_status_str(AX_OK), "AX_OK");
+    cr_assert_str_eq(ax_status_str(AX_ERR_SHAPE), "AX_ERR_SHAPE");
+    cr_assert_str_eq(ax_status_str(AX_ERR_STATE), "AX_ERR_STATE");
+    cr_assert_str_eq(ax_status_str((ax_status)999), "AX_ERR_UNKNOWN");
+}
+
+Test(api, ctx_create_cpu_reports_device) {
+    ax_ctx *ctx = th_cpu_ctx();
+    ax_device_info info;
+    AX_ASSERT_OK(ax_ctx_device_info(ctx, &info));
+    cr_assert_eq(info.kind, AX_DEVICE_CPU);
+    cr_assert(info.multiprocessors >= 1);
+    cr_assert(strlen(info.name) > 0);
+    ax_ctx_destroy(ctx);
+}
+
+Test(api, ctx_create_auto_picks_a_working_device) {
+    ax_ctx *ctx = NULL;
+    AX_ASSERT_OK(ax_ctx_create(AX_DEVICE_AUTO, 0, &ctx));
+    ax_device_info info;
+    AX_ASSERT_OK(ax_ctx_device_info(ctx, &info));
+    cr_assert_eq(info.kind, ax_cuda_device_count() > 0 ? AX_DEVICE_CUDA : AX_DEVICE_CPU);
+    ax_ctx_destroy(ctx);
+}
+
+Test(api, ctx_seed_round_trips) {
+    ax_ctx *ctx = th_cpu_ctx();
+    uint64_t seed = 0;
+    AX_ASSERT_OK(ax_ctx_set_seed(ctx, 0x123456789abcdefull));
+    AX_ASSERT_OK(ax_ctx_get_seed(ctx, &seed));
+    cr_assert_eq(seed, 0x123456789abcdefull);
+    AX_ASSERT_OK(ax_ctx_synchronize(ctx));
+    ax_ctx_destroy(ctx);
+}
+
+Test(api, tensor_from_host_round_trips) {
+    ax_ctx *ctx = th_cpu_ctx();
+    float data[6] = {1, 2, 3, 4, 5, 6}, back[6] = {0};
+    int64_t shape[2] = {2, 3};
+    ax_tensor *t = th_tensor(ctx, 2, shape, data);
+    cr_assert_eq(ax_tensor_ndim(t), 2);
+    cr_assert_eq(ax_tensor_dim(t, 0), 2);
+    cr_assert_eq(ax_tensor_dim(t, -1), 3);
+    cr_assert_eq(ax_tensor_dim(t, 2), 0);
+    cr_assert_eq(ax_tensor_numel(t), 6);
+    cr_assert_eq(ax_tensor_nbytes(t), sizeof data);
+    cr_assert_eq(ax_tensor_dtype(t), AX_F32);
+    cr_assert_eq(ax_tensor_ctx(t), ctx);
+    AX_ASSERT_OK(ax_tensor_to_host(t, back, sizeof back));
+    th_assert_equal(back, data, 6, "round trip");
+    ax_tensor_destroy(t);
+    ax_ctx_destroy(ctx);
+}
+
+Test(api, tensor_zeros_copy_reshape) {
+    ax_ctx *ctx = th_cpu_ctx();
+    int64_t shape[3] = {2, 2, 2}, flat[1] = {8};
+    ax_tensor *z = NULL, *c = NULL;
+    AX_ASSERT_OK(ax_tensor_zeros(ctx, AX_I32, 3, shape, &z));
+    int32_t zi[8];
+    AX_ASSERT_OK(ax_tensor_to_host(z, zi, sizeof zi));
+    for (int i = 0; i < 8; i++)
+        cr_assert_eq(zi[i], 0);
+    AX_ASSERT_OK(ax_fill(ctx, z, 7.0f));
+    AX_ASSERT_OK(ax_tensor_create(ctx, AX_I32, 1, flat, &c));
+    AX_ASSERT_OK(ax_tensor_copy(c, z));
+    AX_ASSERT_OK(ax_tensor_to_host(c, zi, sizeof zi));
+    for (int i = 0; i < 8; i++)
+        cr_assert_eq(zi[i], 7);
+    AX_ASSERT_OK(ax_tensor_reshape(z, 1, flat));
+    cr_assert_eq(ax_tensor_ndim(z), 1);
+    cr_assert_eq(ax_tensor_dim(z, 0), 8);
+    ax_tensor_destroy(z);
+    ax_tensor_destroy(c);
+    ax_ctx_destroy(ctx);
+}
+
+Test(api, scalar_tensor_has_one_element) {
+    ax_ctx *ctx = th_cpu_ctx();
+    ax_tensor *s = NULL;
+    AX_ASSERT_OK(ax_tensor_zeros(ctx, AX_F32, 0, NULL, &s));
+    cr_assert_eq(ax_tensor_numel(s), 1);
+    ax_tensor_destroy(s);
+    ax_ctx_destroy(ctx);
+}
+
+Test(api, tensor_outlives_destroyed_ctx_safely) {
+    ax_ctx *ctx = th_cpu_ctx();
+    int64_t shape[1] = {4};
+    ax_tensor *t = NULL;
+    AX_ASSERT_OK(ax_tensor_zeros(ctx, AX_F32, 1, shape, &t));
+    ax_ctx_destroy(ctx);
+    float back[4];
+    AX_ASSERT_FAILS(ax_tensor_to_host(t, back, sizeof back), AX_ERR_STATE, "ax_tensor_to_host");
+    AX_ASSERT_FAILS(ax_fill(ctx, t, 1.0f), AX_ERR_STATE, "ax_fill");
+    ax_tensor_destroy(t); /* frees the context too; ASan checks nothing leaks */
+}
+
+Test(api, copy_between_cpu_and_gpu) {
+    ax_ctx *gpu = th_gpu_ctx_or_skip();
+    ax_ctx *cpu = th_cpu_ctx();
+    enum { N = 1001 };
+    float host[N], back[N];
+    th_random(host, N, 5, -3, 3);
+    int64_t shape[1] = {N};
+    ax_tensor *c = th_tensor(cpu, 1, shape, host), *g = NULL, *c2 = th_nan_tensor(cpu, 1, shape);
+    AX_ASSERT_OK(ax_tensor_create(gpu, AX_F32, 1, shape, &g));
+    AX_ASSERT_OK(ax_tensor_copy(g, c));
+    AX_ASSERT_OK(ax_tensor_copy(c2, g));
+    AX_ASSERT_OK(ax_tensor_to_host(c2, back, sizeof back));
+    th_assert_equal(back, host, N, "cpu -> gpu -> cpu");
+    ax_tensor_destroy(c);
+    ax_tensor_destroy(c2);
+    ax_tensor_destroy(g);
+    ax_ctx_destroy(cpu);
+    ax_ctx_destroy(gpu);
+}
+
+/* ---------------------------------------------------------------- bad input */
+
+Test(badinput, ctx_create) {
+    ax_ctx *ctx = (ax_ctx *)0x1;
+    AX_ASSERT_FAILS(ax_ctx_create(AX_DEVICE_CPU, 0, NULL), AX_ERR_INVALID_ARG, "ax_ctx_create");
+    AX_ASSERT_FAILS(ax_ctx_create((ax_device_kind)42, 0, &ctx), AX_ERR_INVALID_ARG,
+                    "ax_ctx_create");
+    cr_assert_null(ctx);
+    AX_ASSERT_FAILS(ax_ctx_create(AX_DEVICE_CPU, -1, &ctx), AX_ERR_INVALID_ARG, "ax_ctx_create");
+    if (ax_cuda_device_count() == 0)
+        AX_ASSERT_FAILS(ax_ctx_create(AX_DEVICE_CUDA, 0, &ctx), AX_ERR_DEVICE, "ax_ctx_create");
+    else
+        AX_ASSERT_FAILS(ax_ctx_create(AX_DEVICE_CUDA, 4096, &ctx), AX_ERR_DEVICE,
+                        "ax_ctx_create");
+    ax_ctx_destroy(NULL);
+}
+
+Test(badinput, ctx_calls_with_null) {
+    ax_device_info info;
+    uint64_t seed;
+    AX_ASSERT_FAILS(ax_ctx_device_info(NULL, &info), AX_ERR_INVALID_ARG, "ax_ctx_device_info");
+    AX_ASSERT_FAILS(ax_ctx_set_seed(NULL, 1), AX_ERR_INVALID_ARG, "ax_ctx_set_seed");
+    AX_ASSERT_FAILS(ax_ctx_get_seed(NULL, &seed), AX_ERR_INVALID_ARG, "ax_ctx_get_seed");
+    AX_ASSERT_FAILS(ax_ctx_synchronize(NULL), AX_ERR_INVALID_ARG, "ax_ctx_synchronize");
+    ax_ctx *ctx = th_cpu_ctx();
+    AX_ASSERT_FAILS(ax_ctx_device_info(ctx, NULL), AX_ERR_INVALID_ARG, "ax_ctx_device_info");
+    AX_ASSERT_FAILS(ax_ctx_get_seed(ctx, NULL), AX_ERR_INVALID_ARG, "ax_ctx_get_seed");
+    ax_ctx_destroy(ctx);
+}
+
+Test(badinput, tensor_create_shapes) {
+    ax_ctx *ctx = th_cpu_ctx();
+    ax_tensor *t = (ax_tensor *)0x1;
+    int64_t neg[2] = {2, -3}, zero[1] = {0}, huge[3] = {INT64_MAX / 2, 4, 4},
+            nine[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1};
+    AX_ASSERT_FAILS(ax_tensor_create(ctx, AX_F32, 2, neg, &t), AX_ERR_SHAPE, "ax_tensor_create");
+    cr_assert_null(t);
+    AX_ASSERT_FAILS(ax_tensor_create(ctx, AX_F32, 1, zero, &t), AX_ERR_SHAPE, "ax_tensor_create");
+    AX_ASSERT_FAILS(ax_tensor_create(ctx, AX_F32, 3, huge, &t), AX_ERR_SHAPE, "ax_tensor_create");
+    AX_ASSERT_FAILS(ax_tensor_create(ctx, AX_F32, 9, nine, &t), AX_ERR_SHAPE, "ax_tensor_create");
+    AX_ASSERT_FAILS(ax_tensor_create(ctx, AX_F32, -1, nine, &t), AX_ERR_SHAPE, "ax_tensor_create");
+    AX_ASSERT_FAILS(ax_tensor_create(ctx, AX_F32, 2, NULL, &t), AX_ERR_INVALID_ARG,
+                    "ax_tensor_create");
+    AX_ASSERT_FAILS(ax_tensor_create(ctx, (ax_dtype)7, 1, nine, &t), AX_ERR_DTYPE,
+                    "ax_tensor_create");
+    AX_ASSERT_FAILS(ax_tensor_create(NULL, AX_F32, 1, nine, &t), AX_ERR_INVALID_ARG,
+                    "ax_tensor_create");
+    AX_ASSERT_FAILS(ax_tensor_create(ctx, AX_F32, 1, nine, NULL), AX_ERR_INVALID_ARG,
+                    "ax_tensor_create");
+    AX_ASSERT_FAILS(ax_tensor_zeros(ctx, AX_F32, 2, neg, &t), AX_ERR_SHAPE, "ax_tensor_zeros");
+    AX_ASSERT_FAILS(ax_tensor_from_host(ctx, AX_F32, 1, nine, NULL, &t), AX_ERR_INVALID_ARG,
+                    "ax_tensor_from_host");
+    cr_assert_null(t);
+    ax_ctx_destroy(ctx);
+}
+
+Test(badinput, tensor_copies_and_reshape) {
+    ax_ctx *ctx = th_cpu_ctx();
+    int64_t s4[1] = {4}, s5[1] = {5}, s22[2] = {2, 2}, s3[1] = {3};
+    ax_tensor *a = NULL, *b = NULL, *i = NULL;
+    AX_ASSERT_OK(ax_tensor_zeros(ctx, AX_F32, 1, s4, &a));
+    AX_ASSERT_OK(ax_tensor_zeros(ctx, AX_F32, 1, s5, &b));
+    AX_ASSERT_OK(ax_tensor_zeros(ctx, AX_I32, 1, s4, &i));
+    float buf[5];
+    AX_ASSERT_FAILS(ax_tensor_to_host(a, buf, sizeof buf), AX_ERR_SHAPE, "ax_tensor_to_host");
+    AX_ASSERT_FAILS(ax_tensor_to_host(a, NULL, 16), AX_ERR_INVALID_ARG, "ax_tensor_to_host");
+    AX_ASSERT_FAILS(ax_tensor_to_host(NULL, buf, 16), AX_ERR_INVALID_ARG, "ax_tensor_to_host");
+    AX_ASSERT_FAILS(ax_tensor_set_from_host(a, buf, 12), AX_ERR_SHAPE,
+                    "ax_tensor_set_from_host");
+    AX_ASSERT_FAILS(ax_tensor_set_from_host(a, NULL, 16), AX_ERR_INVALID_ARG,
+                    "ax_tensor_set_from_host");
+    AX_ASSERT_FAILS(ax_tensor_copy(a, b), AX_ERR_SHAPE, "ax_tensor_copy");
+    AX_ASSERT_FAILS(ax_tensor_copy(a, i), AX_ERR_DTYPE, "ax_tensor_copy");
+    AX_ASSERT_FAILS(ax_tensor_copy(NULL, a), AX_ERR_INVALID_ARG, "ax_tensor_copy");
+    AX_ASSERT_FAILS(ax_tensor_reshape(a, 1, s3), AX_ERR_SHAPE, "ax_tensor_reshape");
+    AX_ASSERT_OK(ax_tensor_reshape(a, 2, s22));
+    cr_assert_eq(ax_tensor_ndim(NULL), 0);
+    cr_assert_eq(ax_tensor_numel(NULL), 0);
+    cr_assert_null(ax_tensor_data(NULL));
+    ax_tensor_destroy(NULL);
+    ax_tensor_destroy(a);
+    ax_tensor_destroy(b);
+    ax_tensor_destroy(i);
+    ax_ctx_destroy(ctx);
+}
+
+Test(badinput, tensors_from_another_context) {
+    ax_ctx *c1 = th_cpu_ctx(), *c2 = th_cpu_ctx();
+    int64_t shape[1] = {3};
+    ax_tensor *a = NULL, *b = NULL;
+    AX_ASSERT_OK(ax_tensor_zeros(c1, AX_F32, 1, shape, &a));
+    AX_ASSERT_OK(ax_tensor_zeros(c2, AX_F32, 1, shape, &b));
+    AX_ASSERT_FAILS(ax_add(c1, a, b, a), AX_ERR_DEVICE, "ax_add");
+    AX_ASSERT_OK(ax_tensor_copy(a, b)); /* explicit copies may cross contexts */
+    ax_tensor_destroy(a);
+    ax_tensor_destroy(b);
+    ax_ctx_destroy(c1);
+    ax_ctx_destroy(c2);
+}

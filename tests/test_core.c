@@ -223,3 +223,28 @@ Test(badinput, tensors_from_another_context) {
     ax_ctx_destroy(c1);
     ax_ctx_destroy(c2);
 }
+
+/* The dispatch contract: an op whose backend entry is missing answers AX_ERR_UNSUPPORTED
+ * with a message instead of crashing. A copy of the CPU table with holes stands in for a
+ * backend that lacks them. */
+#include "host/backend.h"
+
+Test(api, missing_backend_entry_is_unsupported) {
+    ax_ctx *ctx = th_cpu_ctx();
+    int64_t shape[1] = {5};
+    ax_tensor *a = NULL;
+    AX_ASSERT_OK(ax_tensor_zeros(ctx, AX_F32, 1, shape, &a));
+    struct ax_backend partial = ax_cpu_backend;
+    partial.name = "partial";
+    partial.add = NULL;
+    partial.rng_normal = NULL;
+    const struct ax_backend *saved = ctx->backend;
+    ctx->backend = &partial;
+    AX_ASSERT_FAILS(ax_add(ctx, a, a, a), AX_ERR_UNSUPPORTED, "ax_add");
+    cr_assert(strstr(ax_last_error(), "partial") != NULL, "message names the backend");
+    AX_ASSERT_FAILS(ax_rng_normal(ctx, a, 0, 1, 1, 0), AX_ERR_UNSUPPORTED, "ax_rng_normal");
+    AX_ASSERT_OK(ax_mul(ctx, a, a, a)); /* the entries that exist still work */
+    ctx->backend = saved;
+    ax_tensor_destroy(a);
+    ax_ctx_destroy(ctx);
+}

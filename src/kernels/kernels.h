@@ -26,6 +26,12 @@ ax_status ax_cuda_axpy(ax_ctx *ctx, int64_t n, float alpha, const float *x, floa
 ax_status ax_cuda_add(ax_ctx *ctx, int64_t n, const float *a, const float *b, float *y);
 ax_status ax_cuda_mul(ax_ctx *ctx, int64_t n, const float *a, const float *b, float *y);
 
+/* gemm.cu */
+ax_status ax_cuda_gemm(ax_ctx *ctx, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                       float alpha, const float *a, int64_t lda, int64_t stride_a,
+                       const float *b, int64_t ldb, int64_t stride_b, float beta, float *c,
+                       int64_t ldc, int64_t stride_c, int64_t batch);
+
 #ifdef __cplusplus
 }
 #endif

@@ -4,6 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+const char *th_golden_dir(void) {
+    const char *env = getenv("AXON_GOLDEN_DIR");
+    return env && *env ? env : AXON_GOLDEN_DIR;
+}
+
 int th_message_names(const char *fn) { return strstr(ax_last_error(), fn) != NULL; }
 
 ax_ctx *th_cpu_ctx(void) {
@@ -94,4 +99,25 @@ void th_assert_equal(const float *got, const float *ref, int64_t n, const char *
         cr_assert(memcmp(&got[i], &ref[i], sizeof(float)) == 0,
                   "%s[%lld] = %.9g differs from %.9g bit for bit", what, (long long)i,
                   (double)got[i], (double)ref[i]);
+}
+
+int64_t th_numel(int ndim, const int64_t *shape) {
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++)
+        n *= shape[i];
+    return n;
+}
+
+ax_tensor *th_random_tensor(ax_ctx *ctx, int ndim, const int64_t *shape, uint64_t seed, float lo,
+                            float hi, float min_abs) {
+    int64_t n = th_numel(ndim, shape);
+    float *host = malloc((size_t)n * sizeof *host);
+    cr_assert_not_null(host);
+    if (min_abs > 0)
+        th_random_away_from_zero(host, n, seed, lo, hi, min_abs);
+    else
+        th_random(host, n, seed, lo, hi);
+    ax_tensor *t = th_tensor(ctx, ndim, shape, host);
+    free(host);
+    return t;
 }

@@ -29,6 +29,10 @@
 
 int th_message_names(const char *fn);
 
+/* Folder of the committed golden cases: $AXON_GOLDEN_DIR when set (a build moved to another
+ * machine), else the source tree's tests/golden. */
+const char *th_golden_dir(void);
+
 /* A CPU context (asserts on failure). */
 ax_ctx *th_cpu_ctx(void);
 /* A CUDA context, or cr_skip with the reason when no CUDA device works here. */
@@ -55,5 +59,11 @@ void th_assert_close(const float *got, const float *ref, int64_t n, double atol,
                      const char *what);
 /* Bit-for-bit equality. */
 void th_assert_equal(const float *got, const float *ref, int64_t n, const char *what);
+
+/* A tensor on ctx filled by th_random (or th_random_away_from_zero when min_abs > 0). */
+ax_tensor *th_random_tensor(ax_ctx *ctx, int ndim, const int64_t *shape, uint64_t seed, float lo,
+                            float hi, float min_abs);
+/* Product of the dims. */
+int64_t th_numel(int ndim, const int64_t *shape);
 
 #endif

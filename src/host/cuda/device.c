@@ -126,4 +126,5 @@ const struct ax_backend ax_cuda_backend = {
     .axpy = ax_cuda_axpy,
     .add = ax_cuda_add,
     .mul = ax_cuda_mul,
+    .gemm = ax_cuda_gemm,
 };

@@ -1,5 +1,6 @@
 #include "check.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -69,6 +70,30 @@ ax_status ax_check_numel(const char *fn, const ax_tensor *t, const char *name, i
     char s[128];
     return ax_fail(AX_ERR_SHAPE, fn, "%s has shape %s (%lld elements), expected %lld elements",
                    name, ax_shape_str(t, s, sizeof s), (long long)t->numel, (long long)numel);
+}
+
+ax_status ax_check_ndim(const char *fn, const ax_tensor *t, const char *name, int min_ndim,
+                        int max_ndim) {
+    if (t->ndim >= min_ndim && t->ndim <= max_ndim)
+        return AX_OK;
+    char s[128];
+    if (min_ndim == max_ndim)
+        return ax_fail(AX_ERR_SHAPE, fn, "%s has shape %s, expected %d dims", name,
+                       ax_shape_str(t, s, sizeof s), min_ndim);
+    return ax_fail(AX_ERR_SHAPE, fn, "%s has shape %s, expected %d to %d dims", name,
+                   ax_shape_str(t, s, sizeof s), min_ndim, max_ndim);
+}
+
+ax_status ax_check_scalar(const char *fn, const ax_ctx *ctx, const ax_tensor *t,
+                          const char *name) {
+    AX_TRY(ax_check_tensor(fn, ctx, t, name, AX_F32));
+    return ax_check_numel(fn, t, name, 1);
+}
+
+ax_status ax_check_finite(const char *fn, const char *name, float value) {
+    if (isfinite(value))
+        return AX_OK;
+    return ax_fail(AX_ERR_INVALID_ARG, fn, "%s = %g is not finite", name, (double)value);
 }
 
 ax_status ax_check_no_alias(const char *fn, const ax_tensor *out, const char *out_name,

@@ -25,6 +25,17 @@ ax_status ax_check_same_shape(const char *fn, const ax_tensor *a, const char *a_
 /* t has exactly `numel` elements (one-element scalars, reduction outputs). */
 ax_status ax_check_numel(const char *fn, const ax_tensor *t, const char *name, int64_t numel);
 
+/* t has between min_ndim and max_ndim dims. */
+ax_status ax_check_ndim(const char *fn, const ax_tensor *t, const char *name, int min_ndim,
+                        int max_ndim);
+
+/* t is a live one-element f32 tensor of ctx (a loss value, a penalty accumulator). */
+ax_status ax_check_scalar(const char *fn, const ax_ctx *ctx, const ax_tensor *t,
+                          const char *name);
+
+/* value is finite (not NaN, not infinite). */
+ax_status ax_check_finite(const char *fn, const char *name, float value);
+
 /* a and b are not the same tensor or storage (for outputs that must not alias inputs). */
 ax_status ax_check_no_alias(const char *fn, const ax_tensor *out, const char *out_name,
                             const ax_tensor *in, const char *in_name);

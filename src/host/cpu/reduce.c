@@ -1,0 +1,127 @@
+/* CPU reference of bias add, sums over one axis and their broadcasts, sums of squares and the
+ * L1 / L2 penalties. Tensors are seen as [outer, dim, inner] around the axis (../backend.h);
+ * every sum accumulates in double. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "cpu.h"
+
+/* A zeroed double accumulator of n entries. */
+static ax_status alloc_acc(int64_t n, double **out) {
+    *out = calloc((size_t)n, sizeof **out);
+    if (!*out)
+        return AX_FAIL(AX_ERR_OOM, "could not allocate %lld accumulators", (long long)n);
+    return AX_OK;
+}
+
+/* y [outer, dim, inner] += b [dim] */
+ax_status ax_cpu_bias_add(ax_ctx *ctx, float *y, const float *b, int64_t outer, int64_t dim,
+                          int64_t inner) {
+    (void)ctx;
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t d = 0; d < dim; d++) {
+            float *row = y + (o * dim + d) * inner;
+            for (int64_t i = 0; i < inner; i++)
+                row[i] += b[d];
+        }
+    return AX_OK;
+}
+
+/* y [outer, inner] = scale * sum_d x [outer, dim, inner] */
+ax_status ax_cpu_reduce_sum(ax_ctx *ctx, const float *x, float *y, int64_t outer, int64_t dim,
+                            int64_t inner, float scale) {
+    (void)ctx;
+    double *acc;
+    AX_TRY(alloc_acc(inner, &acc));
+    for (int64_t o = 0; o < outer; o++) {
+        for (int64_t i = 0; i < inner; i++)
+            acc[i] = 0.0;
+        for (int64_t d = 0; d < dim; d++) { /* walk x in memory order */
+            const float *row = x + (o * dim + d) * inner;
+            for (int64_t i = 0; i < inner; i++)
+                acc[i] += row[i];
+        }
+        for (int64_t i = 0; i < inner; i++)
+            y[o * inner + i] = (float)((double)scale * acc[i]);
+    }
+    free(acc);
+    return AX_OK;
+}
+
+/* db [dim] = sum_{o, i} dy [outer, dim, inner] */
+ax_status ax_cpu_bias_grad(ax_ctx *ctx, const float *dy, float *db, int64_t outer, int64_t dim,
+                           int64_t inner) {
+    (void)ctx;
+    double *acc;
+    AX_TRY(alloc_acc(dim, &acc));
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t d = 0; d < dim; d++) {
+            const float *row = dy + (o * dim + d) * inner;
+            double s = 0.0;
+            for (int64_t i = 0; i < inner; i++)
+                s += row[i];
+            acc[d] += s;
+        }
+    for (int64_t d = 0; d < dim; d++)
+        db[d] = (float)acc[d];
+    free(acc);
+    return AX_OK;
+}
+
+/* dx [outer, dim, inner] = scale * dy [outer, inner] */
+ax_status ax_cpu_broadcast(ax_ctx *ctx, const float *dy, float *dx, int64_t outer, int64_t dim,
+                           int64_t inner, float scale) {
+    (void)ctx;
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t d = 0; d < dim; d++) {
+            float *row = dx + (o * dim + d) * inner;
+            for (int64_t i = 0; i < inner; i++)
+                row[i] = scale * dy[o * inner + i];
+        }
+    return AX_OK;
+}
+
+/* sum_e x[e]^2 in double */
+static double sum_sq(const float *x, int64_t n) {
+    double s = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        s += (double)x[i] * (double)x[i];
+    return s;
+}
+
+/* out[0] = (accumulate ? out[0] : 0) + sum x^2 */
+ax_status ax_cpu_sum_squares(ax_ctx *ctx, const float *x, int64_t n, int accumulate,
+                             float *out) {
+    (void)ctx;
+    double base = accumulate ? (double)out[0] : 0.0;
+    out[0] = (float)(base + sum_sq(x, n));
+    return AX_OK;
+}
+
+/* L1: out[0] += lambda sum |w|; dw += lambda sign(w), sign(0) = 0 */
+ax_status ax_cpu_l1_penalty(ax_ctx *ctx, const float *w, int64_t n, float lambda, float *out,
+                            float *dw) {
+    (void)ctx;
+    if (out) {
+        double s = 0.0;
+        for (int64_t i = 0; i < n; i++)
+            s += fabs((double)w[i]);
+        out[0] = (float)((double)out[0] + (double)lambda * s);
+    }
+    if (dw)
+        for (int64_t i = 0; i < n; i++)
+            dw[i] += w[i] > 0.0f ? lambda : w[i] < 0.0f ? -lambda : 0.0f;
+    return AX_OK;
+}
+
+/* L2: out[0] += lambda / 2 sum w^2; dw += lambda w */
+ax_status ax_cpu_l2_penalty(ax_ctx *ctx, const float *w, int64_t n, float lambda, float *out,
+                            float *dw) {
+    (void)ctx;
+    if (out)
+        out[0] = (float)((double)out[0] + 0.5 * (double)lambda * sum_sq(w, n));
+    if (dw)
+        for (int64_t i = 0; i < n; i++)
+            dw[i] += lambda * w[i];
+    return AX_OK;
+}

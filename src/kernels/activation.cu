@@ -1,0 +1,107 @@
+// Activations and their gradients: one vectorized elementwise map each (common.cuh).
+// Products and sums go through __fmul_rn / __fadd_rn so that nvcc does not contract them into
+// a fused multiply-add: the CPU reference rounds each, and 1 - y*y near |y| = 1 would differ
+// far beyond rounding otherwise.
+#include "axon/ops.h"
+
+#include "common.cuh"
+#include "kernels.h"
+
+namespace {
+
+// y = 1 / (1 + e^-x)
+struct SigmoidForward {
+    static constexpr int kInputs = 1;
+    __device__ float f(float x, float) const { return sigmoid(x); }
+};
+
+// y = tanh x
+struct TanhForward {
+    static constexpr int kInputs = 1;
+    __device__ float f(float x, float) const { return tanhf(x); }
+};
+
+// y = max(x, 0)
+struct ReluForward {
+    static constexpr int kInputs = 1;
+    __device__ float f(float x, float) const { return x > 0.0f ? x : 0.0f; }
+};
+
+// y = x > 0 ? x : slope x
+struct LeakyReluForward {
+    static constexpr int kInputs = 1;
+    float slope;
+    __device__ float f(float x, float) const { return x > 0.0f ? x : __fmul_rn(slope, x); }
+};
+
+// dx = dy y (1 - y)
+struct SigmoidBackward {
+    static constexpr int kInputs = 2;
+    __device__ float f(float y, float dy) const {
+        return __fmul_rn(dy, __fmul_rn(y, __fsub_rn(1.0f, y)));
+    }
+};
+
+// dx = dy (1 - y^2)
+struct TanhBackward {
+    static constexpr int kInputs = 2;
+    __device__ float f(float y, float dy) const {
+        return __fmul_rn(dy, __fsub_rn(1.0f, __fmul_rn(y, y)));
+    }
+};
+
+// dx = x > 0 ? dy : 0
+struct ReluBackward {
+    static constexpr int kInputs = 2;
+    __device__ float f(float x, float dy) const { return x > 0.0f ? dy : 0.0f; }
+};
+
+// dx = x > 0 ? dy : slope dy
+struct LeakyReluBackward {
+    static constexpr int kInputs = 2;
+    float slope;
+    __device__ float f(float x, float dy) const { return x > 0.0f ? dy : __fmul_rn(slope, dy); }
+};
+
+} // namespace
+
+extern "C" ax_status ax_cuda_activation_forward(ax_ctx *ctx, int act, float slope,
+                                                const float *x, float *y, int64_t n) {
+    switch (act) {
+    case AX_ACT_SIGMOID:
+        return launch_map(ctx, __func__, "launch of sigmoid forward",
+                          Pointwise<SigmoidForward>{}, n, x, nullptr, y);
+    case AX_ACT_TANH:
+        return launch_map(ctx, __func__, "launch of tanh forward", Pointwise<TanhForward>{}, n,
+                          x, nullptr, y);
+    case AX_ACT_RELU:
+        return launch_map(ctx, __func__, "launch of relu forward", Pointwise<ReluForward>{}, n,
+                          x, nullptr, y);
+    case AX_ACT_LEAKY_RELU:
+        return launch_map(ctx, __func__, "launch of leaky relu forward",
+                          Pointwise<LeakyReluForward>{{slope}}, n, x, nullptr, y);
+    default:
+        return ax_fail(AX_ERR_INVALID_ARG, __func__, "unknown activation %d", act);
+    }
+}
+
+extern "C" ax_status ax_cuda_activation_backward(ax_ctx *ctx, int act, float slope,
+                                                 const float *x, const float *y,
+                                                 const float *dy, float *dx, int64_t n) {
+    switch (act) {
+    case AX_ACT_SIGMOID:
+        return launch_map(ctx, __func__, "launch of sigmoid backward",
+                          Pointwise<SigmoidBackward>{}, n, y, dy, dx);
+    case AX_ACT_TANH:
+        return launch_map(ctx, __func__, "launch of tanh backward", Pointwise<TanhBackward>{},
+                          n, y, dy, dx);
+    case AX_ACT_RELU:
+        return launch_map(ctx, __func__, "launch of relu backward", Pointwise<ReluBackward>{},
+                          n, x, dy, dx);
+    case AX_ACT_LEAKY_RELU:
+        return launch_map(ctx, __func__, "launch of leaky relu backward",
+                          Pointwise<LeakyReluBackward>{{slope}}, n, x, dy, dx);
+    default:
+        return ax_fail(AX_ERR_INVALID_ARG, __func__, "unknown activation %d", act);
+    }
+}

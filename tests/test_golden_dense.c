@@ -1,0 +1,294 @@
+/* Golden cases from PyTorch (tests/golden/gen_dense.py, committed under tests/golden/dense):
+ * the CPU reference must reproduce PyTorch's values. These catch convention errors that a
+ * self-consistent gradient check cannot: the weight layout [out, in], mean versus sum, the
+ * leaky ReLU slope, where dloss enters, the 1/2 of the L2 penalty, accumulation.
+ *
+ * Tolerance: both sides compute in f32 with O(10) terms per value, so they differ by a few
+ * ulp; rtol 1e-5 (~80 ulp) plus atol 1e-6 for values that come out of cancellation (dx of
+ * softmax, gradients near 0) is loose for rounding and far too tight for any convention
+ * error (a wrong scale, a missing term or a transposed weight changes values by O(1)). */
+#define _POSIX_C_SOURCE 200809L /* mkstemp, fdopen */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "golden.h"
+#include "helpers.h"
+
+#define G_ATOL 1e-6
+#define G_RTOL 1e-5
+#define AREA "dense"
+
+/* An output tensor shaped like golden tensor `name`, NaN-filled. */
+static ax_tensor *nan_like(ax_ctx *ctx, const gd_case *c, const char *name) {
+    const gd_tensor *t = gd_get(c, name);
+    return th_nan_tensor(ctx, t->ndim, t->shape);
+}
+
+static void expect(const ax_tensor *got, const gd_case *c, const char *name) {
+    gd_assert_close(got, c, name, G_ATOL, G_RTOL);
+}
+
+/* Up to 8 tensors destroyed together at the end of a test. */
+typedef struct bag {
+    ax_tensor *t[8];
+    int n;
+} bag;
+
+static ax_tensor *keep(bag *b, ax_tensor *t) {
+    cr_assert(b->n < 8);
+    return b->t[b->n++] = t;
+}
+
+static void bag_free(bag *b) {
+    for (int i = 0; i < b->n; i++)
+        ax_tensor_destroy(b->t[i]);
+    b->n = 0;
+}
+
+/* ---------------------------------------------------------------- linear */
+
+static void linear_case(const char *name, int with_bias) {
+    ax_ctx *ctx = th_cpu_ctx();
+    gd_case *c = gd_load(AREA, name);
+    bag b = {0};
+    ax_tensor *x = keep(&b, gd_tensor_on(ctx, c, "x")), *w = keep(&b, gd_tensor_on(ctx, c, "w"));
+    ax_tensor *bias = with_bias ? keep(&b, gd_tensor_on(ctx, c, "b")) : NULL;
+    ax_tensor *dy = keep(&b, gd_tensor_on(ctx, c, "dy")), *y = keep(&b, nan_like(ctx, c, "y"));
+    ax_tensor *dx = keep(&b, nan_like(ctx, c, "dx")), *dw = keep(&b, nan_like(ctx, c, "dw"));
+    ax_tensor *db = with_bias ? keep(&b, nan_like(ctx, c, "db")) : NULL;
+    AX_ASSERT_OK(ax_dense_forward(ctx, x, w, bias, y));
+    expect(y, c, "y");
+    AX_ASSERT_OK(ax_dense_backward(ctx, x, w, dy, dx, dw, db));
+    expect(dx, c, "dx");
+    expect(dw, c, "dw");
+    if (db)
+        expect(db, c, "db");
+    bag_free(&b);
+    gd_free(c);
+    ax_ctx_destroy(ctx);
+}
+
+Test(golden, dense_linear_layout_out_in) { linear_case("linear", 1); }
+Test(golden, dense_linear_without_bias) { linear_case("linear_nobias", 0); }
+
+/* ---------------------------------------------------------------- activations */
+
+static void activation_case(const char *name, ax_activation act) {
+    ax_ctx *ctx = th_cpu_ctx();
+    gd_case *c = gd_load(AREA, name);
+    bag b = {0};
+    float slope = gd_scalar(c, "slope");
+    ax_tensor *x = keep(&b, gd_tensor_on(ctx, c, "x")), *dy = keep(&b, gd_tensor_on(ctx, c, "dy"));
+    ax_tensor *y = keep(&b, nan_like(ctx, c, "y")), *dx = keep(&b, nan_like(ctx, c, "dx"));
+    AX_ASSERT_OK(ax_activation_forward(ctx, act, slope, x, y));
+    expect(y, c, "y");
+    AX_ASSERT_OK(ax_activation_backward(ctx, act, slope, x, y, dy, dx));
+    expect(dx, c, "dx");
+    bag_free(&b);
+    gd_free(c);
+    ax_ctx_destroy(ctx);
+}
+
+Test(golden, sigmoid_forward_backward) { activation_case("act_sigmoid", AX_ACT_SIGMOID); }
+Test(golden, tanh_forward_backward) { activation_case("act_tanh", AX_ACT_TANH); }
+Test(golden, relu_forward_backward) { activation_case("act_relu", AX_ACT_RELU); }
+Test(golden, leaky_relu_default_slope) {
+    activation_case("act_leaky_relu", AX_ACT_LEAKY_RELU);
+    /* the case's slope is PyTorch's default, which must be ours */
+    gd_case *c = gd_load(AREA, "act_leaky_relu");
+    cr_assert_eq(gd_scalar(c, "slope"), AX_LEAKY_RELU_SLOPE);
+    gd_free(c);
+}
+Test(golden, leaky_relu_slope_0_2) { activation_case("act_leaky_relu_0.2", AX_ACT_LEAKY_RELU); }
+
+/* ---------------------------------------------------------------- softmax */
+
+static void softmax_case(const char *name, int log) {
+    ax_ctx *ctx = th_cpu_ctx();
+    gd_case *c = gd_load(AREA, name);
+    bag b = {0};
+    ax_tensor *x = keep(&b, gd_tensor_on(ctx, c, "x")), *dy = keep(&b, gd_tensor_on(ctx, c, "dy"));
+    ax_tensor *y = keep(&b, nan_like(ctx, c, "y")), *dx = keep(&b, nan_like(ctx, c, "dx"));
+    AX_ASSERT_OK(log ? ax_log_softmax_forward(ctx, x, y) : ax_softmax_forward(ctx, x, y));
+    expect(y, c, "y");
+    AX_ASSERT_OK(log ? ax_log_softmax_backward(ctx, y, dy, dx) : ax_softmax_backward(ctx, y, dy, dx));
+    expect(dx, c, "dx");
+    bag_free(&b);
+    gd_free(c);
+    ax_ctx_destroy(ctx);
+}
+
+/* Row 3 of x is shifted by +80 (exp overflows unless the max is subtracted). */
+Test(golden, softmax_forward_backward) { softmax_case("softmax", 0); }
+Test(golden, log_softmax_forward_backward) { softmax_case("log_softmax", 1); }
+
+/* ---------------------------------------------------------------- losses */
+
+typedef enum { LOSS_MSE, LOSS_CE, LOSS_BCE } loss_kind;
+
+/* Each case holds input, target, dloss, loss and the gradient; dloss = 1 is passed as NULL
+ * (ops.h: NULL means 1), other values as a tensor. */
+static void loss_case(const char *name, loss_kind kind, ax_reduction red, const char *input,
+                      const char *target, const char *grad) {
+    ax_ctx *ctx = th_cpu_ctx();
+    gd_case *c = gd_load(AREA, name);
+    bag b = {0};
+    ax_tensor *x = keep(&b, gd_tensor_on(ctx, c, input));
+    ax_tensor *t = keep(&b, gd_tensor_on(ctx, c, target));
+    ax_tensor *dloss = gd_scalar(c, "dloss") == 1.0f ? NULL : keep(&b, gd_tensor_on(ctx, c, "dloss"));
+    ax_tensor *loss = keep(&b, nan_like(ctx, c, "loss")), *dx = keep(&b, nan_like(ctx, c, grad));
+    switch (kind) {
+    case LOSS_MSE:
+        AX_ASSERT_OK(ax_mse_loss_forward(ctx, x, t, red, loss));
+        AX_ASSERT_OK(ax_mse_loss_backward(ctx, x, t, red, dloss, dx));
+        break;
+    case LOSS_CE:
+        AX_ASSERT_OK(ax_cross_entropy_forward(ctx, x, t, red, loss));
+        AX_ASSERT_OK(ax_cross_entropy_backward(ctx, x, t, red, dloss, dx));
+        break;
+    default:
+        AX_ASSERT_OK(ax_bce_with_logits_forward(ctx, x, t, red, loss));
+        AX_ASSERT_OK(ax_bce_with_logits_backward(ctx, x, t, red, dloss, dx));
+        break;
+    }
+    expect(loss, c, "loss");
+    expect(dx, c, grad);
+    bag_free(&b);
+    gd_free(c);
+    ax_ctx_destroy(ctx);
+}
+
+Test(golden, cross_entropy_mean_and_sum) {
+    loss_case("cross_entropy_mean", LOSS_CE, AX_REDUCE_MEAN, "logits", "labels", "dlogits");
+    loss_case("cross_entropy_sum", LOSS_CE, AX_REDUCE_SUM, "logits", "labels", "dlogits");
+}
+
+Test(golden, mse_loss_mean_and_sum) {
+    loss_case("mse_mean", LOSS_MSE, AX_REDUCE_MEAN, "pred", "target", "dpred");
+    loss_case("mse_sum", LOSS_MSE, AX_REDUCE_SUM, "pred", "target", "dpred");
+}
+
+Test(golden, bce_with_logits_mean_and_sum) {
+    loss_case("bce_with_logits_mean", LOSS_BCE, AX_REDUCE_MEAN, "logits", "targets", "dlogits");
+    loss_case("bce_with_logits_sum", LOSS_BCE, AX_REDUCE_SUM, "logits", "targets", "dlogits");
+}
+
+/* ---------------------------------------------------------------- GEMM */
+
+Test(golden, gemm_alpha_beta) {
+    ax_ctx *ctx = th_cpu_ctx();
+    gd_case *c = gd_load(AREA, "gemm_nn");
+    bag b = {0};
+    ax_tensor *a = keep(&b, gd_tensor_on(ctx, c, "a")), *bm = keep(&b, gd_tensor_on(ctx, c, "b"));
+    ax_tensor *cm = keep(&b, gd_tensor_on(ctx, c, "c0"));
+    AX_ASSERT_OK(ax_gemm(ctx, AX_NO_TRANS, AX_NO_TRANS, gd_scalar(c, "alpha"), a, bm,
+                         gd_scalar(c, "beta"), cm));
+    expect(cm, c, "c");
+    bag_free(&b);
+    gd_free(c);
+    ax_ctx_destroy(ctx);
+}
+
+static void gemm_backward_case(const char *name, ax_transpose ta, ax_transpose tb) {
+    ax_ctx *ctx = th_cpu_ctx();
+    gd_case *c = gd_load(AREA, name);
+    bag b = {0};
+    float alpha = gd_scalar(c, "alpha");
+    ax_tensor *a = keep(&b, gd_tensor_on(ctx, c, "a")), *bm = keep(&b, gd_tensor_on(ctx, c, "b"));
+    ax_tensor *dc = keep(&b, gd_tensor_on(ctx, c, "dc")), *cm = keep(&b, nan_like(ctx, c, "c"));
+    ax_tensor *da = keep(&b, nan_like(ctx, c, "da")), *db = keep(&b, nan_like(ctx, c, "db"));
+    AX_ASSERT_OK(ax_gemm(ctx, ta, tb, alpha, a, bm, 0.0f, cm)); /* beta 0 ignores the NaN */
+    expect(cm, c, "c");
+    AX_ASSERT_OK(ax_gemm_backward(ctx, ta, tb, alpha, a, bm, dc, da, db));
+    expect(da, c, "da");
+    expect(db, c, "db");
+    bag_free(&b);
+    gd_free(c);
+    ax_ctx_destroy(ctx);
+}
+
+Test(golden, gemm_tt_batched_backward) { gemm_backward_case("gemm_tt_batched", AX_TRANS, AX_TRANS); }
+Test(golden, gemm_nt_shared_b_backward) {
+    gemm_backward_case("gemm_nt_shared_b", AX_NO_TRANS, AX_TRANS);
+}
+
+/* ---------------------------------------------------------------- reductions, bias */
+
+Test(golden, sum_mean_bias_reductions) {
+    ax_ctx *ctx = th_cpu_ctx();
+    gd_case *c = gd_load(AREA, "reduce");
+    bag b = {0};
+    ax_tensor *x = gd_tensor_on(ctx, c, "x");
+    ax_tensor *out = keep(&b, nan_like(ctx, c, "sum1"));
+    AX_ASSERT_OK(ax_sum(ctx, x, 1, out));
+    expect(out, c, "sum1");
+    ax_tensor *out2 = keep(&b, nan_like(ctx, c, "mean2"));
+    AX_ASSERT_OK(ax_mean(ctx, x, -1, out2));
+    expect(out2, c, "mean2");
+    ax_tensor *out0 = keep(&b, nan_like(ctx, c, "mean0"));
+    AX_ASSERT_OK(ax_mean(ctx, x, 0, out0));
+    expect(out0, c, "mean0");
+    bag_free(&b);
+
+    ax_tensor *dsum = keep(&b, gd_tensor_on(ctx, c, "dsum1"));
+    ax_tensor *dx = keep(&b, nan_like(ctx, c, "x"));
+    AX_ASSERT_OK(ax_sum_backward(ctx, dsum, 1, dx));
+    expect(dx, c, "dsum1_dx");
+    ax_tensor *dmean = keep(&b, gd_tensor_on(ctx, c, "dmean2"));
+    AX_ASSERT_OK(ax_mean_backward(ctx, dmean, 2, dx));
+    expect(dx, c, "dmean2_dx");
+    bag_free(&b);
+
+    ax_tensor *y = keep(&b, gd_tensor_on(ctx, c, "x")), *bias = keep(&b, gd_tensor_on(ctx, c, "b"));
+    AX_ASSERT_OK(ax_bias_add(ctx, y, bias, 1));
+    expect(y, c, "bias1");
+    ax_tensor *dy = keep(&b, gd_tensor_on(ctx, c, "dy")), *db = keep(&b, nan_like(ctx, c, "b"));
+    AX_ASSERT_OK(ax_bias_grad(ctx, dy, 1, db));
+    expect(db, c, "bias1_db");
+    ax_tensor *sq = keep(&b, nan_like(ctx, c, "sumsq"));
+    AX_ASSERT_OK(ax_sum_squares(ctx, x, 0, sq));
+    expect(sq, c, "sumsq");
+    bag_free(&b);
+    ax_tensor_destroy(x);
+    gd_free(c);
+    ax_ctx_destroy(ctx);
+}
+
+/* ---------------------------------------------------------------- penalties */
+
+/* out and dw accumulate: they start at out0 and dw0. w[0] is 0: sign(0) = 0 for L1. */
+static void penalty_case(const char *name, int l2) {
+    ax_ctx *ctx = th_cpu_ctx();
+    gd_case *c = gd_load(AREA, name);
+    bag b = {0};
+    float lambda = gd_scalar(c, "lambda");
+    ax_tensor *w = keep(&b, gd_tensor_on(ctx, c, "w"));
+    ax_tensor *out = keep(&b, gd_tensor_on(ctx, c, "out0"));
+    ax_tensor *dw = keep(&b, gd_tensor_on(ctx, c, "dw0"));
+    AX_ASSERT_OK(l2 ? ax_l2_penalty(ctx, w, lambda, out, dw) : ax_l1_penalty(ctx, w, lambda, out, dw));
+    expect(out, c, "out");
+    expect(dw, c, "dw");
+    bag_free(&b);
+    gd_free(c);
+    ax_ctx_destroy(ctx);
+}
+
+Test(golden, l1_penalty_accumulates) { penalty_case("penalty_l1", 0); }
+Test(golden, l2_penalty_matches_weight_decay) { penalty_case("penalty_l2", 1); }
+
+/* ---------------------------------------------------------------- the reader itself */
+
+Test(golden, reader_rejects_malformed_files) {
+    char path[] = "/tmp/axon_golden_XXXXXX", err[640];
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fputs("x f32 2 2 2\n1 2 3\n", f); /* one value short */
+    fclose(f);
+    cr_assert_null(gd_read(path, err, sizeof err));
+    cr_assert(strstr(err, "fewer than") != NULL, "%s", err);
+    remove(path);
+    cr_assert_null(gd_read("/nonexistent/case.txt", err, sizeof err));
+}

@@ -1,0 +1,539 @@
+/* Parity of the CUDA kernels with the CPU reference: the same fresh random inputs (never
+ * zeros) on both, outputs pre-filled with NaN on both, sizes with odd tails and large ones;
+ * |gpu - cpu| <= atol + rtol |cpu| element-wise with NaN and Inf rejected (th_assert_close),
+ * bit-exact (th_assert_equal) for dropout. Every GPU test skips where no GPU works.
+ *
+ * Tolerances, each with its reason:
+ * - GEMM (and dense, whose products are GEMMs): inputs uniform in [-1, 1], so a length-K dot
+ *   product has partial sums of rms sqrt(k)/3 and an f32 rounding error of rms ~eps K / 8
+ *   (~1.5e-8 K) for a serial sum, less for blocked sums; both sides carry one. atol = 1e-6 K
+ *   is ~15x the largest such difference expected over a million outputs, yet ~1e-4 of the
+ *   typical |result| sqrt(K)/3 at K = 1000: a wrong index, tile or tail is O(1) off, and a
+ *   TF32 product (~1e-4 sqrt(K) off) fails too. rtol 1e-5 covers alpha and beta's roundings.
+ * - Reductions over `count` elements (sum, mean, bias_grad, dense db): the CPU sums in double,
+ *   the GPU in f32 trees; atol = 1e-6 sqrt(count) (random signs cancel to ~sqrt(count)/3,
+ *   rounding is ~eps of that per tree level) and rtol 1e-5.
+ * - Scalar losses, sum of squares, penalties: positive terms, rtol 2e-5 (f32 tree sums lose
+ *   ~eps log2(n) ~ 3e-6 at n = 4M), atol 1e-6.
+ * - Activations, softmax, per-element loss gradients: libm versus CUDA's expf/tanhf differ by
+ *   a few ulp and softmax normalizes by a differently ordered sum: rtol 1e-5, atol 1e-6
+ *   (values near 0 come out of cancellations such as 1 - sigmoid or y * (dy - <dy, y>)).
+ * - Broadcasts and exact elementwise rules (sum/mean backward, ReLU): rtol 1e-6, atol 0. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "helpers.h"
+
+#define CPU 0
+#define GPU 1
+/* for (int s = CPU; s <= GPU; s++) */
+#define BOTH(s) for (int s = CPU; s <= GPU; s++)
+
+#define ACT_ATOL 1e-6
+#define ACT_RTOL 1e-5
+#define LOSS_ATOL 1e-6
+#define LOSS_RTOL 2e-5
+#define EXACT_RTOL 1e-6
+
+/* The CPU and the GPU context of one test. */
+typedef struct duo {
+    ax_ctx *ctx[2];
+} duo;
+
+/* One tensor on both sides, with the same contents. */
+typedef struct pair {
+    ax_tensor *t[2];
+} pair;
+
+static duo duo_open(void) {
+    duo d;
+    d.ctx[GPU] = th_gpu_ctx_or_skip();
+    d.ctx[CPU] = th_cpu_ctx();
+    return d;
+}
+
+static void duo_close(duo *d) {
+    AX_ASSERT_OK(ax_ctx_synchronize(d->ctx[GPU]));
+    ax_ctx_destroy(d->ctx[CPU]);
+    ax_ctx_destroy(d->ctx[GPU]);
+}
+
+static pair pair_random(duo *d, int ndim, const int64_t *shape, uint64_t seed, float lo,
+                        float hi) {
+    pair p;
+    BOTH(s) p.t[s] = th_random_tensor(d->ctx[s], ndim, shape, seed, lo, hi, 1e-3f);
+    return p;
+}
+
+static pair pair_nan(duo *d, int ndim, const int64_t *shape) {
+    pair p;
+    BOTH(s) p.t[s] = th_nan_tensor(d->ctx[s], ndim, shape);
+    return p;
+}
+
+static pair pair_i32(duo *d, int ndim, const int64_t *shape, const int32_t *data) {
+    pair p;
+    BOTH(s) p.t[s] = th_tensor_i32(d->ctx[s], ndim, shape, data);
+    return p;
+}
+
+static void pair_free(pair *p) {
+    BOTH(s) {
+        ax_tensor_destroy(p->t[s]);
+        p->t[s] = NULL;
+    }
+}
+
+/* GPU result against the CPU reference. */
+static void pair_expect(const pair *p, double atol, double rtol, const char *what) {
+    float *ref = th_to_host(p->t[CPU]), *got = th_to_host(p->t[GPU]);
+    th_assert_close(got, ref, ax_tensor_numel(p->t[CPU]), atol, rtol, what);
+    free(ref);
+    free(got);
+}
+
+static void pair_expect_equal(const pair *p, const char *what) {
+    float *ref = th_to_host(p->t[CPU]), *got = th_to_host(p->t[GPU]);
+    th_assert_equal(got, ref, ax_tensor_numel(p->t[CPU]), what);
+    free(ref);
+    free(got);
+}
+
+static double gemm_atol(int64_t k) { return 1e-6 * (double)k; }
+#define GEMM_RTOL 1e-5
+static double reduce_atol(int64_t count) { return 1e-6 * sqrt((double)count); }
+#define REDUCE_RTOL 1e-5
+
+static const int64_t odd_sizes[] = {1, 7, 33, 257, 1001, 4099, (int64_t)1 << 22};
+#define N_ODD_SIZES (sizeof odd_sizes / sizeof odd_sizes[0])
+
+/* ---------------------------------------------------------------- GEMM */
+
+static const char *const tname[2] = {"N", "T"};
+
+/* Stored shape of an operand whose op() is [rows, cols] (see the test_gradcheck twin). */
+static int operand_shape(int64_t *dims, int64_t batch, ax_transpose t, int64_t rows,
+                         int64_t cols) {
+    int nd = 0;
+    if (batch > 0)
+        dims[nd++] = batch;
+    dims[nd++] = t == AX_TRANS ? cols : rows;
+    dims[nd++] = t == AX_TRANS ? rows : cols;
+    return nd;
+}
+
+typedef struct gemm_shape {
+    int64_t m, n, k;
+    int64_t batch_a, batch_b; /* 0: a 2-D operand */
+} gemm_shape;
+
+/* C = alpha op(A) op(B) + beta C on both sides (C starts NaN when beta = 0, random
+ * otherwise); with `backward`, also dA and dB for a random dC. */
+static void gemm_parity(duo *d, gemm_shape g, ax_transpose ta, ax_transpose tb, float alpha,
+                        float beta, int backward, uint64_t seed) {
+    int64_t batch = g.batch_a > g.batch_b ? g.batch_a : g.batch_b;
+    int64_t sa[3], sb[3], sc[3];
+    int na = operand_shape(sa, g.batch_a, ta, g.m, g.k);
+    int nb = operand_shape(sb, g.batch_b, tb, g.k, g.n);
+    int nc = operand_shape(sc, batch, AX_NO_TRANS, g.m, g.n);
+    char what[128];
+    snprintf(what, sizeof what, "gemm %s%s m=%lld n=%lld k=%lld batch=%lld/%lld beta=%g",
+             tname[ta], tname[tb], (long long)g.m, (long long)g.n, (long long)g.k,
+             (long long)g.batch_a, (long long)g.batch_b, (double)beta);
+    pair a = pair_random(d, na, sa, seed, -1, 1), b = pair_random(d, nb, sb, seed + 1, -1, 1);
+    pair c = beta == 0 ? pair_nan(d, nc, sc) : pair_random(d, nc, sc, seed + 2, -1, 1);
+    BOTH(s) AX_ASSERT_OK(ax_gemm(d->ctx[s], ta, tb, alpha, a.t[s], b.t[s], beta, c.t[s]));
+    pair_expect(&c, gemm_atol(g.k), GEMM_RTOL, what);
+    if (backward) {
+        pair dc = pair_random(d, nc, sc, seed + 3, -1, 1);
+        pair da = pair_nan(d, na, sa), db = pair_nan(d, nb, sb);
+        BOTH(s) AX_ASSERT_OK(ax_gemm_backward(d->ctx[s], ta, tb, alpha, a.t[s], b.t[s],
+                                              dc.t[s], da.t[s], db.t[s]));
+        /* dA sums over n (and the batch when A is shared), dB over m (likewise) */
+        pair_expect(&da, gemm_atol(g.n * (g.batch_a ? 1 : (batch ? batch : 1))), GEMM_RTOL,
+                    "gemm dA");
+        pair_expect(&db, gemm_atol(g.m * (g.batch_b ? 1 : (batch ? batch : 1))), GEMM_RTOL,
+                    "gemm dB");
+        pair_free(&dc);
+        pair_free(&da);
+        pair_free(&db);
+    }
+    pair_free(&a);
+    pair_free(&b);
+    pair_free(&c);
+}
+
+/* Every transpose pair of one shape, with beta = 0 (NaN C) and beta != 0. */
+static void gemm_all_transposes(gemm_shape g, int backward, uint64_t seed) {
+    duo d = duo_open();
+    for (int t = 0; t < 4; t++) {
+        ax_transpose ta = (ax_transpose)(t >> 1), tb = (ax_transpose)(t & 1);
+        gemm_parity(&d, g, ta, tb, 1.25f, 0.0f, backward, seed + 10 * (uint64_t)t);
+        gemm_parity(&d, g, ta, tb, -0.5f, 0.75f, 0, seed + 10 * (uint64_t)t + 5);
+    }
+    duo_close(&d);
+}
+
+Test(parity, gemm_1x1x1) { gemm_all_transposes((gemm_shape){1, 1, 1, 0, 0}, 1, 100); }
+Test(parity, gemm_odd_sizes) {
+    gemm_all_transposes((gemm_shape){7, 33, 257, 0, 0}, 1, 200);
+    gemm_all_transposes((gemm_shape){257, 7, 33, 0, 0}, 1, 250);
+    gemm_all_transposes((gemm_shape){33, 1, 129, 0, 0}, 0, 260);
+    gemm_all_transposes((gemm_shape){1, 65, 3, 0, 0}, 0, 270);
+}
+Test(parity, gemm_1000x999x1001) { gemm_all_transposes((gemm_shape){1000, 999, 1001, 0, 0}, 0, 300); }
+Test(parity, gemm_square_aligned_512) { gemm_all_transposes((gemm_shape){512, 512, 512, 0, 0}, 0, 350); }
+Test(parity, gemm_batched) { gemm_all_transposes((gemm_shape){33, 65, 17, 3, 3}, 1, 400); }
+Test(parity, gemm_shared_a) { gemm_all_transposes((gemm_shape){31, 9, 45, 0, 4}, 1, 500); }
+Test(parity, gemm_shared_b) { gemm_all_transposes((gemm_shape){31, 9, 45, 4, 0}, 1, 600); }
+
+/* ---------------------------------------------------------------- dense, bias, reductions */
+
+static void dense_parity(duo *d, int64_t n, int64_t in, int64_t out, uint64_t seed) {
+    int64_t sx[2] = {n, in}, sw[2] = {out, in}, sb[1] = {out}, sy[2] = {n, out};
+    pair x = pair_random(d, 2, sx, seed, -1, 1), w = pair_random(d, 2, sw, seed + 1, -1, 1);
+    pair b = pair_random(d, 1, sb, seed + 2, -1, 1), y = pair_nan(d, 2, sy);
+    pair dy = pair_random(d, 2, sy, seed + 3, -1, 1);
+    pair dx = pair_nan(d, 2, sx), dw = pair_nan(d, 2, sw), db = pair_nan(d, 1, sb);
+    BOTH(s) AX_ASSERT_OK(ax_dense_forward(d->ctx[s], x.t[s], w.t[s], b.t[s], y.t[s]));
+    pair_expect(&y, gemm_atol(in), GEMM_RTOL, "dense y");
+    BOTH(s) AX_ASSERT_OK(ax_dense_backward(d->ctx[s], x.t[s], w.t[s], dy.t[s], dx.t[s], dw.t[s],
+                                           db.t[s]));
+    pair_expect(&dx, gemm_atol(out), GEMM_RTOL, "dense dx");
+    pair_expect(&dw, gemm_atol(n), GEMM_RTOL, "dense dw");
+    pair_expect(&db, reduce_atol(n), REDUCE_RTOL, "dense db");
+    /* without bias (forward) and with only dw requested (backward) */
+    BOTH(s) AX_ASSERT_OK(ax_dense_forward(d->ctx[s], x.t[s], w.t[s], NULL, y.t[s]));
+    pair_expect(&y, gemm_atol(in), GEMM_RTOL, "dense y without bias");
+    BOTH(s) AX_ASSERT_OK(ax_fill(d->ctx[s], dw.t[s], NAN));
+    BOTH(s) AX_ASSERT_OK(ax_dense_backward(d->ctx[s], x.t[s], w.t[s], dy.t[s], NULL, dw.t[s], NULL));
+    pair_expect(&dw, gemm_atol(n), GEMM_RTOL, "dense dw alone");
+    pair *all[] = {&x, &w, &b, &y, &dy, &dx, &dw, &db};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        pair_free(all[i]);
+}
+
+Test(parity, dense_forward_backward) {
+    duo d = duo_open();
+    dense_parity(&d, 1, 1, 1, 700);
+    dense_parity(&d, 7, 33, 257, 710);
+    dense_parity(&d, 257, 1001, 10, 720);
+    dense_parity(&d, 1000, 784, 129, 730);
+    duo_close(&d);
+}
+
+static void bias_parity(duo *d, int ndim, const int64_t *shape, int axis, uint64_t seed) {
+    int a = axis < 0 ? axis + ndim : axis;
+    int64_t sb[1] = {shape[a]}, n = th_numel(ndim, shape);
+    pair y = pair_random(d, ndim, shape, seed, -1, 1), b = pair_random(d, 1, sb, seed + 1, -1, 1);
+    pair db = pair_nan(d, 1, sb);
+    BOTH(s) AX_ASSERT_OK(ax_bias_add(d->ctx[s], y.t[s], b.t[s], axis));
+    pair_expect(&y, 0, EXACT_RTOL, "bias_add"); /* one rounded addition */
+    BOTH(s) AX_ASSERT_OK(ax_bias_grad(d->ctx[s], y.t[s], axis, db.t[s]));
+    pair_expect(&db, reduce_atol(n / shape[a]), REDUCE_RTOL, "bias_grad");
+    pair_free(&y);
+    pair_free(&b);
+    pair_free(&db);
+}
+
+Test(parity, bias_add_and_bias_grad) {
+    duo d = duo_open();
+    int64_t s1[1] = {7}, s2[2] = {1000, 257}, s2b[2] = {4099, 1}, s4[4] = {7, 33, 9, 5},
+            s4b[4] = {3, 1, 257, 3}, big[2] = {1 << 12, 1 << 10};
+    bias_parity(&d, 1, s1, -1, 800);
+    bias_parity(&d, 2, s2, -1, 810);
+    bias_parity(&d, 2, s2b, -1, 820);
+    bias_parity(&d, 4, s4, 1, 830);
+    bias_parity(&d, 4, s4b, 1, 840);
+    bias_parity(&d, 2, big, -1, 850);
+    bias_parity(&d, 2, big, 0, 860);
+    duo_close(&d);
+}
+
+/* Sum and mean over each axis of x, and their backwards. */
+static void reduce_parity(duo *d, int ndim, const int64_t *shape, uint64_t seed) {
+    pair x = pair_random(d, ndim, shape, seed, -1, 1);
+    for (int axis = 0; axis < ndim; axis++) {
+        int64_t sy[AX_MAX_DIMS];
+        for (int i = 0, j = 0; i < ndim; i++)
+            if (i != axis)
+                sy[j++] = shape[i];
+        int ny = ndim - 1 > 0 ? ndim - 1 : 1;
+        if (ndim == 1)
+            sy[0] = 1;
+        for (int mean = 0; mean < 2; mean++) {
+            pair y = pair_nan(d, ny, sy), dy = pair_random(d, ny, sy, seed + 7, -1, 1);
+            pair dx = pair_nan(d, ndim, shape);
+            char what[64];
+            snprintf(what, sizeof what, "%s over axis %d of %d-d", mean ? "mean" : "sum", axis,
+                     ndim);
+            BOTH(s) AX_ASSERT_OK(mean ? ax_mean(d->ctx[s], x.t[s], axis, y.t[s])
+                                      : ax_sum(d->ctx[s], x.t[s], axis, y.t[s]));
+            pair_expect(&y, reduce_atol(shape[axis]) / (mean ? (double)shape[axis] : 1.0),
+                        REDUCE_RTOL, what);
+            BOTH(s) AX_ASSERT_OK(mean ? ax_mean_backward(d->ctx[s], dy.t[s], axis, dx.t[s])
+                                      : ax_sum_backward(d->ctx[s], dy.t[s], axis, dx.t[s]));
+            pair_expect(&dx, 0, EXACT_RTOL, what);
+            pair_free(&y);
+            pair_free(&dy);
+            pair_free(&dx);
+        }
+    }
+    pair_free(&x);
+}
+
+Test(parity, sum_mean_each_axis) {
+    duo d = duo_open();
+    int64_t s1[1] = {4099}, s3[3] = {33, 257, 7}, s3b[3] = {1, 1001, 3}, s2[2] = {1 << 11, 1 << 11};
+    reduce_parity(&d, 1, s1, 900);
+    reduce_parity(&d, 3, s3, 910);
+    reduce_parity(&d, 3, s3b, 920);
+    reduce_parity(&d, 2, s2, 930);
+    duo_close(&d);
+}
+
+Test(parity, sum_squares_and_penalties) {
+    duo d = duo_open();
+    int64_t one[1] = {1};
+    for (size_t i = 0; i < N_ODD_SIZES; i++) {
+        int64_t n[1] = {odd_sizes[i]};
+        pair x = pair_random(&d, 1, n, 1000 + i, -1, 1);
+        pair out = pair_random(&d, 1, one, 1010 + i, 0, 1); /* accumulated into */
+        pair dw = pair_random(&d, 1, n, 1020 + i, -1, 1);
+        BOTH(s) AX_ASSERT_OK(ax_sum_squares(d.ctx[s], x.t[s], 1, out.t[s]));
+        pair_expect(&out, LOSS_ATOL, LOSS_RTOL, "sum_squares (accumulate)");
+        BOTH(s) AX_ASSERT_OK(ax_sum_squares(d.ctx[s], x.t[s], 0, out.t[s]));
+        pair_expect(&out, LOSS_ATOL, LOSS_RTOL, "sum_squares");
+        BOTH(s) AX_ASSERT_OK(ax_l1_penalty(d.ctx[s], x.t[s], 0.01f, out.t[s], dw.t[s]));
+        pair_expect(&out, LOSS_ATOL, LOSS_RTOL, "l1_penalty out");
+        pair_expect(&dw, 0, EXACT_RTOL, "l1_penalty dw");
+        BOTH(s) AX_ASSERT_OK(ax_l2_penalty(d.ctx[s], x.t[s], 0.3f, out.t[s], dw.t[s]));
+        pair_expect(&out, LOSS_ATOL, LOSS_RTOL, "l2_penalty out");
+        pair_expect(&dw, 1e-7, 1e-6, "l2_penalty dw"); /* dw + lambda w may fuse into an FMA */
+        BOTH(s) AX_ASSERT_OK(ax_l2_penalty(d.ctx[s], x.t[s], 0.3f, NULL, dw.t[s]));
+        BOTH(s) AX_ASSERT_OK(ax_l1_penalty(d.ctx[s], x.t[s], 0.3f, out.t[s], NULL));
+        pair_expect(&out, LOSS_ATOL, LOSS_RTOL, "l1_penalty out alone");
+        pair_expect(&dw, 1e-7, 1e-6, "l2_penalty dw alone");
+        pair_free(&x);
+        pair_free(&out);
+        pair_free(&dw);
+    }
+    duo_close(&d);
+}
+
+/* ---------------------------------------------------------------- activations, softmax */
+
+Test(parity, activations_forward_backward) {
+    duo d = duo_open();
+    static const ax_activation acts[] = {AX_ACT_SIGMOID, AX_ACT_TANH, AX_ACT_RELU,
+                                         AX_ACT_LEAKY_RELU, AX_ACT_LEAKY_RELU};
+    static const float slopes[] = {0, 0, 0, AX_LEAKY_RELU_SLOPE, 0.2f};
+    static const char *const names[] = {"sigmoid", "tanh", "relu", "leaky_relu", "leaky 0.2"};
+    for (size_t i = 0; i < N_ODD_SIZES; i++) {
+        int64_t n[1] = {odd_sizes[i]};
+        pair x = pair_random(&d, 1, n, 1100 + i, -8, 8), dy = pair_random(&d, 1, n, 1110 + i, -1, 1);
+        pair y = pair_nan(&d, 1, n), dx = pair_nan(&d, 1, n);
+        for (int a = 0; a < 5; a++) {
+            BOTH(s) AX_ASSERT_OK(ax_fill(d.ctx[s], y.t[s], NAN));
+            BOTH(s) AX_ASSERT_OK(ax_fill(d.ctx[s], dx.t[s], NAN));
+            BOTH(s) AX_ASSERT_OK(ax_activation_forward(d.ctx[s], acts[a], slopes[a], x.t[s], y.t[s]));
+            pair_expect(&y, ACT_ATOL, ACT_RTOL, names[a]);
+            BOTH(s) AX_ASSERT_OK(ax_activation_backward(d.ctx[s], acts[a], slopes[a], x.t[s],
+                                                        y.t[s], dy.t[s], dx.t[s]));
+            pair_expect(&dx, ACT_ATOL, ACT_RTOL, names[a]);
+        }
+        pair_free(&x);
+        pair_free(&dy);
+        pair_free(&y);
+        pair_free(&dx);
+    }
+    duo_close(&d);
+}
+
+static void softmax_parity(duo *d, int64_t rows, int64_t cols, uint64_t seed) {
+    int64_t sx[2] = {rows, cols};
+    pair x = pair_random(d, 2, sx, seed, -10, 10), dy = pair_random(d, 2, sx, seed + 1, -1, 1);
+    pair y = pair_nan(d, 2, sx), dx = pair_nan(d, 2, sx);
+    for (int log = 0; log < 2; log++) {
+        const char *what = log ? "log_softmax" : "softmax";
+        BOTH(s) AX_ASSERT_OK(log ? ax_log_softmax_forward(d->ctx[s], x.t[s], y.t[s])
+                                 : ax_softmax_forward(d->ctx[s], x.t[s], y.t[s]));
+        pair_expect(&y, ACT_ATOL, ACT_RTOL, what);
+        BOTH(s) AX_ASSERT_OK(log ? ax_log_softmax_backward(d->ctx[s], y.t[s], dy.t[s], dx.t[s])
+                                 : ax_softmax_backward(d->ctx[s], y.t[s], dy.t[s], dx.t[s]));
+        pair_expect(&dx, ACT_ATOL, ACT_RTOL, what);
+    }
+    pair_free(&x);
+    pair_free(&dy);
+    pair_free(&y);
+    pair_free(&dx);
+}
+
+Test(parity, softmax_and_log_softmax) {
+    duo d = duo_open();
+    softmax_parity(&d, 1, 1, 1200);
+    softmax_parity(&d, 7, 33, 1210);
+    softmax_parity(&d, 33, 257, 1220);
+    softmax_parity(&d, 257, 1001, 1230);
+    softmax_parity(&d, 3, 50000, 1240);
+    softmax_parity(&d, 1 << 16, 10, 1250);
+    softmax_parity(&d, 1, 1 << 20, 1260);
+    duo_close(&d);
+}
+
+/* ---------------------------------------------------------------- losses */
+
+/* MSE and BCE with logits over n elements, both reductions, dloss NULL and 0.7. */
+static void elementwise_loss_parity(duo *d, int64_t n, uint64_t seed) {
+    int64_t sx[1] = {n}, one[1] = {1};
+    pair x = pair_random(d, 1, sx, seed, -6, 6);
+    pair target = pair_random(d, 1, sx, seed + 1, -2, 2), prob = pair_random(d, 1, sx, seed + 2, 0, 1);
+    pair loss = pair_nan(d, 1, one), dx = pair_nan(d, 1, sx), dloss = pair_random(d, 1, one, 7, 0.7f, 0.7f);
+    for (int red = 0; red < 2; red++) {
+        for (int bce = 0; bce < 2; bce++) {
+            const char *what = bce ? "bce_with_logits" : "mse";
+            pair *t = bce ? &prob : &target;
+            BOTH(s) AX_ASSERT_OK(bce ? ax_bce_with_logits_forward(d->ctx[s], x.t[s], t->t[s], red, loss.t[s])
+                                     : ax_mse_loss_forward(d->ctx[s], x.t[s], t->t[s], red, loss.t[s]));
+            pair_expect(&loss, LOSS_ATOL, LOSS_RTOL, what);
+            for (int scaled = 0; scaled < 2; scaled++) {
+                const ax_tensor *dl[2] = {scaled ? dloss.t[CPU] : NULL, scaled ? dloss.t[GPU] : NULL};
+                BOTH(s) AX_ASSERT_OK(
+                    bce ? ax_bce_with_logits_backward(d->ctx[s], x.t[s], t->t[s], red, dl[s], dx.t[s])
+                        : ax_mse_loss_backward(d->ctx[s], x.t[s], t->t[s], red, dl[s], dx.t[s]));
+                pair_expect(&dx, ACT_ATOL / (red == AX_REDUCE_MEAN ? (double)n : 1.0), ACT_RTOL, what);
+            }
+        }
+    }
+    pair *all[] = {&x, &target, &prob, &loss, &dx, &dloss};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        pair_free(all[i]);
+}
+
+Test(parity, mse_and_bce_with_logits) {
+    duo d = duo_open();
+    for (size_t i = 0; i < N_ODD_SIZES; i++)
+        elementwise_loss_parity(&d, odd_sizes[i], 1300 + 10 * i);
+    duo_close(&d);
+}
+
+static void cross_entropy_parity(duo *d, int64_t rows, int64_t cols, uint64_t seed) {
+    int64_t sx[2] = {rows, cols}, sl[1] = {rows}, one[1] = {1};
+    int32_t *lab = malloc((size_t)rows * sizeof *lab);
+    float *u = malloc((size_t)rows * sizeof *u);
+    th_random(u, rows, seed + 9, 0, 1);
+    for (int64_t i = 0; i < rows; i++)
+        lab[i] = (int32_t)(u[i] * (float)cols) % (int32_t)cols;
+    lab[rows - 1] = (int32_t)cols - 1; /* the last class is used */
+    pair x = pair_random(d, 2, sx, seed, -10, 10), labels = pair_i32(d, 1, sl, lab);
+    pair loss = pair_nan(d, 1, one), dx = pair_nan(d, 2, sx);
+    pair dloss = pair_random(d, 1, one, seed + 3, -1.5f, -1.5f);
+    for (int red = 0; red < 2; red++) {
+        BOTH(s) AX_ASSERT_OK(ax_cross_entropy_forward(d->ctx[s], x.t[s], labels.t[s], red, loss.t[s]));
+        pair_expect(&loss, LOSS_ATOL, LOSS_RTOL, "cross_entropy loss");
+        for (int scaled = 0; scaled < 2; scaled++) {
+            BOTH(s) AX_ASSERT_OK(ax_cross_entropy_backward(d->ctx[s], x.t[s], labels.t[s], red,
+                                                           scaled ? dloss.t[s] : NULL, dx.t[s]));
+            pair_expect(&dx, ACT_ATOL / (red == AX_REDUCE_MEAN ? (double)rows : 1.0), ACT_RTOL,
+                        "cross_entropy dlogits");
+        }
+    }
+    pair *all[] = {&x, &labels, &loss, &dx, &dloss};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        pair_free(all[i]);
+    free(lab);
+    free(u);
+}
+
+Test(parity, cross_entropy) {
+    duo d = duo_open();
+    cross_entropy_parity(&d, 1, 1, 1400);
+    cross_entropy_parity(&d, 7, 33, 1410);
+    cross_entropy_parity(&d, 257, 1001, 1420);
+    cross_entropy_parity(&d, 1 << 16, 10, 1430);
+    cross_entropy_parity(&d, 3, 50000, 1440);
+    duo_close(&d);
+}
+
+/* ---------------------------------------------------------------- dropout */
+
+Test(parity, dropout_bit_exact) {
+    duo d = duo_open();
+    static const float ps[] = {0.0f, 0.1f, 0.5f, 0.9f, 1.0f};
+    for (size_t i = 0; i < N_ODD_SIZES; i++) {
+        int64_t n[1] = {odd_sizes[i]};
+        pair x = pair_random(&d, 1, n, 1500 + i, -2, 2), y = pair_nan(&d, 1, n);
+        for (int k = 0; k < 5; k++) {
+            uint64_t seed = 0xabcdef12345ull + (uint64_t)k, offset = 3 * i + (uint64_t)k;
+            char what[48];
+            snprintf(what, sizeof what, "dropout p=%g n=%lld", (double)ps[k], (long long)n[0]);
+            BOTH(s) AX_ASSERT_OK(ax_fill(d.ctx[s], y.t[s], NAN));
+            BOTH(s) AX_ASSERT_OK(ax_dropout_forward(d.ctx[s], ps[k], seed, offset, x.t[s], y.t[s]));
+            pair_expect_equal(&y, what);
+            BOTH(s) AX_ASSERT_OK(ax_dropout_backward(d.ctx[s], ps[k], seed, offset, x.t[s], y.t[s]));
+            pair_expect_equal(&y, what);
+            /* in place */
+            pair z = pair_random(&d, 1, n, 1500 + i, -2, 2);
+            BOTH(s) AX_ASSERT_OK(ax_dropout_forward(d.ctx[s], ps[k], seed, offset, z.t[s], z.t[s]));
+            pair_expect_equal(&z, what);
+            pair_free(&z);
+        }
+        pair_free(&x);
+        pair_free(&y);
+    }
+    duo_close(&d);
+}
+
+/* Dropout on ctx keeps exactly the elements whose Philox uniform (ax_rng_uniform with the same
+ * seed and offset) is >= p, scales them by 1 / (1 - p), and so keeps about (1 - p) n:
+ * within 5 standard deviations of the binomial. */
+static void check_dropout_mask(ax_ctx *ctx, int64_t n, float p, uint64_t seed, uint64_t offset) {
+    int64_t shape[1] = {n};
+    ax_tensor *x = th_random_tensor(ctx, 1, shape, seed ^ 77, -2, 2, 0.1f);
+    ax_tensor *y = th_nan_tensor(ctx, 1, shape), *u = th_nan_tensor(ctx, 1, shape);
+    AX_ASSERT_OK(ax_dropout_forward(ctx, p, seed, offset, x, y));
+    AX_ASSERT_OK(ax_rng_uniform(ctx, u, 0.0f, 1.0f, seed, offset));
+    float *hx = th_to_host(x), *hy = th_to_host(y), *hu = th_to_host(u);
+    int64_t kept = 0;
+    for (int64_t e = 0; e < n; e++) {
+        int keep = hu[e] >= p;
+        kept += keep;
+        if (!keep) {
+            cr_assert(hy[e] == 0.0f, "dropped y[%lld] = %g, u = %.9g, p = %g", (long long)e,
+                      (double)hy[e], (double)hu[e], (double)p);
+            continue;
+        }
+        double want = (double)hx[e] / (1.0 - (double)p);
+        cr_assert(fabs(hy[e] - want) <= 2.5e-7 * fabs(want),
+                  "kept y[%lld] = %.9g, want x / (1 - p) = %.9g (u = %.9g, p = %g)",
+                  (long long)e, (double)hy[e], want, (double)hu[e], (double)p);
+    }
+    double mean = (1.0 - p) * (double)n, sd = sqrt((double)n * p * (1.0 - p));
+    cr_assert(fabs((double)kept - mean) <= 5 * sd + 1e-9, "kept %lld of %lld at p = %g",
+              (long long)kept, (long long)n, (double)p);
+    free(hx);
+    free(hy);
+    free(hu);
+    ax_tensor_destroy(x);
+    ax_tensor_destroy(y);
+    ax_tensor_destroy(u);
+}
+
+/* The CPU half runs everywhere; the GPU half needs a GPU. */
+Test(parity, dropout_cpu_mask_is_philox_uniform) {
+    ax_ctx *ctx = th_cpu_ctx();
+    check_dropout_mask(ctx, 100003, 0.1f, 11, 0);
+    check_dropout_mask(ctx, 100003, 0.5f, 12, 7);
+    check_dropout_mask(ctx, 100003, 0.9f, 13, 1ull << 40);
+    ax_ctx_destroy(ctx);
+}
+
+Test(parity, dropout_gpu_mask_is_philox_uniform) {
+    ax_ctx *ctx = th_gpu_ctx_or_skip();
+    check_dropout_mask(ctx, (1 << 22) + 3, 0.1f, 11, 0);
+    check_dropout_mask(ctx, (1 << 22) + 3, 0.5f, 12, 7);
+    check_dropout_mask(ctx, (1 << 22) + 3, 0.9f, 13, 1ull << 40);
+    AX_ASSERT_OK(ax_ctx_synchronize(ctx));
+    ax_ctx_destroy(ctx);
+}

@@ -113,7 +113,8 @@ static void softmax_case(const char *name, int log) {
     ax_tensor *y = keep(&b, nan_like(ctx, c, "y")), *dx = keep(&b, nan_like(ctx, c, "dx"));
     AX_ASSERT_OK(log ? ax_log_softmax_forward(ctx, x, y) : ax_softmax_forward(ctx, x, y));
     expect(y, c, "y");
-    AX_ASSERT_OK(log ? ax_log_softmax_backward(ctx, y, dy, dx) : ax_softmax_backward(ctx, y, dy, dx));
+    AX_ASSERT_OK(log ? ax_log_softmax_backward(ctx, y, dy, dx)
+                     : ax_softmax_backward(ctx, y, dy, dx));
     expect(dx, c, "dx");
     bag_free(&b);
     gd_free(c);
@@ -137,7 +138,8 @@ static void loss_case(const char *name, loss_kind kind, ax_reduction red, const 
     bag b = {0};
     ax_tensor *x = keep(&b, gd_tensor_on(ctx, c, input));
     ax_tensor *t = keep(&b, gd_tensor_on(ctx, c, target));
-    ax_tensor *dloss = gd_scalar(c, "dloss") == 1.0f ? NULL : keep(&b, gd_tensor_on(ctx, c, "dloss"));
+    ax_tensor *dloss =
+        gd_scalar(c, "dloss") == 1.0f ? NULL : keep(&b, gd_tensor_on(ctx, c, "dloss"));
     ax_tensor *loss = keep(&b, nan_like(ctx, c, "loss")), *dx = keep(&b, nan_like(ctx, c, grad));
     switch (kind) {
     case LOSS_MSE:
@@ -209,7 +211,9 @@ static void gemm_backward_case(const char *name, ax_transpose ta, ax_transpose t
     ax_ctx_destroy(ctx);
 }
 
-Test(golden, gemm_tt_batched_backward) { gemm_backward_case("gemm_tt_batched", AX_TRANS, AX_TRANS); }
+Test(golden, gemm_tt_batched_backward) {
+    gemm_backward_case("gemm_tt_batched", AX_TRANS, AX_TRANS);
+}
 Test(golden, gemm_nt_shared_b_backward) {
     gemm_backward_case("gemm_nt_shared_b", AX_NO_TRANS, AX_TRANS);
 }
@@ -250,6 +254,11 @@ Test(golden, sum_mean_bias_reductions) {
     ax_tensor *sq = keep(&b, nan_like(ctx, c, "sumsq"));
     AX_ASSERT_OK(ax_sum_squares(ctx, x, 0, sq));
     expect(sq, c, "sumsq");
+    AX_ASSERT_OK(ax_sum_squares(ctx, x, 1, sq)); /* accumulates: now twice the sum */
+    float twice = 0;
+    AX_ASSERT_OK(ax_tensor_to_host(sq, &twice, sizeof twice));
+    cr_assert_float_eq(twice, 2 * gd_scalar(c, "sumsq"), 1e-5 * 2 * gd_scalar(c, "sumsq"),
+                       "ax_sum_squares with accumulate = 1 gave %g", (double)twice);
     bag_free(&b);
     ax_tensor_destroy(x);
     gd_free(c);
@@ -267,7 +276,8 @@ static void penalty_case(const char *name, int l2) {
     ax_tensor *w = keep(&b, gd_tensor_on(ctx, c, "w"));
     ax_tensor *out = keep(&b, gd_tensor_on(ctx, c, "out0"));
     ax_tensor *dw = keep(&b, gd_tensor_on(ctx, c, "dw0"));
-    AX_ASSERT_OK(l2 ? ax_l2_penalty(ctx, w, lambda, out, dw) : ax_l1_penalty(ctx, w, lambda, out, dw));
+    AX_ASSERT_OK(l2 ? ax_l2_penalty(ctx, w, lambda, out, dw)
+                    : ax_l1_penalty(ctx, w, lambda, out, dw));
     expect(out, c, "out");
     expect(dw, c, "dw");
     bag_free(&b);

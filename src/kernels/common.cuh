@@ -67,7 +67,8 @@ __device__ __forceinline__ void load_w(const T *p, int64_t e0, float (&v)[W]) {
     }
 }
 
-template <int W> __device__ __forceinline__ void store_w(float *p, int64_t e0, const float (&v)[W]) {
+template <int W>
+__device__ __forceinline__ void store_w(float *p, int64_t e0, const float (&v)[W]) {
     if constexpr (W == 4) {
         *reinterpret_cast<float4 *>(p + e0) = make_float4(v[0], v[1], v[2], v[3]);
     } else {
@@ -93,20 +94,28 @@ template <class F> struct Pointwise : F {
     }
 };
 
+// The W elements at e0 of the inputs an Op or Term reads (kInputs of them).
 template <int W, class Op>
-__device__ __forceinline__ void map_step(const Op &op, int64_t e0, const float *a,
-                                         const float *b, float *y) {
-    float va[W] = {}, vb[W] = {}, vy[W];
+__device__ __forceinline__ void load_inputs(int64_t e0, const float *a, const float *b,
+                                            float (&va)[W], float (&vb)[W]) {
     if constexpr (Op::kInputs >= 1)
         load_w<W>(a, e0, va);
     if constexpr (Op::kInputs >= 2)
         load_w<W>(b, e0, vb);
+}
+
+template <int W, class Op>
+__device__ __forceinline__ void map_step(const Op &op, int64_t e0, const float (&va)[W],
+                                         const float (&vb)[W], float *y) {
+    float vy[W];
     op.template apply<W>(e0, va, vb, vy);
     store_w<W>(y, e0, vy);
 }
 
 // y[e] = op(e, a[e], b[e]) for e < n, grid-stride. Vec: every pointer is 16-byte aligned;
-// float4 steps over the first n - n % 4 elements, then threads 0..2 take the scalar tail.
+// float4 steps over the first n - n % 4 elements, two per iteration (v and v + stride, both
+// loaded before either is stored, so twice the bytes are in flight), then threads 0..2 take
+// the scalar tail. Each element is read and written by one thread, so y may alias a or b.
 template <class Op, bool Vec>
 __global__ void __launch_bounds__(kThreads)
     map_kernel(Op op, int64_t n, const float *a, const float *b, float *y) {
@@ -114,12 +123,23 @@ __global__ void __launch_bounds__(kThreads)
     int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
     if constexpr (Vec) {
         const int64_t nvec = n >> 2;
-        for (int64_t v = e; v < nvec; v += stride)
-            map_step<4>(op, v << 2, a, b, y);
+        for (int64_t v = e; v < nvec; v += 2 * stride) {
+            const bool second = v + stride < nvec;
+            float a0[4] = {}, b0[4] = {}, a1[4] = {}, b1[4] = {};
+            load_inputs<4, Op>(v << 2, a, b, a0, b0);
+            if (second)
+                load_inputs<4, Op>((v + stride) << 2, a, b, a1, b1);
+            map_step<4>(op, v << 2, a0, b0, y);
+            if (second)
+                map_step<4>(op, (v + stride) << 2, a1, b1, y);
+        }
         e += nvec << 2;
     }
-    for (; e < n; e += stride)
-        map_step<1>(op, e, a, b, y);
+    for (; e < n; e += stride) {
+        float a0[1] = {}, b0[1] = {};
+        load_inputs<1, Op>(e, a, b, a0, b0);
+        map_step<1>(op, e, a0, b0, y);
+    }
 }
 
 // Queue map_kernel on ctx's stream: the float4 path when y and the inputs the op reads are
@@ -179,14 +199,15 @@ template <typename T> __device__ __forceinline__ T block_sum(T v) {
 
 // ---------------------------------------------------------------- scalar reductions
 
-// Where a scalar reduction lands: out[0] = (accumulate ? out[0] : 0) + (float)(scale * total).
+// Where a scalar reduction lands: out[0] = (accumulate ? out[0] : 0) + scale * total, in
+// double and rounded once, as the CPU reference does.
 struct ScalarOut {
     float *out;
     double scale;
     int accumulate;
     __device__ __forceinline__ void write(double total) const {
-        float v = (float)(scale * total);
-        out[0] = accumulate ? out[0] + v : v;
+        const double base = accumulate ? (double)out[0] : 0.0;
+        out[0] = (float)(base + scale * total);
     }
 };
 
@@ -202,23 +223,22 @@ __global__ void __launch_bounds__(kThreads)
     double acc = 0.0;
     if constexpr (Vec) {
         const int64_t nvec = n >> 2;
-        for (int64_t v = e; v < nvec; v += stride) {
-            float va[4] = {}, vb[4] = {};
-            if constexpr (Term::kInputs >= 1)
-                load_w<4>(a, v << 2, va);
-            if constexpr (Term::kInputs >= 2)
-                load_w<4>(b, v << 2, vb);
-            acc += term.template sum<4>(v << 2, va, vb);
+        for (int64_t v = e; v < nvec; v += 2 * stride) { // two float4 steps, as in map_kernel
+            const bool second = v + stride < nvec;
+            float a0[4] = {}, b0[4] = {}, a1[4] = {}, b1[4] = {};
+            load_inputs<4, Term>(v << 2, a, b, a0, b0);
+            if (second)
+                load_inputs<4, Term>((v + stride) << 2, a, b, a1, b1);
+            acc += term.template sum<4>(v << 2, a0, b0);
+            if (second)
+                acc += term.template sum<4>((v + stride) << 2, a1, b1);
         }
         e += nvec << 2;
     }
     for (; e < n; e += stride) {
-        float va[1] = {}, vb[1] = {};
-        if constexpr (Term::kInputs >= 1)
-            va[0] = a[e];
-        if constexpr (Term::kInputs >= 2)
-            vb[0] = b[e];
-        acc += term.template sum<1>(e, va, vb);
+        float a0[1] = {}, b0[1] = {};
+        load_inputs<1, Term>(e, a, b, a0, b0);
+        acc += term.template sum<1>(e, a0, b0);
     }
     acc = block_sum(acc);
     if (threadIdx.x == 0) {

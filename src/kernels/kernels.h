@@ -32,6 +32,52 @@ ax_status ax_cuda_gemm(ax_ctx *ctx, int trans_a, int trans_b, int64_t m, int64_t
                        const float *b, int64_t ldb, int64_t stride_b, float beta, float *c,
                        int64_t ldc, int64_t stride_c, int64_t batch);
 
+/* reduce.cu */
+ax_status ax_cuda_bias_add(ax_ctx *ctx, float *y, const float *b, int64_t outer, int64_t dim,
+                           int64_t inner);
+ax_status ax_cuda_reduce_sum(ax_ctx *ctx, const float *x, float *y, int64_t outer, int64_t dim,
+                             int64_t inner, float scale);
+ax_status ax_cuda_bias_grad(ax_ctx *ctx, const float *dy, float *db, int64_t outer, int64_t dim,
+                            int64_t inner);
+ax_status ax_cuda_broadcast(ax_ctx *ctx, const float *dy, float *dx, int64_t outer, int64_t dim,
+                            int64_t inner, float scale);
+ax_status ax_cuda_sum_squares(ax_ctx *ctx, const float *x, int64_t n, int accumulate, float *out);
+ax_status ax_cuda_l1_penalty(ax_ctx *ctx, const float *w, int64_t n, float lambda, float *out,
+                             float *dw);
+ax_status ax_cuda_l2_penalty(ax_ctx *ctx, const float *w, int64_t n, float lambda, float *out,
+                             float *dw);
+
+/* activation.cu */
+ax_status ax_cuda_activation_forward(ax_ctx *ctx, int act, float slope, const float *x, float *y,
+                                     int64_t n);
+ax_status ax_cuda_activation_backward(ax_ctx *ctx, int act, float slope, const float *x,
+                                      const float *y, const float *dy, float *dx, int64_t n);
+
+/* softmax.cu */
+ax_status ax_cuda_softmax_forward(ax_ctx *ctx, int log, const float *x, float *y, int64_t rows,
+                                  int64_t cols);
+ax_status ax_cuda_softmax_backward(ax_ctx *ctx, int log, const float *y, const float *dy,
+                                   float *dx, int64_t rows, int64_t cols);
+
+/* loss.cu (the cross-entropy pair synchronizes to check the labels) */
+ax_status ax_cuda_mse_forward(ax_ctx *ctx, const float *pred, const float *target, int64_t n,
+                              float scale, float *loss);
+ax_status ax_cuda_mse_backward(ax_ctx *ctx, const float *pred, const float *target, int64_t n,
+                               float scale, const float *dloss, float *dpred);
+ax_status ax_cuda_cross_entropy_forward(ax_ctx *ctx, const float *logits, const int32_t *labels,
+                                        int64_t rows, int64_t cols, float scale, float *loss);
+ax_status ax_cuda_cross_entropy_backward(ax_ctx *ctx, const float *logits,
+                                         const int32_t *labels, int64_t rows, int64_t cols,
+                                         float scale, const float *dloss, float *dlogits);
+ax_status ax_cuda_bce_forward(ax_ctx *ctx, const float *logits, const float *targets, int64_t n,
+                              float scale, float *loss);
+ax_status ax_cuda_bce_backward(ax_ctx *ctx, const float *logits, const float *targets, int64_t n,
+                               float scale, const float *dloss, float *dlogits);
+
+/* dropout.cu */
+ax_status ax_cuda_dropout(ax_ctx *ctx, float p, uint64_t seed, uint64_t offset, const float *x,
+                          float *y, int64_t n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -13,8 +13,6 @@
 
 #include <math.h>
 
-#include <type_traits>
-
 #include "common.cuh"
 
 namespace {
@@ -59,8 +57,9 @@ template <int Lanes, int Elems, bool Vec> struct RowFrag {
 #pragma unroll
             for (int q = 0; q < Elems / 4; q++) {
                 const int64_t c = col(4 * q, lane);
+                const float t[4] = {v[4 * q], v[4 * q + 1], v[4 * q + 2], v[4 * q + 3]};
                 if (c < n)
-                    store_w<4>(row, c, {v[4 * q], v[4 * q + 1], v[4 * q + 2], v[4 * q + 3]});
+                    store_w<4>(row, c, t);
             }
         } else {
 #pragma unroll
@@ -101,8 +100,8 @@ template <int Lanes, int Elems, bool Vec> struct RowFrag {
 };
 
 // Rows of the warp path: for each row r of this block's share (a block-uniform loop),
-// body(r, n, lane) with n = cols for a real row and n = 0 past the last row, so that every lane
-// of the warp takes part in the group reductions.
+// body(r, n, lane) with n = cols for a real row, and r = 0, n = 0 (nothing read or written)
+// past the last row, so that every lane of the warp reaches the group reductions together.
 template <int Lanes, class Body>
 __device__ __forceinline__ void for_warp_rows(int64_t rows, int64_t cols, Body body) {
     constexpr int64_t per_block = kThreads / Lanes;
@@ -110,23 +109,26 @@ __device__ __forceinline__ void for_warp_rows(int64_t rows, int64_t cols, Body b
     for (int64_t base = blockIdx.x * per_block; base < rows;
          base += (int64_t)gridDim.x * per_block) {
         const int64_t r = base + threadIdx.x / Lanes;
-        if (r < rows)
-            body(r, cols, lane);
-        else
-            body((int64_t)0, (int64_t)0, lane);
+        const bool real = r < rows;
+        body(real ? r : 0, real ? cols : 0, lane);
     }
 }
 
-// Calls f(Lanes, Elems, Vec) (std::integral_constant values) with the warp-path shape for
-// cols <= kMaxWarpCols: the fewest lanes and registers that hold a row.
+// A warp-path shape as a type, for the launchers: kernel<S::lanes, S::elems, S::vec>.
+template <int Lanes, int Elems, bool Vec> struct WarpShape {
+    static constexpr int lanes = Lanes, elems = Elems;
+    static constexpr bool vec = Vec;
+};
+
 template <int Lanes, int Elems, class F> void pick_vec(bool vec, F &f) {
     if (vec)
-        f(std::integral_constant<int, Lanes>{}, std::integral_constant<int, Elems>{},
-          std::true_type{});
+        f(WarpShape<Lanes, Elems, true>{});
     else
-        f(std::integral_constant<int, Lanes>{}, std::integral_constant<int, Elems>{},
-          std::false_type{});
+        f(WarpShape<Lanes, Elems, false>{});
 }
+
+// Calls f(WarpShape<...>{}) with the warp-path shape for cols <= kMaxWarpCols: the fewest
+// lanes and registers that hold a row.
 
 template <class F> void with_warp_shape(int64_t cols, bool vec, F &&f) {
     if (cols <= 4)

@@ -39,8 +39,7 @@ gd_case *gd_read(const char *path, char *err, size_t errlen) {
     char line[512];
     while (next_header(f, line, sizeof line)) {
         if (c->count == GD_MAX_TENSORS)
-            return read_fail(c, f, err, errlen, "%s: more than %d tensors", path,
-                             GD_MAX_TENSORS);
+            return read_fail(c, f, err, errlen, "%s: more than %d tensors", path, GD_MAX_TENSORS);
         gd_tensor *t = &c->t[c->count++];
         char kind[8];
         int used = 0;

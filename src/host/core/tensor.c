@@ -110,17 +110,6 @@ void ax_tensor_destroy(ax_tensor *t) {
     ax_ctx_release(ctx);
 }
 
-/* A live tensor whose context is alive. */
-static ax_status check_live(const char *fn, const ax_tensor *t, const char *name) {
-    if (!t)
-        return ax_fail(AX_ERR_INVALID_ARG, fn, "%s is NULL", name);
-    if (t->magic != AX_TENSOR_MAGIC)
-        return ax_fail(AX_ERR_INVALID_ARG, fn, "%s is not a valid tensor (destroyed?)", name);
-    if (t->ctx->destroyed)
-        return ax_fail(AX_ERR_STATE, fn, "%s belongs to a destroyed context", name);
-    return AX_OK;
-}
-
 static ax_status check_bytes(const char *fn, const ax_tensor *t, size_t bytes) {
     if (bytes != ax_tensor_nbytes(t))
         return ax_fail(AX_ERR_SHAPE, fn, "buffer has %zu bytes, the tensor has %zu", bytes,
@@ -129,7 +118,7 @@ static ax_status check_bytes(const char *fn, const ax_tensor *t, size_t bytes) {
 }
 
 ax_status ax_tensor_to_host(const ax_tensor *t, void *dst, size_t bytes) {
-    AX_TRY(check_live(__func__, t, "t"));
+    AX_TRY(ax_check_live(__func__, t, "t"));
     if (!dst)
         return AX_FAIL(AX_ERR_INVALID_ARG, "dst is NULL");
     AX_TRY(check_bytes(__func__, t, bytes));
@@ -137,7 +126,7 @@ ax_status ax_tensor_to_host(const ax_tensor *t, void *dst, size_t bytes) {
 }
 
 ax_status ax_tensor_set_from_host(ax_tensor *t, const void *src, size_t bytes) {
-    AX_TRY(check_live(__func__, t, "t"));
+    AX_TRY(ax_check_live(__func__, t, "t"));
     if (!src)
         return AX_FAIL(AX_ERR_INVALID_ARG, "src is NULL");
     AX_TRY(check_bytes(__func__, t, bytes));
@@ -145,8 +134,8 @@ ax_status ax_tensor_set_from_host(ax_tensor *t, const void *src, size_t bytes) {
 }
 
 ax_status ax_tensor_copy(ax_tensor *dst, const ax_tensor *src) {
-    AX_TRY(check_live(__func__, dst, "dst"));
-    AX_TRY(check_live(__func__, src, "src"));
+    AX_TRY(ax_check_live(__func__, dst, "dst"));
+    AX_TRY(ax_check_live(__func__, src, "src"));
     if (dst->dtype != src->dtype)
         return AX_FAIL(AX_ERR_DTYPE, "dst and src have different dtypes");
     if (dst->numel != src->numel)
@@ -174,7 +163,7 @@ ax_status ax_tensor_copy(ax_tensor *dst, const ax_tensor *src) {
 }
 
 ax_status ax_tensor_reshape(ax_tensor *t, int ndim, const int64_t *shape) {
-    AX_TRY(check_live(__func__, t, "t"));
+    AX_TRY(ax_check_live(__func__, t, "t"));
     int64_t numel;
     AX_TRY(check_shape(__func__, ndim, shape, &numel));
     if (numel != t->numel)

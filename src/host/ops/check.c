@@ -16,14 +16,19 @@ ax_status ax_check_ctx(const char *fn, const ax_ctx *ctx) {
     return AX_OK;
 }
 
-ax_status ax_check_tensor(const char *fn, const ax_ctx *ctx, const ax_tensor *t,
-                          const char *name, ax_dtype dtype) {
+ax_status ax_check_live(const char *fn, const ax_tensor *t, const char *name) {
     if (!t)
         return ax_fail(AX_ERR_INVALID_ARG, fn, "%s is NULL", name);
     if (t->magic != AX_TENSOR_MAGIC)
         return ax_fail(AX_ERR_INVALID_ARG, fn, "%s is not a valid tensor (destroyed?)", name);
     if (t->ctx->destroyed)
         return ax_fail(AX_ERR_STATE, fn, "%s belongs to a destroyed context", name);
+    return AX_OK;
+}
+
+ax_status ax_check_tensor(const char *fn, const ax_ctx *ctx, const ax_tensor *t,
+                          const char *name, ax_dtype dtype) {
+    AX_TRY(ax_check_live(fn, t, name));
     if (t->ctx != ctx)
         return ax_fail(AX_ERR_DEVICE, fn, "%s belongs to another context (%s %d, not %s %d)",
                        name, t->ctx->info.name, t->ctx->info.index, ctx->info.name,

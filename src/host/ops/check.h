@@ -10,6 +10,9 @@
 /* ctx is a live context. */
 ax_status ax_check_ctx(const char *fn, const ax_ctx *ctx);
 
+/* t is a live tensor whose context is alive. */
+ax_status ax_check_live(const char *fn, const ax_tensor *t, const char *name);
+
 /* t is a live tensor of ctx with the given dtype; name is the argument's name. */
 ax_status ax_check_tensor(const char *fn, const ax_ctx *ctx, const ax_tensor *t,
                           const char *name, ax_dtype dtype);

@@ -378,12 +378,12 @@ int main(int argc, char **argv) {
         int bad = 0;
         int64_t kept = 0;
         for (int64_t i = 0; i < n; i++) {
-            const bool k = hy[(size_t)i] != 0.0f;
+            // kept in either direction (x or dy may be exactly 0, so neither output alone
+            // tells); the same mask both ways: kept values are exactly x * 2 and dy * 2
+            const bool k = hy[(size_t)i] != 0.0f || hdx[(size_t)i] != 0.0f;
             kept += k;
-            // the same mask in both directions, kept values exactly x * 2
-            if ((hdx[(size_t)i] != 0.0f) != k ||
-                (k && (hy[(size_t)i] != hx[(size_t)i] * 2.0f ||
-                       hdx[(size_t)i] != hdy[(size_t)i] * 2.0f)))
+            if (k && (hy[(size_t)i] != hx[(size_t)i] * 2.0f ||
+                      hdx[(size_t)i] != hdy[(size_t)i] * 2.0f))
                 bad++;
         }
         const double frac = (double)kept / (double)n;

@@ -191,6 +191,12 @@ Test(parity, gemm_1000x999x1001) {
 Test(parity, gemm_square_aligned_512) {
     gemm_all_transposes((gemm_shape){512, 512, 512, 0, 0}, 0, 350);
 }
+/* Shapes large enough for the CUDA GEMM's 128 x 128 tile: one with odd tails (scalar loads),
+ * one with every dimension a multiple of 4 (16-byte loads). */
+Test(parity, gemm_large_tile) {
+    gemm_all_transposes((gemm_shape){1537, 1531, 67, 0, 0}, 0, 370);
+    gemm_all_transposes((gemm_shape){2048, 2052, 36, 0, 0}, 0, 380);
+}
 Test(parity, gemm_batched) { gemm_all_transposes((gemm_shape){33, 65, 17, 3, 3}, 1, 400); }
 Test(parity, gemm_shared_a) { gemm_all_transposes((gemm_shape){31, 9, 45, 0, 4}, 1, 500); }
 Test(parity, gemm_shared_b) { gemm_all_transposes((gemm_shape){31, 9, 45, 4, 0}, 1, 600); }

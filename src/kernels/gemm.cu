@@ -28,7 +28,8 @@
 // 16-byte global loads (and C's 16-byte loads/stores) are used only where the run-time checks
 // allow them: base pointer 16-byte aligned, leading dimension and batch stride multiples of 4,
 // and the 4 values inside the matrix. Everything else falls back to guarded scalar accesses,
-// so any m, n, k >= 1 and any leading dimension work. Values outside the matrix read as 0.
+// so any m, n, k >= 1 (up to 2^31 - 1025) and any leading dimension work. Values outside the
+// matrix read as 0.
 //
 // The launcher picks the tile shape from a small cost model (waves of blocks over the SMs,
 // weighted by each shape's per-SM efficiency), so small and skinny products still spread
@@ -281,10 +282,10 @@ __global__ void __launch_bounds__(kThreads, Shape::MIN_BLOCKS) gemm_kernel(GemmP
     const float *b = p.b + batch * p.stride_b;
     float *c = p.c + batch * p.stride_c;
 
-    TileLoader<Shape::BM, BK, LDS, kAKContig> a_loader(a, p.lda, tile_m, p.m, p.k,
-                                                            p.vec_a, tid);
-    TileLoader<Shape::BN, BK, LDS, kBKContig> b_loader(b, p.ldb, tile_n, p.n, p.k,
-                                                            p.vec_b, tid);
+    TileLoader<Shape::BM, BK, LDS, kAKContig> a_loader(a, p.lda, tile_m, p.m, p.k, p.vec_a,
+                                                       tid);
+    TileLoader<Shape::BN, BK, LDS, kBKContig> b_loader(b, p.ldb, tile_n, p.n, p.k, p.vec_b,
+                                                       tid);
 
     const int warp = tid / 32, lane = tid % 32;
     const int frag_m = (warp / Shape::WARPS_N) * Shape::WM + (lane / Shape::LANES_N) * VEC;

@@ -5,6 +5,8 @@
 
 #include "axon/core.h"
 #include "axon/ops.h"
+#include "axon/graph.h"
+#include "axon/optim.h"
 
 #define AXON_VERSION_MAJOR 0
 #define AXON_VERSION_MINOR 1

@@ -19,6 +19,8 @@
 extern "C" {
 #endif
 
+struct ax_optim_update; /* src/host/optim/update.h */
+
 struct ax_backend {
     const char *name; /* "cpu", "cuda" */
 
@@ -109,6 +111,13 @@ struct ax_backend {
      * point handles p = 0 and p = 1 */
     ax_status (*dropout)(ax_ctx *ctx, float p, uint64_t seed, uint64_t offset, const float *x,
                          float *y, int64_t n);
+
+    /* one optimizer step over n elements: w and the state s0..s2 updated in place from g by
+     * the rule of a->family (src/host/optim/update.h); states a variant lacks are NULL */
+    ax_status (*optim_update)(ax_ctx *ctx, const struct ax_optim_update *a, int64_t n,
+                              float *w, const float *g, float *s0, float *s1, float *s2);
+    /* y = min(max(x, lo), hi), NaN stays NaN; y may alias x */
+    ax_status (*clamp)(ax_ctx *ctx, int64_t n, float lo, float hi, const float *x, float *y);
 };
 
 extern const struct ax_backend ax_cpu_backend;

@@ -78,6 +78,11 @@ ax_status ax_cuda_bce_backward(ax_ctx *ctx, const float *logits, const float *ta
 ax_status ax_cuda_dropout(ax_ctx *ctx, float p, uint64_t seed, uint64_t offset, const float *x,
                           float *y, int64_t n);
 
+/* optim.cu: optimizer updates (rules in ../host/optim/update.h) and clamp */
+ax_status ax_cuda_optim_update(ax_ctx *ctx, const struct ax_optim_update *a, int64_t n, float *w,
+                               const float *g, float *s0, float *s1, float *s2);
+ax_status ax_cuda_clamp(ax_ctx *ctx, int64_t n, float lo, float hi, const float *x, float *y);
+
 #ifdef __cplusplus
 }
 #endif

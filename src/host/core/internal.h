@@ -35,6 +35,7 @@ struct ax_tensor {
     int ndim;
     int64_t shape[AX_MAX_DIMS];
     int64_t numel;
+    int64_t capacity; /* elements allocated (>= numel; ax_tensor_set_rows can grow back to it) */
     void *data;
 };
 
@@ -56,6 +57,11 @@ ax_status ax_fail(ax_status status, const char *fn, const char *fmt, ...)
     } while (0)
 
 size_t ax_dtype_size(ax_dtype dtype);
+
+/* Set shape[0] of t (ndim >= 1) to rows, keeping the other dims, within the elements
+ * allocated at creation: the last partial batch of a graph or a data loader reuses the
+ * storage of a full one. fn names the public call in the error message. */
+ax_status ax_tensor_set_rows(const char *fn, ax_tensor *t, int64_t rows);
 
 /* Device scratch of at least `bytes`, valid until the next call on ctx (stream-ordered). */
 ax_status ax_ctx_scratch(ax_ctx *ctx, size_t bytes, void **out);

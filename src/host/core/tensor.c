@@ -60,6 +60,7 @@ static ax_status tensor_new(const char *fn, ax_ctx *ctx, ax_dtype dtype, int ndi
     for (int i = 0; i < ndim; i++)
         t->shape[i] = shape[i];
     t->numel = numel;
+    t->capacity = numel;
     ctx->refs++;
     *out = t;
     return AX_OK;
@@ -172,6 +173,19 @@ ax_status ax_tensor_reshape(ax_tensor *t, int ndim, const int64_t *shape) {
     t->ndim = ndim;
     for (int i = 0; i < ndim; i++)
         t->shape[i] = shape[i];
+    return AX_OK;
+}
+
+ax_status ax_tensor_set_rows(const char *fn, ax_tensor *t, int64_t rows) {
+    AX_TRY(ax_check_live(fn, t, "t"));
+    if (t->ndim < 1)
+        return ax_fail(AX_ERR_SHAPE, fn, "a scalar tensor has no rows");
+    int64_t row = t->numel / t->shape[0]; /* elements per row */
+    if (rows < 1 || rows > t->capacity / row)
+        return ax_fail(AX_ERR_SHAPE, fn, "%lld rows do not fit: room for 1 to %lld",
+                       (long long)rows, (long long)(t->capacity / row));
+    t->shape[0] = rows;
+    t->numel = rows * row;
     return AX_OK;
 }
 

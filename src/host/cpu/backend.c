@@ -78,4 +78,6 @@ const struct ax_backend ax_cpu_backend = {
     .bce_forward = ax_cpu_bce_forward,
     .bce_backward = ax_cpu_bce_backward,
     .dropout = ax_cpu_dropout,
+    .optim_update = ax_cpu_optim_update,
+    .clamp = ax_cpu_clamp,
 };

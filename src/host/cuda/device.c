@@ -145,4 +145,6 @@ const struct ax_backend ax_cuda_backend = {
     .bce_forward = ax_cuda_bce_forward,
     .bce_backward = ax_cuda_bce_backward,
     .dropout = ax_cuda_dropout,
+    .optim_update = ax_cuda_optim_update,
+    .clamp = ax_cuda_clamp,
 };

@@ -1,0 +1,251 @@
+/* axon graph: initialisers, a static graph with reverse-mode autodiff, and a mini-batch loader.
+ *
+ * A graph is built once from node calls (inputs, parameters, layers, losses), compiled once
+ * (backward plan and gradient memory), then run any number of times without allocating:
+ *
+ *     ax_graph_feed(g, x, xb); ax_graph_feed(g, y, yb);   // or fill ax_graph_value(g, x)
+ *     ax_graph_zero_grad(g);
+ *     ax_graph_forward(g); ax_graph_backward(g);
+ *     ax_optimizer_step(opt, n, params, grads);            // from ax_graph_param_tensors
+ *
+ * Nodes are referred to by ax_node handles owned by their graph. A node's inputs must exist
+ * when it is created and nodes never change afterwards, so a graph cannot hold a cycle:
+ * creation order is a topological order.
+ *
+ * The batch: inputs are created with their largest batch as shape[0]. Every node whose first
+ * dim follows that batch ("batched") keeps storage for the largest batch, and the forward
+ * takes the batch from the rows of its inputs (ax_graph_feed, ax_graph_set_batch, or a data
+ * loader writing straight into ax_graph_value(g, input)), so the last, partial batch needs no
+ * recompiling. */
+#ifndef AXON_GRAPH_H
+#define AXON_GRAPH_H
+
+#include "core.h"
+#include "ops.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- initialisers */
+
+/* Gain of a nonlinearity, as PyTorch's torch.nn.init.calculate_gain. */
+typedef enum ax_nonlinearity {
+    AX_GAIN_LINEAR = 0,     /* 1 (also conv, identity) */
+    AX_GAIN_SIGMOID = 1,    /* 1 */
+    AX_GAIN_TANH = 2,       /* 5/3 */
+    AX_GAIN_RELU = 3,       /* sqrt(2) */
+    AX_GAIN_LEAKY_RELU = 4, /* sqrt(2 / (1 + slope^2)) */
+} ax_nonlinearity;
+
+AX_API float ax_init_gain(ax_nonlinearity nonlinearity, float slope);
+
+typedef enum ax_fan_mode { AX_FAN_IN = 0, AX_FAN_OUT = 1 } ax_fan_mode;
+
+/* fan_in = shape[1] * receptive field, fan_out = shape[0] * receptive field, where the
+ * receptive field is the product of shape[2:] (PyTorch's _calculate_fan_in_and_fan_out):
+ * [out, in] for a dense weight, [out, in, kh, kw] for a convolution. At least 2 dims. */
+AX_API ax_status ax_init_fans(const ax_tensor *t, int64_t *fan_in, int64_t *fan_out);
+
+/* Fills of an f32 tensor drawn from Philox with (seed, offset) through ax_rng_uniform /
+ * ax_rng_normal, so CPU and CUDA give bit-identical values.
+ * Xavier (Glorot): U(-a, a), a = gain sqrt(6 / (fan_in + fan_out)), or
+ *                  N(0, gain^2 2 / (fan_in + fan_out)).
+ * LeCun normal:    N(0, 1 / fan_in) (plain, not truncated).
+ * Kaiming (He):    gain = ax_init_gain(nonlinearity, a), fan by mode;
+ *                  U(-b, b), b = gain sqrt(3 / fan), or N(0, gain^2 / fan).
+ *                  PyTorch's defaults are a = 0, AX_FAN_IN, AX_GAIN_LEAKY_RELU. */
+AX_API ax_status ax_init_xavier_uniform(ax_ctx *ctx, ax_tensor *t, float gain, uint64_t seed,
+                                        uint64_t offset);
+AX_API ax_status ax_init_xavier_normal(ax_ctx *ctx, ax_tensor *t, float gain, uint64_t seed,
+                                       uint64_t offset);
+AX_API ax_status ax_init_lecun_normal(ax_ctx *ctx, ax_tensor *t, uint64_t seed, uint64_t offset);
+AX_API ax_status ax_init_kaiming_uniform(ax_ctx *ctx, ax_tensor *t, float a, ax_fan_mode mode,
+                                         ax_nonlinearity nonlinearity, uint64_t seed,
+                                         uint64_t offset);
+AX_API ax_status ax_init_kaiming_normal(ax_ctx *ctx, ax_tensor *t, float a, ax_fan_mode mode,
+                                        ax_nonlinearity nonlinearity, uint64_t seed,
+                                        uint64_t offset);
+
+/* An initialiser as a value, for graph parameters. Build it with a compound literal and the
+ * fields its kind reads, e.g. (ax_init){.kind = AX_INIT_XAVIER_UNIFORM, .gain = 1.0f}. */
+typedef enum ax_init_kind {
+    AX_INIT_ZEROS = 0,
+    AX_INIT_CONSTANT,        /* value */
+    AX_INIT_UNIFORM,         /* U(low, high) */
+    AX_INIT_NORMAL,          /* N(mean, std^2) */
+    AX_INIT_XAVIER_UNIFORM,  /* gain */
+    AX_INIT_XAVIER_NORMAL,   /* gain */
+    AX_INIT_LECUN_NORMAL,    /* - */
+    AX_INIT_KAIMING_UNIFORM, /* a, mode, nonlinearity */
+    AX_INIT_KAIMING_NORMAL,  /* a, mode, nonlinearity */
+} ax_init_kind;
+
+typedef struct ax_init {
+    ax_init_kind kind;
+    float value;      /* constant */
+    float low, high;  /* uniform */
+    float mean, std;  /* normal */
+    float gain;       /* xavier */
+    float a;          /* kaiming: negative slope of the leaky ReLU that follows */
+    ax_fan_mode mode; /* kaiming */
+    ax_nonlinearity nonlinearity; /* kaiming */
+} ax_init;
+
+/* Fill t as `init` says (zeros and constant ignore seed and offset). */
+AX_API ax_status ax_init_tensor(ax_ctx *ctx, ax_tensor *t, const ax_init *init, uint64_t seed,
+                                uint64_t offset);
+
+/* ---------------------------------------------------------------- graph */
+
+typedef struct ax_graph ax_graph;
+typedef struct ax_node ax_node;
+
+/* A new, empty graph on ctx. seed drives the parameter initialisers and dropout (parameter i
+ * is drawn with offset i; dropout masks use offsets of their own, fresh every training
+ * forward). */
+AX_API ax_status ax_graph_create(ax_ctx *ctx, uint64_t seed, ax_graph **out);
+/* Free the graph with every tensor it owns (NULL is fine). */
+AX_API void ax_graph_destroy(ax_graph *g);
+
+/* Node builders. Each names its node (name may be NULL: "<op><id>" is used), checks shapes
+ * (AX_ERR_SHAPE naming the node and both shapes), and writes the new node into *out.
+ * Names are unique in a graph. All fail with AX_ERR_STATE once the graph is compiled. */
+
+/* f32 data of `shape`; shape[0] is the largest batch (every batched input must agree). */
+AX_API ax_status ax_graph_input(ax_graph *g, const char *name, int ndim, const int64_t *shape,
+                                ax_node **out);
+/* i32 class labels [max_batch]. */
+AX_API ax_status ax_graph_labels(ax_graph *g, const char *name, int64_t max_batch,
+                                 ax_node **out);
+/* A trainable f32 tensor named `name` (required; its checkpoint key), filled by init. */
+AX_API ax_status ax_graph_param(ax_graph *g, const char *name, int ndim, const int64_t *shape,
+                                const ax_init *init, ax_node **out);
+
+/* y = x W^T + b, x [N, in] -> y [N, out_features]; creates the parameters "<name>.weight"
+ * [out, in] and "<name>.bias" [out], both U(-1/sqrt(in), 1/sqrt(in)) as PyTorch's nn.Linear
+ * (kaiming_uniform with a = sqrt(5) for the weight). */
+AX_API ax_status ax_graph_dense(ax_graph *g, const char *name, ax_node *x, int64_t out_features,
+                                ax_node **out);
+/* y = act(x) (slope: leaky ReLU only), same shape. */
+AX_API ax_status ax_graph_activation(ax_graph *g, const char *name, ax_activation act,
+                                     float slope, ax_node *x, ax_node **out);
+/* Along the last dim. */
+AX_API ax_status ax_graph_softmax(ax_graph *g, const char *name, ax_node *x, ax_node **out);
+AX_API ax_status ax_graph_log_softmax(ax_graph *g, const char *name, ax_node *x, ax_node **out);
+/* y = a + b, y = a * b: same shapes (and both batched or neither). */
+AX_API ax_status ax_graph_add(ax_graph *g, const char *name, ax_node *a, ax_node *b,
+                              ax_node **out);
+AX_API ax_status ax_graph_mul(ax_graph *g, const char *name, ax_node *a, ax_node *b,
+                              ax_node **out);
+/* y = alpha x. */
+AX_API ax_status ax_graph_scale(ax_graph *g, const char *name, float alpha, ax_node *x,
+                                ax_node **out);
+/* y = sum or mean of x over `axis` (negative counts from the end); y drops that dim (a 1-D x
+ * gives a scalar). Over the batch axis, the mean divides by the batch of the run. */
+AX_API ax_status ax_graph_sum(ax_graph *g, const char *name, ax_node *x, int axis,
+                              ax_node **out);
+AX_API ax_status ax_graph_mean(ax_graph *g, const char *name, ax_node *x, int axis,
+                               ax_node **out);
+/* y = op(a) op(b), 2-D: op(a) [M, K], op(b) [K, N] -> y [M, N]. A batched a untransposed
+ * gives a batched y; a transposed batched a needs a batched b (the batch is contracted). */
+AX_API ax_status ax_graph_matmul(ax_graph *g, const char *name, ax_node *a, ax_transpose trans_a,
+                                 ax_node *b, ax_transpose trans_b, ax_node **out);
+/* Inverted dropout with drop probability p in [0, 1) while training; the identity in eval. */
+AX_API ax_status ax_graph_dropout(ax_graph *g, const char *name, ax_node *x, float p,
+                                  ax_node **out);
+
+/* Losses: scalar nodes, mean reduction. Targets carry no gradient (inputs, not computed). */
+AX_API ax_status ax_graph_mse_loss(ax_graph *g, const char *name, ax_node *pred, ax_node *target,
+                                   ax_node **out);
+/* logits [N, C], labels i32 [N] (ax_graph_labels). */
+AX_API ax_status ax_graph_cross_entropy(ax_graph *g, const char *name, ax_node *logits,
+                                        ax_node *labels, ax_node **out);
+/* logits and targets (f32 in [0, 1]) of the same shape. */
+AX_API ax_status ax_graph_bce_with_logits(ax_graph *g, const char *name, ax_node *logits,
+                                          ax_node *targets, ax_node **out);
+/* Scalar penalties on a parameter node: lambda sum |w|, and lambda / 2 sum w^2. Add them to
+ * a loss with ax_graph_add. */
+AX_API ax_status ax_graph_l1_penalty(ax_graph *g, const char *name, ax_node *param,
+                                     float lambda, ax_node **out);
+AX_API ax_status ax_graph_l2_penalty(ax_graph *g, const char *name, ax_node *param,
+                                     float lambda, ax_node **out);
+
+/* Compile once: plan the backward of `loss` (a scalar node) in reverse creation order and
+ * allocate every gradient and accumulation buffer. loss may be NULL for a graph that only
+ * runs forward. A second compile fails with AX_ERR_STATE. */
+AX_API ax_status ax_graph_compile(ax_graph *g, ax_node *loss);
+
+/* Copy src (the input's dtype, shape [n, <the input's other dims>], 1 <= n <= max batch) into
+ * the input node, which then holds n rows. */
+AX_API ax_status ax_graph_feed(ax_graph *g, ax_node *input, const ax_tensor *src);
+/* Give every input (and so every batched node) n rows, 1 <= n <= max batch. */
+AX_API ax_status ax_graph_set_batch(ax_graph *g, int64_t n);
+/* The batch of the inputs (all batched inputs must have the same rows at a forward). */
+AX_API int64_t ax_graph_batch(const ax_graph *g);
+
+/* Training mode (the default) applies dropout; eval mode makes dropout the identity. */
+AX_API ax_status ax_graph_set_training(ax_graph *g, int training);
+
+/* Run every node in creation order (each training forward draws fresh dropout masks). */
+AX_API ax_status ax_graph_forward(ax_graph *g);
+/* Reverse-mode autodiff of the compiled loss after a forward. Parameter gradients are ADDED
+ * to (as PyTorch's .grad): call ax_graph_zero_grad before each step. */
+AX_API ax_status ax_graph_backward(ax_graph *g);
+/* Zero every parameter gradient. */
+AX_API ax_status ax_graph_zero_grad(ax_graph *g);
+/* The compiled loss's value (waits for the device). */
+AX_API ax_status ax_graph_loss(ax_graph *g, float *out);
+
+/* A node's value tensor (an input's to fill, an output's to read) and its gradient (NULL when
+ * it has none: not compiled, not on the loss's path, or an input). Owned by the graph. NULL
+ * for a node of another graph. */
+AX_API ax_tensor *ax_graph_value(ax_graph *g, const ax_node *node);
+AX_API ax_tensor *ax_graph_grad(ax_graph *g, const ax_node *node);
+/* The node's name ("" for a node of another graph). */
+AX_API const char *ax_graph_node_name(const ax_graph *g, const ax_node *node);
+/* The node called name (a dense layer's parameters are "<name>.weight" and "<name>.bias", e.g.
+ * for a penalty); AX_ERR_INVALID_ARG when there is none. */
+AX_API ax_status ax_graph_find(const ax_graph *g, const char *name, ax_node **out);
+
+/* Parameters, in creation order. */
+AX_API int ax_graph_param_count(const ax_graph *g);
+/* Any output may be NULL. */
+AX_API ax_status ax_graph_param_get(ax_graph *g, int index, const char **name, ax_tensor **value,
+                                    ax_tensor **grad);
+/* Index of the parameter called name; AX_ERR_INVALID_ARG when there is none. */
+AX_API ax_status ax_graph_param_find(const ax_graph *g, const char *name, int *index);
+/* Arrays of every parameter's value and gradient (owned by the graph, valid until it is
+ * destroyed), as an optimizer step takes them. */
+AX_API ax_status ax_graph_param_tensors(ax_graph *g, int *n, ax_tensor *const **params,
+                                        const ax_tensor *const **grads);
+
+/* ---------------------------------------------------------------- mini-batches */
+
+typedef struct ax_data_loader ax_data_loader;
+
+/* A loader over host arrays that stay owned by the caller and must outlive it: features f32
+ * x [N, ...] (x_ndim dims, x_shape[0] = N) and labels i32 y [N] (y may be NULL). Batches of
+ * batch_size rows; shuffle: a new order each epoch, a Philox Fisher-Yates shuffle that is a
+ * function of (seed, epoch) only; drop_last: skip the last batch when it is partial.
+ * A batch_size above N is taken as N. */
+AX_API ax_status ax_data_loader_create(const float *x, int x_ndim, const int64_t *x_shape,
+                                       const int32_t *y, int64_t batch_size, int shuffle,
+                                       int drop_last, uint64_t seed, ax_data_loader **out);
+AX_API void ax_data_loader_destroy(ax_data_loader *loader);
+
+/* Copy the next batch, n rows, into x (f32, room for batch_size rows of the features) and y
+ * (i32, room for batch_size labels; NULL when the loader has no labels), one transfer each;
+ * both are given n rows. At the end of an epoch *n is 0 and nothing is copied; the next call
+ * starts the next epoch. Pass a graph's input tensors (ax_graph_value) to skip a copy. */
+AX_API ax_status ax_data_loader_next(ax_data_loader *loader, ax_tensor *x, ax_tensor *y,
+                                     int64_t *n);
+/* Batches per epoch, and the epoch the next batch belongs to (0 first). */
+AX_API int64_t ax_data_loader_batches(const ax_data_loader *loader);
+AX_API int64_t ax_data_loader_epoch(const ax_data_loader *loader);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,161 @@
+/* Running a compiled graph: feeding inputs, the batch, the mode, and the forward pass. */
+#include "graph_internal.h"
+
+#include "../ops/check.h"
+
+static ax_status check_compiled(const char *fn, const ax_graph *g) {
+    AX_TRY(ax_graph_check(fn, g));
+    if (!g->compiled)
+        return ax_fail(AX_ERR_STATE, fn, "the graph is not compiled (ax_graph_compile)");
+    return AX_OK;
+}
+
+/* Give every batched tensor of the graph n rows (inputs included when with_inputs). */
+static ax_status set_rows(const char *fn, ax_graph *g, int64_t n, int with_inputs) {
+    for (int i = 0; i < g->n_nodes; i++) {
+        ax_node *node = g->nodes[i];
+        if (!node->batched || (node->op == AX_OP_INPUT && !with_inputs))
+            continue;
+        AX_TRY(ax_graph_wrap(ax_tensor_set_rows(fn, node->value, n), fn, node));
+        if (node->grad)
+            AX_TRY(ax_graph_wrap(ax_tensor_set_rows(fn, node->grad, n), fn, node));
+    }
+    /* Scratch tensors are shaped like their edge's input. */
+    for (int i = 0; i < g->n_nodes; i++) {
+        ax_node *node = g->nodes[i];
+        for (int k = 0; k < node->n_in; k++)
+            if (node->scratch[k] && node->in[k]->batched)
+                AX_TRY(ax_graph_wrap(ax_tensor_set_rows(fn, node->scratch[k], n), fn, node));
+    }
+    return AX_OK;
+}
+
+ax_status ax_graph_set_batch(ax_graph *g, int64_t n) {
+    AX_TRY(check_compiled(__func__, g));
+    if (n < 1 || n > g->max_batch)
+        return AX_FAIL(AX_ERR_SHAPE, "batch %lld is outside [1, %lld], the compiled max batch",
+                       (long long)n, (long long)g->max_batch);
+    return set_rows(__func__, g, n, 1);
+}
+
+/* The first input's rows, or 0 without inputs. */
+static const ax_node *first_input(const ax_graph *g) {
+    for (int i = 0; i < g->n_nodes; i++)
+        if (g->nodes[i]->op == AX_OP_INPUT)
+            return g->nodes[i];
+    return NULL;
+}
+
+int64_t ax_graph_batch(const ax_graph *g) {
+    if (!g || g->magic != AX_GRAPH_MAGIC)
+        return 0;
+    const ax_node *in = first_input(g);
+    return in ? in->value->shape[0] : 0;
+}
+
+ax_status ax_graph_feed(ax_graph *g, ax_node *input, const ax_tensor *src) {
+    AX_TRY(check_compiled(__func__, g));
+    AX_TRY(ax_graph_check_node(__func__, g, input, "input"));
+    AX_TRY(ax_check_live(__func__, src, "src"));
+    if (input->op != AX_OP_INPUT)
+        return AX_FAIL(AX_ERR_INVALID_ARG, "node '%s' is not an input", input->name);
+    ax_tensor *v = input->value;
+    if (src->dtype != v->dtype)
+        return AX_FAIL(AX_ERR_DTYPE, "input '%s' takes %s, src is %s", input->name,
+                       v->dtype == AX_F32 ? "f32" : "i32", src->dtype == AX_F32 ? "f32" : "i32");
+    int fits = src->ndim == v->ndim && src->shape[0] >= 1 && src->shape[0] <= g->max_batch;
+    for (int i = 1; fits && i < v->ndim; i++)
+        fits = src->shape[i] == v->shape[i];
+    if (!fits) {
+        char ss[128], sv[128];
+        int64_t rows = v->shape[0];
+        v->shape[0] = g->max_batch; /* show the compiled shape */
+        ax_shape_str(v, sv, sizeof sv);
+        v->shape[0] = rows;
+        return AX_FAIL(AX_ERR_SHAPE,
+                       "input '%s' has shape %s (the first dim the max batch), src has shape %s",
+                       input->name, sv, ax_shape_str(src, ss, sizeof ss));
+    }
+    AX_TRY(ax_graph_wrap(ax_tensor_set_rows(__func__, v, src->shape[0]), __func__, input));
+    return ax_graph_wrap(ax_tensor_copy(v, src), __func__, input);
+}
+
+ax_status ax_graph_set_training(ax_graph *g, int training) {
+    AX_TRY(ax_graph_check(__func__, g));
+    g->training = training != 0;
+    return AX_OK;
+}
+
+/* Compute node's value from its inputs'. */
+static ax_status node_forward(ax_graph *g, ax_node *node) {
+    ax_ctx *ctx = g->ctx;
+    ax_tensor *y = node->value;
+    const ax_tensor *x0 = node->n_in > 0 ? node->in[0]->value : NULL;
+    const ax_tensor *x1 = node->n_in > 1 ? node->in[1]->value : NULL;
+    const ax_tensor *x2 = node->n_in > 2 ? node->in[2]->value : NULL;
+    switch (node->op) {
+    case AX_OP_INPUT:
+    case AX_OP_PARAM: return AX_OK;
+    case AX_OP_DENSE: return ax_dense_forward(ctx, x0, x1, x2, y);
+    case AX_OP_ACTIVATION: return ax_activation_forward(ctx, node->act, node->alpha, x0, y);
+    case AX_OP_SOFTMAX: return ax_softmax_forward(ctx, x0, y);
+    case AX_OP_LOG_SOFTMAX: return ax_log_softmax_forward(ctx, x0, y);
+    case AX_OP_ADD: return ax_add(ctx, x0, x1, y);
+    case AX_OP_MUL: return ax_mul(ctx, x0, x1, y);
+    case AX_OP_SCALE: return ax_scale(ctx, node->alpha, x0, y);
+    case AX_OP_SUM: return ax_sum(ctx, x0, node->axis, y);
+    case AX_OP_MEAN: return ax_mean(ctx, x0, node->axis, y);
+    case AX_OP_MATMUL:
+        return ax_gemm(ctx, node->trans_a, node->trans_b, 1.0f, x0, x1, 0.0f, y);
+    case AX_OP_DROPOUT:
+        if (!g->training)
+            return ax_tensor_copy(y, x0);
+        return ax_dropout_forward(ctx, node->alpha, g->seed, ax_dropout_offset(g->step, node->id),
+                                  x0, y);
+    case AX_OP_MSE: return ax_mse_loss_forward(ctx, x0, x1, AX_REDUCE_MEAN, y);
+    case AX_OP_CROSS_ENTROPY: return ax_cross_entropy_forward(ctx, x0, x1, AX_REDUCE_MEAN, y);
+    case AX_OP_BCE: return ax_bce_with_logits_forward(ctx, x0, x1, AX_REDUCE_MEAN, y);
+    case AX_OP_L1:
+    case AX_OP_L2:
+        AX_TRY(ax_fill(ctx, y, 0.0f));
+        return node->op == AX_OP_L1 ? ax_l1_penalty(ctx, x0, node->alpha, y, NULL)
+                                    : ax_l2_penalty(ctx, x0, node->alpha, y, NULL);
+    }
+    return AX_FAIL(AX_ERR_INVALID_ARG, "node '%s' has an unknown op %d", node->name,
+                   (int)node->op);
+}
+
+ax_status ax_graph_forward(ax_graph *g) {
+    AX_TRY(check_compiled(__func__, g));
+    /* The batch is the inputs' rows, which must agree. */
+    const ax_node *first = first_input(g);
+    int64_t n = first ? first->value->shape[0] : 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const ax_node *node = g->nodes[i];
+        if (node->op == AX_OP_INPUT && node->value->shape[0] != n)
+            return AX_FAIL(AX_ERR_SHAPE, "input '%s' holds %lld rows, input '%s' holds %lld",
+                           first->name, (long long)n, node->name,
+                           (long long)node->value->shape[0]);
+    }
+    if (n)
+        AX_TRY(set_rows(__func__, g, n, 0));
+    g->forward_done = 0;
+    if (g->training)
+        g->step++; /* fresh dropout masks */
+    for (int i = 0; i < g->n_nodes; i++)
+        AX_TRY(ax_graph_wrap(node_forward(g, g->nodes[i]), __func__, g->nodes[i]));
+    g->forward_done = 1;
+    g->forward_training = g->training;
+    return AX_OK;
+}
+
+ax_status ax_graph_loss(ax_graph *g, float *out) {
+    AX_TRY(check_compiled(__func__, g));
+    if (!out)
+        return AX_FAIL(AX_ERR_INVALID_ARG, "out is NULL");
+    if (!g->loss)
+        return AX_FAIL(AX_ERR_STATE, "the graph was compiled without a loss");
+    if (!g->forward_done)
+        return AX_FAIL(AX_ERR_STATE, "no forward ran since the graph was compiled");
+    return ax_graph_wrap(ax_tensor_to_host(g->loss->value, out, sizeof *out), __func__, g->loss);
+}

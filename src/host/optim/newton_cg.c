@@ -1,0 +1,221 @@
+/* Truncated Newton (Newton-CG; Nocedal & Wright, Numerical Optimization, Algorithm 7.1):
+ * conjugate gradients on the damped Newton system (H + lambda I) p = -g, stopped early by
+ * the forcing term or on negative curvature, then a backtracking Armijo search along p.
+ * Hessian-vector products are exact (a callback) or forward differences of gradients. */
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+
+#include "second_order.h"
+
+ax_newton_cg_config ax_newton_cg_defaults(void) {
+    return (ax_newton_cg_config){
+        .max_iter = 50,
+        .cg_max_iter = 100,
+        .tolerance_grad = 1e-5f,
+        .tolerance_change = 1e-9f,
+        .damping = 0.0f,
+        .forcing_max = 0.5f,
+        .c1 = 1e-4f,
+        .max_backtracks = 30,
+        .monitor = NULL,
+        .monitor_user = NULL,
+    };
+}
+
+static ax_status check_config(const char *fn, const ax_newton_cg_config *c) {
+    AX_TRY(ax_so_require(fn, c->max_iter >= 1, "max_iter = %d is not >= 1", c->max_iter));
+    AX_TRY(ax_so_require(fn, c->cg_max_iter >= 1, "cg_max_iter = %d is not >= 1",
+                         c->cg_max_iter));
+    AX_TRY(ax_so_require(fn, isfinite(c->tolerance_grad) && c->tolerance_grad >= 0.0f,
+                         "tolerance_grad = %g is not >= 0", (double)c->tolerance_grad));
+    AX_TRY(ax_so_require(fn, isfinite(c->tolerance_change) && c->tolerance_change >= 0.0f,
+                         "tolerance_change = %g is not >= 0", (double)c->tolerance_change));
+    AX_TRY(ax_so_require(fn, isfinite(c->damping) && c->damping >= 0.0f,
+                         "damping = %g is not >= 0", (double)c->damping));
+    AX_TRY(ax_so_require(fn, c->forcing_max >= 0.0f && c->forcing_max < 1.0f,
+                         "forcing_max = %g is not in [0, 1)", (double)c->forcing_max));
+    AX_TRY(ax_so_require(fn, c->c1 > 0.0f && c->c1 < 1.0f, "c1 = %g is not in (0, 1)",
+                         (double)c->c1));
+    return ax_so_require(fn, c->max_backtracks >= 0, "max_backtracks = %d is negative",
+                         c->max_backtracks);
+}
+
+/* Work vectors shaped like x: gradients now and at the trial point, the step p, CG's
+ * residual r, direction d and B d, the iterate before the step, and the finite-difference
+ * point and gradient. */
+typedef struct newton_ws {
+    ax_tensor *g, *g_new, *p, *r, *d, *bd, *x0, *xh, *gh;
+} newton_ws;
+
+/* The Hessian-vector product oracle at the current iterate. */
+typedef struct hvp_oracle {
+    ax_hvp_fn hvp;       /* NULL: forward differences */
+    float damping;       /* lambda of H + lambda I */
+    const ax_tensor *x;  /* the iterate */
+    const ax_tensor *g;  /* the gradient there */
+    double x_norm;       /* |x|, for the difference step */
+} hvp_oracle;
+
+/* out = (H + lambda I) v. Without an hvp callback, H v ~ (g(x + h v) - g) / h with
+ * h = sqrt(FLT_EPSILON) (1 + |x|) / |v|: the step that balances the truncation error
+ * O(h |v|^2) against the rounding error O(FLT_EPSILON |g| / h) in single precision. */
+static ax_status hessian_vector(ax_so_run *run, newton_ws *w, const hvp_oracle *o,
+                                const ax_tensor *v, ax_tensor *out) {
+    ax_ctx *ctx = run->ctx;
+    run->hvp_calls++;
+    if (o->hvp) {
+        ax_clear_error();
+        ax_status st = o->hvp(run->user, o->x, v, out);
+        if (st != AX_OK) {
+            char inner[384];
+            snprintf(inner, sizeof inner, "%s", ax_last_error());
+            return ax_fail(st, run->fn_name, "the hvp callback failed (%s) at product %d%s%s",
+                           ax_status_str(st), run->hvp_calls, inner[0] ? ": " : "", inner);
+        }
+    } else {
+        double vv;
+        float f;
+        AX_TRY(ax_so_dot(run, v, v, &vv));
+        if (vv == 0.0)
+            return ax_fill(ctx, out, 0.0f);
+        double h = sqrt((double)FLT_EPSILON) * (1.0 + o->x_norm) / sqrt(vv);
+        AX_TRY(ax_so_step(ctx, o->x, (float)h, v, w->xh));
+        AX_TRY(ax_so_eval(run, w->xh, &f, w->gh));
+        AX_TRY(ax_tensor_copy(out, w->gh));
+        AX_TRY(ax_axpy(ctx, -1.0f, o->g, out));
+        AX_TRY(ax_scale(ctx, (float)(1.0 / h), out, out));
+    }
+    return o->damping > 0.0f ? ax_axpy(ctx, o->damping, v, out) : AX_OK;
+}
+
+/* p ~ -(H + lambda I)^-1 g by CG from p = 0 (Algorithm 7.1's inner loop):
+ *   r = g, d = -g; repeat: if d.Bd <= 0 stop (negative curvature: keep p, or p = -g on
+ *   the first iteration); a = r.r / d.Bd; p += a d; r += a Bd; stop when |r| <= tol;
+ *   d = -r + (r.r_new / r.r_old) d. */
+static ax_status truncated_cg(ax_so_run *run, newton_ws *w, const hvp_oracle *o,
+                              int max_iter, double tol) {
+    ax_ctx *ctx = run->ctx;
+    double rr, dbd, rr_new;
+    AX_TRY(ax_fill(ctx, w->p, 0.0f));
+    AX_TRY(ax_tensor_copy(w->r, w->g));
+    AX_TRY(ax_scale(ctx, -1.0f, w->g, w->d));
+    AX_TRY(ax_so_dot(run, w->r, w->r, &rr));
+    for (int j = 0; j < max_iter; j++) {
+        AX_TRY(hessian_vector(run, w, o, w->d, w->bd));
+        AX_TRY(ax_so_dot(run, w->d, w->bd, &dbd));
+        if (!(dbd > 0.0))
+            return j == 0 ? ax_tensor_copy(w->p, w->d) : AX_OK;
+        double alpha = rr / dbd;
+        AX_TRY(ax_axpy(ctx, (float)alpha, w->d, w->p));
+        AX_TRY(ax_axpy(ctx, (float)alpha, w->bd, w->r));
+        AX_TRY(ax_so_dot(run, w->r, w->r, &rr_new));
+        if (sqrt(rr_new) <= tol)
+            break;
+        AX_TRY(ax_scale(ctx, (float)(rr_new / rr), w->d, w->d));
+        AX_TRY(ax_axpy(ctx, -1.0f, w->r, w->d));
+        rr = rr_new;
+    }
+    return AX_OK;
+}
+
+/* Backtracking from t = 1, halving: accept the first x0 + t p with
+ * f <= f0 + c1 t g.p (Armijo). *accepted = 0 (and x = x0) when none is found. */
+static ax_status armijo(ax_so_run *run, const ax_newton_cg_config *cfg, newton_ws *w,
+                        ax_tensor *x, float f0, double gtp, float *f_new, int *accepted) {
+    double t = 1.0;
+    *accepted = 0;
+    AX_TRY(ax_tensor_copy(w->x0, x));
+    for (int k = 0; k <= cfg->max_backtracks; k++, t *= 0.5) {
+        AX_TRY(ax_so_step(run->ctx, w->x0, (float)t, w->p, x));
+        AX_TRY(ax_so_eval(run, x, f_new, w->g_new));
+        if ((double)*f_new <= (double)f0 + cfg->c1 * t * gtp) {
+            *accepted = 1;
+            return AX_OK;
+        }
+    }
+    return ax_tensor_copy(x, w->x0);
+}
+
+static ax_status minimize(ax_so_run *run, const ax_newton_cg_config *cfg, ax_hvp_fn hvp,
+                          newton_ws *w, ax_tensor *x, ax_opt_report *report) {
+    float loss;
+    double g_max;
+    ax_opt_stop reason = AX_OPT_STOP_NONE;
+    AX_TRY(ax_so_eval(run, x, &loss, w->g));
+    AX_TRY(ax_so_abs_stats(run, w->g, &g_max, NULL));
+    if (g_max <= cfg->tolerance_grad)
+        reason = AX_OPT_STOP_GRAD_TOL;
+
+    while (reason == AX_OPT_STOP_NONE) {
+        /* the Newton step, solved to the relative accuracy eta = min(eta_max, sqrt(|g|)) */
+        hvp_oracle o = {hvp, cfg->damping, x, w->g, 0.0};
+        double gg, gtp;
+        AX_TRY(ax_so_dot(run, w->g, w->g, &gg));
+        if (!hvp) {
+            AX_TRY(ax_so_dot(run, x, x, &o.x_norm));
+            o.x_norm = sqrt(o.x_norm);
+        }
+        double eta = fmin(cfg->forcing_max, sqrt(sqrt(gg)));
+        AX_TRY(truncated_cg(run, w, &o, cfg->cg_max_iter, eta * sqrt(gg)));
+        AX_TRY(ax_so_dot(run, w->g, w->p, &gtp));
+        if (!(gtp < 0.0)) { /* finite-difference noise can spoil descent: fall back to -g */
+            AX_TRY(ax_scale(run->ctx, -1.0f, w->g, w->p));
+            gtp = -gg;
+        }
+
+        float new_loss = loss;
+        int accepted;
+        ax_status st = armijo(run, cfg, w, x, loss, gtp, &new_loss, &accepted);
+        if (st != AX_OK) {
+            ax_tensor_copy(x, w->x0); /* give back the last iterate */
+            ax_so_report(run, report, loss, (float)g_max, AX_OPT_STOP_NONE);
+            return st;
+        }
+        if (!accepted) {
+            reason = AX_OPT_STOP_LINE_SEARCH;
+            break;
+        }
+        float prev_loss = loss;
+        loss = new_loss;
+        ax_tensor *tmp = w->g;
+        w->g = w->g_new;
+        w->g_new = tmp;
+        run->iterations++;
+
+        AX_TRY(ax_so_abs_stats(run, w->g, &g_max, NULL));
+        int stop = ax_so_monitor(cfg->monitor, cfg->monitor_user, run->iterations, loss,
+                                 (float)g_max);
+        if (g_max <= cfg->tolerance_grad)
+            reason = AX_OPT_STOP_GRAD_TOL;
+        else if (stop)
+            reason = AX_OPT_STOP_MONITOR;
+        else if (run->iterations >= cfg->max_iter)
+            reason = AX_OPT_STOP_MAX_ITER;
+        else if (fabs((double)loss - (double)prev_loss) < cfg->tolerance_change)
+            reason = AX_OPT_STOP_LOSS_TOL;
+    }
+    ax_so_report(run, report, loss, (float)g_max, reason);
+    return AX_OK;
+}
+
+ax_status ax_newton_cg_minimize(ax_ctx *ctx, const ax_newton_cg_config *cfg,
+                                ax_objective_fn fn, ax_hvp_fn hvp, void *user, ax_tensor *x,
+                                ax_opt_report *report) {
+    if (report)
+        *report = (ax_opt_report){0};
+    ax_so_run run;
+    AX_TRY(ax_so_begin(&run, __func__, ctx, cfg, fn, user, x));
+    newton_ws w = {0};
+    ax_tensor **vecs[] = {&w.g, &w.g_new, &w.p, &w.r, &w.d, &w.bd, &w.x0, &w.xh, &w.gh};
+    const size_t count = sizeof vecs / sizeof vecs[0];
+    ax_status st = check_config(__func__, cfg);
+    for (size_t i = 0; st == AX_OK && i < count; i++)
+        st = ax_so_vector(&run, x, vecs[i]);
+    if (st == AX_OK)
+        st = minimize(&run, cfg, hvp, &w, x, report);
+    for (size_t i = 0; i < count; i++)
+        ax_tensor_destroy(*vecs[i]);
+    ax_so_end(&run);
+    return st;
+}

@@ -1,0 +1,150 @@
+/* Internals shared by the full-batch minimizers: set-up and checks, device vectors, dot
+ * products and norms, checked evaluations of the objective, reports. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "second_order.h"
+
+const char *ax_opt_stop_str(ax_opt_stop reason) {
+    switch (reason) {
+    case AX_OPT_STOP_NONE: return "AX_OPT_STOP_NONE";
+    case AX_OPT_STOP_GRAD_TOL: return "AX_OPT_STOP_GRAD_TOL";
+    case AX_OPT_STOP_STEP_TOL: return "AX_OPT_STOP_STEP_TOL";
+    case AX_OPT_STOP_LOSS_TOL: return "AX_OPT_STOP_LOSS_TOL";
+    case AX_OPT_STOP_MAX_ITER: return "AX_OPT_STOP_MAX_ITER";
+    case AX_OPT_STOP_MAX_EVAL: return "AX_OPT_STOP_MAX_EVAL";
+    case AX_OPT_STOP_LINE_SEARCH: return "AX_OPT_STOP_LINE_SEARCH";
+    case AX_OPT_STOP_MONITOR: return "AX_OPT_STOP_MONITOR";
+    }
+    return "AX_OPT_STOP_(unknown)";
+}
+
+ax_status ax_so_require(const char *fn_name, int ok, const char *fmt, ...) {
+    if (ok)
+        return AX_OK;
+    char msg[256];
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(msg, sizeof msg, fmt, args);
+    va_end(args);
+    return ax_fail(AX_ERR_INVALID_ARG, fn_name, "%s", msg);
+}
+
+ax_status ax_so_begin(ax_so_run *run, const char *fn_name, ax_ctx *ctx, const void *cfg,
+                      ax_objective_fn fn, void *user, const ax_tensor *x) {
+    memset(run, 0, sizeof *run);
+    AX_TRY(ax_check_ctx(fn_name, ctx));
+    AX_TRY(ax_so_require(fn_name, cfg != NULL, "cfg is NULL"));
+    AX_TRY(ax_so_require(fn_name, fn != NULL, "the objective fn is NULL"));
+    AX_TRY(ax_check_tensor(fn_name, ctx, x, "x", AX_F32));
+    run->fn_name = fn_name;
+    run->ctx = ctx;
+    run->fn = fn;
+    run->user = user;
+    run->n = x->numel;
+    const int64_t one[2] = {1, 1};
+    AX_TRY(ax_tensor_create(ctx, AX_F32, 2, one, &run->dot_out));
+    run->host = malloc((size_t)run->n * sizeof(float));
+    if (!run->host) {
+        ax_so_end(run);
+        return ax_fail(AX_ERR_OOM, fn_name, "no host memory for %lld floats", (long long)run->n);
+    }
+    return AX_OK;
+}
+
+void ax_so_end(ax_so_run *run) {
+    ax_tensor_destroy(run->dot_out);
+    free(run->host);
+    run->dot_out = NULL;
+    run->host = NULL;
+}
+
+ax_status ax_so_vector(ax_so_run *run, const ax_tensor *x, ax_tensor **out) {
+    *out = NULL;
+    ax_status st = ax_tensor_create(run->ctx, AX_F32, x->ndim, x->shape, out);
+    if (st != AX_OK)
+        return ax_fail(st, run->fn_name, "work vector of %lld floats: %s", (long long)run->n,
+                       ax_status_str(st));
+    return AX_OK;
+}
+
+/* v seen as a [1, n] matrix: the same storage under another shape, for the GEMM below. */
+static ax_tensor row_view(const ax_tensor *v) {
+    ax_tensor view = *v;
+    view.ndim = 2;
+    view.shape[0] = 1;
+    view.shape[1] = v->numel;
+    return view;
+}
+
+ax_status ax_so_dot(ax_so_run *run, const ax_tensor *a, const ax_tensor *b, double *out) {
+    /* [1, n] x ([1, n])^T = [1, 1] */
+    ax_tensor va = row_view(a), vb = row_view(b);
+    float value;
+    AX_TRY(ax_gemm(run->ctx, AX_NO_TRANS, AX_TRANS, 1.0f, &va, &vb, 0.0f, run->dot_out));
+    AX_TRY(ax_tensor_to_host(run->dot_out, &value, sizeof value));
+    *out = value;
+    return AX_OK;
+}
+
+ax_status ax_so_abs_stats(ax_so_run *run, const ax_tensor *v, double *max_abs,
+                          double *sum_abs) {
+    AX_TRY(ax_tensor_to_host(v, run->host, (size_t)run->n * sizeof(float)));
+    double mx = 0.0, sum = 0.0;
+    for (int64_t i = 0; i < run->n; i++) {
+        double a = fabs((double)run->host[i]);
+        mx = a > mx || isnan(a) ? a : mx; /* a NaN stays visible */
+        sum += a;
+    }
+    *max_abs = mx;
+    if (sum_abs)
+        *sum_abs = sum;
+    return AX_OK;
+}
+
+ax_status ax_so_step(ax_ctx *ctx, const ax_tensor *x, float t, const ax_tensor *d,
+                     ax_tensor *y) {
+    AX_TRY(ax_tensor_copy(y, x));
+    return ax_axpy(ctx, t, d, y);
+}
+
+ax_status ax_so_eval(ax_so_run *run, const ax_tensor *x, float *loss, ax_tensor *grad) {
+    float f = NAN;
+    ax_clear_error();
+    ax_status st = run->fn(run->user, x, &f, grad);
+    run->evaluations++;
+    if (st != AX_OK) {
+        char inner[384];
+        snprintf(inner, sizeof inner, "%s", ax_last_error());
+        return ax_fail(st, run->fn_name, "the objective failed (%s) at evaluation %d%s%s",
+                       ax_status_str(st), run->evaluations, inner[0] ? ": " : "", inner);
+    }
+    if (!isfinite(f))
+        return ax_fail(AX_ERR_INVALID_ARG, run->fn_name,
+                       "the objective returned a non-finite loss (%g) at evaluation %d",
+                       (double)f, run->evaluations);
+    *loss = f;
+    return AX_OK;
+}
+
+int ax_so_monitor(ax_opt_monitor_fn monitor, void *user, int iteration, float loss,
+                  float grad_max) {
+    return monitor ? monitor(user, iteration, loss, grad_max) != 0 : 0;
+}
+
+void ax_so_report(const ax_so_run *run, ax_opt_report *report, float loss, float grad_max,
+                  ax_opt_stop reason) {
+    if (!report)
+        return;
+    report->iterations = run->iterations;
+    report->evaluations = run->evaluations;
+    report->hvp_calls = run->hvp_calls;
+    report->loss = loss;
+    report->grad_max = grad_max;
+    report->reason = reason;
+    report->converged = reason == AX_OPT_STOP_GRAD_TOL || reason == AX_OPT_STOP_STEP_TOL ||
+                        reason == AX_OPT_STOP_LOSS_TOL;
+}

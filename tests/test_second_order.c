@@ -1,0 +1,771 @@
+/* Second-order minimizers (L-BFGS, Newton-CG) against gradient descent.
+ *
+ * The main case is L2-regularized logistic regression on a real MNIST subset (digits 0 and 1,
+ * the first LOGREG_SAMPLES of the training set, pixels in [0, 1], a constant 1 appended for
+ * the bias): f(w) = mean_i bce(x_i.w, t_i) + lambda/2 |w|^2 with lambda = 1e-3, strongly
+ * convex, so the optimum f* is unique. f* comes from Newton-CG run to the end; then each
+ * method starts from w = 0 and we count the iterations until f <= f* + 1e-6.
+ * Also: L-BFGS and Newton-CG on Rosenbrock, Newton-CG's one-step solve of a quadratic,
+ * L-BFGS without a line search, and bad input. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zlib.h>
+
+#include "golden.h"
+#include "helpers.h"
+
+#define TRY(expr)                                                                              \
+    do {                                                                                       \
+        ax_status try_status_ = (expr);                                                        \
+        if (try_status_ != AX_OK)                                                              \
+            return try_status_;                                                                \
+    } while (0)
+
+/* ---------------------------------------------------------------- MNIST subset */
+
+#define LOGREG_SAMPLES 500
+#define LOGREG_LAMBDA 1e-3f
+#define MNIST_PIXELS 784
+
+/* Big-endian u32 from a gz stream; 0 on a short read. */
+static int read_be32(gzFile f, uint32_t *out) {
+    unsigned char b[4];
+    if (gzread(f, b, 4) != 4)
+        return 0;
+    *out = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+    return 1;
+}
+
+/* dst = a + b when it fits (returns 1), else 0. */
+static int concat(char *dst, size_t size, const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    if (la + lb + 1 > size)
+        return 0;
+    memcpy(dst, a, la);
+    memcpy(dst + la, b, lb + 1);
+    return 1;
+}
+
+/* The folder holding MNIST's gz files: $AXON_DATA/mnist or $AXON_DATA, else
+ * ../shared/data/mnist beside the source tree, into dir. 0 when none has them; `looked`
+ * lists the files we looked for. */
+static int mnist_dir(char *dir, size_t size, char *looked, size_t looked_size) {
+    const char *env = getenv("AXON_DATA");
+    char candidates[3][1024];
+    int n = 0;
+    if (env && *env) {
+        n += concat(candidates[n], sizeof candidates[n], env, "/mnist");
+        n += concat(candidates[n], sizeof candidates[n], env, "");
+    }
+    n += concat(candidates[n], sizeof candidates[n], AXON_SOURCE_DIR, "/../shared/data/mnist");
+    looked[0] = '\0';
+    for (int i = 0; i < n; i++) {
+        char path[1100];
+        if (!concat(path, sizeof path, candidates[i], "/train-images-idx3-ubyte.gz"))
+            continue;
+        FILE *f = fopen(path, "rb");
+        if (f) {
+            fclose(f);
+            return concat(dir, size, candidates[i], "");
+        }
+        size_t used = strlen(looked);
+        if (used + strlen(path) + 3 < looked_size)
+            snprintf(looked + used, looked_size - used, "%s%s", i ? ", " : "", path);
+    }
+    return 0;
+}
+
+/* The first `count` training images of digits 0 and 1: x [count, 785] (pixels / 255, then 1),
+ * t [count] (1 for the digit 1). Returns 0 when the files are missing (cr_skip), asserts on
+ * a malformed file. */
+static int load_mnist_01(int count, float *x, float *t) {
+    char dir[1024], looked[4096], path[1100];
+    if (!mnist_dir(dir, sizeof dir, looked, sizeof looked))
+        return 0;
+    cr_assert(concat(path, sizeof path, dir, "/train-images-idx3-ubyte.gz"));
+    gzFile images = gzopen(path, "rb");
+    cr_assert(concat(path, sizeof path, dir, "/train-labels-idx1-ubyte.gz"));
+    gzFile labels = gzopen(path, "rb");
+    cr_assert(images && labels, "cannot open the MNIST files in %s", dir);
+    uint32_t magic_i, n_i, rows, cols, magic_l, n_l;
+    cr_assert(read_be32(images, &magic_i) && read_be32(images, &n_i) &&
+              read_be32(images, &rows) && read_be32(images, &cols) &&
+              read_be32(labels, &magic_l) && read_be32(labels, &n_l));
+    cr_assert(magic_i == 2051 && magic_l == 2049 && rows * cols == MNIST_PIXELS && n_i == n_l,
+              "malformed MNIST headers in %s", dir);
+    int taken = 0;
+    unsigned char pixels[MNIST_PIXELS], label;
+    for (uint32_t i = 0; i < n_i && taken < count; i++) {
+        cr_assert(gzread(images, pixels, MNIST_PIXELS) == MNIST_PIXELS &&
+                  gzread(labels, &label, 1) == 1, "MNIST file truncated at image %u", i);
+        if (label > 1)
+            continue;
+        float *row = x + (size_t)taken * (MNIST_PIXELS + 1);
+        for (int p = 0; p < MNIST_PIXELS; p++)
+            row[p] = pixels[p] / 255.0f;
+        row[MNIST_PIXELS] = 1.0f;
+        t[taken++] = (float)label;
+    }
+    gzclose(images);
+    gzclose(labels);
+    cr_assert_eq(taken, count, "only %d images of 0 and 1 in MNIST", taken);
+    return 1;
+}
+
+/* ---------------------------------------------------------------- logistic regression */
+
+typedef struct logreg {
+    ax_ctx *ctx;
+    int64_t n, d;   /* samples, features (with the bias column) */
+    float lambda;
+    ax_tensor *x;   /* [n, d] */
+    ax_tensor *t;   /* [n, 1] targets */
+    ax_tensor *z;   /* [n, 1] logits */
+    ax_tensor *dz;  /* [n, 1] d loss / d z, or s (1 - s) */
+    ax_tensor *s;   /* [n, 1] sigmoid(z) */
+    ax_tensor *one; /* [n, 1] ones */
+    ax_tensor *u;   /* [n, 1] */
+    ax_tensor *loss;
+} logreg;
+
+/* f(w) = mean bce(X w, t) + lambda/2 |w|^2, grad = X^T (sigmoid(X w) - t) / n + lambda w,
+ * all with axon ops; w is [d, 1]. */
+static ax_status logreg_loss(void *user, const ax_tensor *w, float *loss, ax_tensor *grad) {
+    logreg *p = user;
+    TRY(ax_gemm(p->ctx, AX_NO_TRANS, AX_NO_TRANS, 1.0f, p->x, w, 0.0f, p->z));
+    TRY(ax_bce_with_logits_forward(p->ctx, p->z, p->t, AX_REDUCE_MEAN, p->loss));
+    if (grad) {
+        TRY(ax_bce_with_logits_backward(p->ctx, p->z, p->t, AX_REDUCE_MEAN, NULL, p->dz));
+        TRY(ax_gemm(p->ctx, AX_TRANS, AX_NO_TRANS, 1.0f, p->x, p->dz, 0.0f, grad));
+    }
+    TRY(ax_l2_penalty(p->ctx, w, p->lambda, p->loss, grad));
+    return ax_tensor_to_host(p->loss, loss, sizeof *loss);
+}
+
+/* The exact Hessian-vector product H v = X^T diag(s (1 - s)) X v / n + lambda v. */
+static ax_status logreg_hvp(void *user, const ax_tensor *w, const ax_tensor *v, ax_tensor *hv) {
+    logreg *p = user;
+    TRY(ax_gemm(p->ctx, AX_NO_TRANS, AX_NO_TRANS, 1.0f, p->x, w, 0.0f, p->z));
+    TRY(ax_activation_forward(p->ctx, AX_ACT_SIGMOID, 0.0f, p->z, p->s));
+    /* sigmoid's backward with dy = 1 is s (1 - s) */
+    TRY(ax_activation_backward(p->ctx, AX_ACT_SIGMOID, 0.0f, NULL, p->s, p->one, p->dz));
+    TRY(ax_gemm(p->ctx, AX_NO_TRANS, AX_NO_TRANS, 1.0f, p->x, v, 0.0f, p->u));
+    TRY(ax_mul(p->ctx, p->u, p->dz, p->u));
+    TRY(ax_gemm(p->ctx, AX_TRANS, AX_NO_TRANS, 1.0f / (float)p->n, p->x, p->u, 0.0f, hv));
+    return ax_axpy(p->ctx, p->lambda, v, hv);
+}
+
+/* The problem on ctx, or cr_skip when the MNIST files are not here. */
+static void logreg_init(logreg *p, ax_ctx *ctx) {
+    const int64_t n = LOGREG_SAMPLES, d = MNIST_PIXELS + 1;
+    float *x = malloc((size_t)(n * d) * sizeof *x), *t = malloc((size_t)n * sizeof *t);
+    cr_assert(x && t);
+    if (!load_mnist_01((int)n, x, t)) {
+        char looked[4096], dir[1024];
+        mnist_dir(dir, sizeof dir, looked, sizeof looked);
+        free(x);
+        free(t);
+        cr_skip("MNIST not found (looked for %s; set AXON_DATA to its folder)", looked);
+    }
+    *p = (logreg){.ctx = ctx, .n = n, .d = d, .lambda = LOGREG_LAMBDA};
+    const int64_t sx[2] = {n, d}, col[2] = {n, 1}, one[1] = {1};
+    p->x = th_tensor(ctx, 2, sx, x);
+    p->t = th_tensor(ctx, 2, col, t);
+    ax_tensor **cols[] = {&p->z, &p->dz, &p->s, &p->one, &p->u};
+    for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++)
+        AX_ASSERT_OK(ax_tensor_create(ctx, AX_F32, 2, col, cols[i]));
+    AX_ASSERT_OK(ax_fill(ctx, p->one, 1.0f));
+    AX_ASSERT_OK(ax_tensor_create(ctx, AX_F32, 1, one, &p->loss));
+    free(x);
+    free(t);
+}
+
+static void logreg_free(logreg *p) {
+    ax_tensor *all[] = {p->x, p->t, p->z, p->dz, p->s, p->one, p->u, p->loss};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        ax_tensor_destroy(all[i]);
+}
+
+/* |v|_2 on the host. */
+static double norm2(const ax_tensor *v) {
+    float *h = th_to_host(v);
+    double s = 0.0;
+    for (int64_t i = 0; i < ax_tensor_numel(v); i++)
+        s += (double)h[i] * h[i];
+    free(h);
+    return sqrt(s);
+}
+
+/* L = the largest eigenvalue of X^T X / (4 n) + lambda I, the Hessian at w = 0 (where
+ * s (1 - s) = 1/4 is largest), by power iteration: H(w) <= that matrix for every w, so
+ * 1/L is the textbook step of gradient descent. */
+static double logreg_lipschitz(logreg *p, ax_tensor *w0) {
+    const int64_t shape[2] = {p->d, 1};
+    ax_tensor *v = th_random_tensor(p->ctx, 2, shape, 7, 0.0f, 1.0f, 0.0f), *hv = NULL;
+    AX_ASSERT_OK(ax_tensor_create(p->ctx, AX_F32, 2, shape, &hv));
+    double l = 0.0;
+    for (int k = 0; k < 100; k++) {
+        AX_ASSERT_OK(ax_scale(p->ctx, (float)(1.0 / norm2(v)), v, v));
+        AX_ASSERT_OK(logreg_hvp(p, w0, v, hv));
+        l = norm2(hv);
+        AX_ASSERT_OK(ax_tensor_copy(v, hv));
+    }
+    ax_tensor_destroy(v);
+    ax_tensor_destroy(hv);
+    return l;
+}
+
+/* A monitor that stops the minimizer once the loss reaches `target`. */
+typedef struct target_monitor {
+    float target;
+    int reached_at; /* iteration, or -1 */
+} target_monitor;
+
+static int stop_at_target(void *user, int iteration, float loss, float grad_max) {
+    (void)grad_max;
+    target_monitor *m = user;
+    if (loss <= m->target && m->reached_at < 0)
+        m->reached_at = iteration;
+    return m->reached_at >= 0;
+}
+
+Test(optim2, logistic_regression_mnist_newton_lbfgs_vs_gd, .timeout = 120) {
+    ax_ctx *ctx = th_cpu_ctx();
+    logreg p;
+    logreg_init(&p, ctx);
+    const int64_t shape[2] = {p.d, 1};
+    ax_tensor *w = NULL;
+    AX_ASSERT_OK(ax_tensor_zeros(ctx, AX_F32, 2, shape, &w));
+    ax_opt_report rep;
+
+    /* f*: Newton-CG with exact products, CG solved tightly, until f stops changing */
+    ax_newton_cg_config ncfg = ax_newton_cg_defaults();
+    ncfg.max_iter = 100;
+    ncfg.tolerance_grad = 1e-7f;
+    ncfg.forcing_max = 1e-3f;
+    ncfg.cg_max_iter = 400;
+    AX_ASSERT_OK(ax_newton_cg_minimize(ctx, &ncfg, logreg_loss, logreg_hvp, &p, w, &rep));
+    const float f_star = rep.loss;
+    cr_log_info("logreg (MNIST 0 vs 1, n = %d, lambda = %g): f* = %.9f after %d Newton-CG "
+                "iterations (%s, max|g| = %.2e)",
+                LOGREG_SAMPLES, (double)LOGREG_LAMBDA, (double)f_star, rep.iterations,
+                ax_opt_stop_str(rep.reason), (double)rep.grad_max);
+    cr_assert(rep.grad_max < 1e-4f, "f* is not an optimum: max|g| = %g", (double)rep.grad_max);
+    const float target = f_star + 1e-6f;
+
+    /* Newton-CG, default forcing term, exact Hessian-vector products */
+    target_monitor newton = {target, -1};
+    ncfg = ax_newton_cg_defaults();
+    ncfg.monitor = stop_at_target;
+    ncfg.monitor_user = &newton;
+    AX_ASSERT_OK(ax_fill(ctx, w, 0.0f));
+    AX_ASSERT_OK(ax_newton_cg_minimize(ctx, &ncfg, logreg_loss, logreg_hvp, &p, w, &rep));
+    cr_log_info("Newton-CG (exact Hv): f* + 1e-6 after %d iterations, %d evaluations, %d "
+                "Hessian-vector products",
+                newton.reached_at, rep.evaluations, rep.hvp_calls);
+
+    /* Newton-CG with finite-difference products */
+    target_monitor newton_fd = {target, -1};
+    ncfg.monitor_user = &newton_fd;
+    AX_ASSERT_OK(ax_fill(ctx, w, 0.0f));
+    AX_ASSERT_OK(ax_newton_cg_minimize(ctx, &ncfg, logreg_loss, NULL, &p, w, &rep));
+    cr_log_info("Newton-CG (finite-difference Hv): f* + 1e-6 after %d iterations, %d "
+                "evaluations",
+                newton_fd.reached_at, rep.evaluations);
+
+    /* L-BFGS with PyTorch's strong-Wolfe line search */
+    target_monitor lbfgs = {target, -1};
+    ax_lbfgs_config lcfg = ax_lbfgs_defaults();
+    lcfg.line_search = AX_LINE_SEARCH_STRONG_WOLFE;
+    lcfg.max_iter = 500;
+    lcfg.max_eval = 1000;
+    lcfg.history_size = 20;
+    lcfg.monitor = stop_at_target;
+    lcfg.monitor_user = &lbfgs;
+    AX_ASSERT_OK(ax_fill(ctx, w, 0.0f));
+    AX_ASSERT_OK(ax_lbfgs_minimize(ctx, &lcfg, logreg_loss, &p, w, &rep));
+    cr_log_info("L-BFGS (m = 20, strong Wolfe): f* + 1e-6 after %d iterations, %d evaluations",
+                lbfgs.reached_at, rep.evaluations);
+
+    /* gradient descent with the step 1/L */
+    AX_ASSERT_OK(ax_fill(ctx, w, 0.0f));
+    double lip = logreg_lipschitz(&p, w);
+    target_monitor gd = {target, -1};
+    ax_gradient_descent_config gcfg = ax_gradient_descent_defaults();
+    gcfg.lr = (float)(1.0 / lip);
+    gcfg.max_iter = 3000;
+    gcfg.tolerance_grad = 0.0f;
+    gcfg.monitor = stop_at_target;
+    gcfg.monitor_user = &gd;
+    AX_ASSERT_OK(ax_gradient_descent_minimize(ctx, &gcfg, logreg_loss, &p, w, &rep));
+    cr_log_info("gradient descent (lr = 1/L = %.4g): %s%d iterations, f - f* = %.3g at the end",
+                (double)gcfg.lr, gd.reached_at >= 0 ? "f* + 1e-6 after " : "not there after ",
+                rep.iterations, (double)rep.loss - (double)f_star);
+
+    cr_assert(newton.reached_at >= 1 && newton.reached_at <= 15, "Newton-CG took %d",
+              newton.reached_at);
+    cr_assert(newton_fd.reached_at >= 1 && newton_fd.reached_at <= 20,
+              "Newton-CG (finite differences) took %d", newton_fd.reached_at);
+    cr_assert(lbfgs.reached_at >= 1 && lbfgs.reached_at <= 100, "L-BFGS took %d",
+              lbfgs.reached_at);
+    const int gd_iters = gd.reached_at >= 0 ? gd.reached_at : gcfg.max_iter + 1;
+    cr_assert(gd_iters > 10 * lbfgs.reached_at && gd_iters > 10 * newton.reached_at,
+              "gradient descent took %d, L-BFGS %d, Newton-CG %d", gd_iters, lbfgs.reached_at,
+              newton.reached_at);
+
+    ax_tensor_destroy(w);
+    logreg_free(&p);
+    ax_ctx_destroy(ctx);
+}
+
+/* ---------------------------------------------------------------- small exact problems */
+
+/* Rosenbrock's f(a, b) = (1 - a)^2 + 100 (b - a^2)^2, minimum 0 at (1, 1); evaluated in
+ * double from the f32 x. */
+static ax_status rosenbrock(void *user, const ax_tensor *x, float *loss, ax_tensor *grad) {
+    (void)user;
+    float v[2];
+    TRY(ax_tensor_to_host(x, v, sizeof v));
+    double a = v[0], b = v[1], r = b - a * a;
+    *loss = (float)((1.0 - a) * (1.0 - a) + 100.0 * r * r);
+    if (!grad)
+        return AX_OK;
+    float g[2] = {(float)(-2.0 * (1.0 - a) - 400.0 * a * r), (float)(200.0 * r)};
+    return ax_tensor_set_from_host(grad, g, sizeof g);
+}
+
+/* Rosenbrock's exact Hessian times v: [[2 - 400 b + 1200 a^2, -400 a], [-400 a, 200]]. */
+static ax_status rosenbrock_hvp(void *user, const ax_tensor *x, const ax_tensor *v,
+                                ax_tensor *hv) {
+    (void)user;
+    float xh[2], vh[2];
+    TRY(ax_tensor_to_host(x, xh, sizeof xh));
+    TRY(ax_tensor_to_host(v, vh, sizeof vh));
+    double a = xh[0], b = xh[1];
+    double h00 = 2.0 - 400.0 * b + 1200.0 * a * a, h01 = -400.0 * a, h11 = 200.0;
+    float out[2] = {(float)(h00 * vh[0] + h01 * vh[1]), (float)(h01 * vh[0] + h11 * vh[1])};
+    return ax_tensor_set_from_host(hv, out, sizeof out);
+}
+
+/* x = (-1.2, 1), the classic start. */
+static ax_tensor *rosenbrock_start(ax_ctx *ctx) {
+    const int64_t shape[1] = {2};
+    const float x0[2] = {-1.2f, 1.0f};
+    return th_tensor(ctx, 1, shape, x0);
+}
+
+Test(optim2, lbfgs_rosenbrock) {
+    ax_ctx *ctx = th_cpu_ctx();
+    ax_tensor *x = rosenbrock_start(ctx);
+    ax_lbfgs_config cfg = ax_lbfgs_defaults();
+    cfg.line_search = AX_LINE_SEARCH_STRONG_WOLFE;
+    cfg.max_iter = 200;
+    cfg.max_eval = 400;
+    ax_opt_report rep;
+    AX_ASSERT_OK(ax_lbfgs_minimize(ctx, &cfg, rosenbrock, NULL, x, &rep));
+    float v[2];
+    AX_ASSERT_OK(ax_tensor_to_host(x, v, sizeof v));
+    cr_log_info("L-BFGS on Rosenbrock: (%.6f, %.6f), f = %.3g after %d iterations, %d "
+                "evaluations (%s)",
+                (double)v[0], (double)v[1], (double)rep.loss, rep.iterations, rep.evaluations,
+                ax_opt_stop_str(rep.reason));
+    /* f32: near (1, 1) the gradient 400 a (a^2 - b) carries rounding of ~1e-7 * 400, so the
+     * answer is good to about 1e-3 and f to about 1e-7 */
+    cr_assert(rep.converged, "stopped by %s", ax_opt_stop_str(rep.reason));
+    cr_assert(fabsf(v[0] - 1.0f) < 2e-3f && fabsf(v[1] - 1.0f) < 4e-3f, "(%g, %g)",
+              (double)v[0], (double)v[1]);
+    cr_assert(rep.loss < 1e-6f && rep.iterations < 60, "f = %g after %d", (double)rep.loss,
+              rep.iterations);
+    ax_tensor_destroy(x);
+    ax_ctx_destroy(ctx);
+}
+
+Test(optim2, newton_cg_rosenbrock) {
+    /* non-convex away from the valley: exercises the negative-curvature exit of CG; with
+     * exact products and with finite differences */
+    ax_ctx *ctx = th_cpu_ctx();
+    ax_hvp_fn hvps[2] = {rosenbrock_hvp, NULL};
+    for (int k = 0; k < 2; k++) {
+        ax_tensor *x = rosenbrock_start(ctx);
+        ax_newton_cg_config cfg = ax_newton_cg_defaults();
+        cfg.max_iter = 100;
+        cfg.tolerance_grad = 1e-4f;
+        ax_opt_report rep;
+        AX_ASSERT_OK(ax_newton_cg_minimize(ctx, &cfg, rosenbrock, hvps[k], NULL, x, &rep));
+        float v[2];
+        AX_ASSERT_OK(ax_tensor_to_host(x, v, sizeof v));
+        cr_log_info("Newton-CG (%s) on Rosenbrock: (%.6f, %.6f), f = %.3g after %d "
+                    "iterations, %d evaluations (%s)",
+                    hvps[k] ? "exact Hv" : "finite differences", (double)v[0], (double)v[1],
+                    (double)rep.loss, rep.iterations, rep.evaluations,
+                    ax_opt_stop_str(rep.reason));
+        cr_assert(fabsf(v[0] - 1.0f) < 5e-3f && fabsf(v[1] - 1.0f) < 1e-2f, "(%g, %g)",
+                  (double)v[0], (double)v[1]);
+        cr_assert(rep.loss < 1e-5f, "f = %g", (double)rep.loss);
+        ax_tensor_destroy(x);
+    }
+    ax_ctx_destroy(ctx);
+}
+
+/* f(x) = 1/2 x^T A x - b^T x with A = M^T M + I (symmetric positive definite), n = 6. */
+#define QUAD_N 6
+typedef struct quadratic {
+    double a[QUAD_N][QUAD_N], b[QUAD_N];
+    int calls, fail_at; /* fail with AX_ERR_IO at call fail_at (0: never) */
+    int nan_at;         /* return a NaN loss from call nan_at on (0: never) */
+} quadratic;
+
+static void quadratic_init(quadratic *q, double scale) {
+    float m[QUAD_N * QUAD_N], b[QUAD_N];
+    th_random(m, QUAD_N * QUAD_N, 11, -1.0f, 1.0f);
+    th_random(b, QUAD_N, 12, -1.0f, 1.0f);
+    memset(q, 0, sizeof *q);
+    for (int i = 0; i < QUAD_N; i++) {
+        q->b[i] = b[i];
+        for (int j = 0; j < QUAD_N; j++) {
+            double s = i == j ? 1.0 : 0.0;
+            for (int k = 0; k < QUAD_N; k++)
+                s += (double)m[k * QUAD_N + i] * m[k * QUAD_N + j];
+            q->a[i][j] = scale * s;
+        }
+    }
+}
+
+/* out = A v on the host. */
+static ax_status quadratic_apply(const quadratic *q, const ax_tensor *v, double *av,
+                                 double *vh) {
+    float f[QUAD_N];
+    TRY(ax_tensor_to_host(v, f, sizeof f));
+    for (int i = 0; i < QUAD_N; i++)
+        vh[i] = f[i];
+    for (int i = 0; i < QUAD_N; i++) {
+        av[i] = 0.0;
+        for (int j = 0; j < QUAD_N; j++)
+            av[i] += q->a[i][j] * vh[j];
+    }
+    return AX_OK;
+}
+
+static ax_status quadratic_loss(void *user, const ax_tensor *x, float *loss, ax_tensor *grad) {
+    quadratic *q = user;
+    q->calls++;
+    if (q->fail_at && q->calls >= q->fail_at) {
+        ax_clear_error();
+        return AX_ERR_IO;
+    }
+    double ax[QUAD_N], xh[QUAD_N], f = 0.0;
+    float g[QUAD_N];
+    TRY(quadratic_apply(q, x, ax, xh));
+    for (int i = 0; i < QUAD_N; i++) {
+        f += 0.5 * xh[i] * ax[i] - q->b[i] * xh[i];
+        g[i] = (float)(ax[i] - q->b[i]);
+    }
+    *loss = q->nan_at && q->calls >= q->nan_at ? NAN : (float)f;
+    return grad ? ax_tensor_set_from_host(grad, g, sizeof g) : AX_OK;
+}
+
+static ax_status quadratic_hvp(void *user, const ax_tensor *x, const ax_tensor *v,
+                               ax_tensor *hv) {
+    (void)x;
+    double av[QUAD_N], vh[QUAD_N];
+    float out[QUAD_N];
+    TRY(quadratic_apply(user, v, av, vh));
+    for (int i = 0; i < QUAD_N; i++)
+        out[i] = (float)av[i];
+    return ax_tensor_set_from_host(hv, out, sizeof out);
+}
+
+static ax_status failing_hvp(void *user, const ax_tensor *x, const ax_tensor *v, ax_tensor *hv) {
+    (void)user, (void)x, (void)v, (void)hv;
+    ax_clear_error();
+    return AX_ERR_UNSUPPORTED;
+}
+
+static ax_tensor *quadratic_start(ax_ctx *ctx) {
+    const int64_t shape[1] = {QUAD_N};
+    ax_tensor *x = NULL;
+    AX_ASSERT_OK(ax_tensor_zeros(ctx, AX_F32, 1, shape, &x));
+    return x;
+}
+
+Test(optim2, newton_cg_quadratic_one_step) {
+    /* With exact products and CG run to the end (forcing_max = 0, n CG iterations), one
+     * Newton step x = A^-1 b solves the quadratic, and the unit step passes Armijo. */
+    ax_ctx *ctx = th_cpu_ctx();
+    quadratic q;
+    quadratic_init(&q, 1.0);
+    ax_tensor *x = quadratic_start(ctx);
+    ax_newton_cg_config cfg = ax_newton_cg_defaults();
+    cfg.forcing_max = 0.0f;
+    cfg.cg_max_iter = QUAD_N;
+    cfg.tolerance_grad = 1e-4f;
+    ax_opt_report rep;
+    AX_ASSERT_OK(ax_newton_cg_minimize(ctx, &cfg, quadratic_loss, quadratic_hvp, &q, x, &rep));
+    cr_assert_eq(rep.iterations, 1, "%d iterations (%s, max|g| = %g)", rep.iterations,
+                 ax_opt_stop_str(rep.reason), (double)rep.grad_max);
+    cr_assert(rep.converged && rep.reason == AX_OPT_STOP_GRAD_TOL);
+    cr_assert_eq(rep.evaluations, 2); /* x0 and the accepted unit step */
+    cr_assert_leq(rep.hvp_calls, QUAD_N);
+
+    /* damping: the step solves (A + lambda I) p = -g, so it is shorter than Newton's and one
+     * step does not finish */
+    AX_ASSERT_OK(ax_fill(ctx, x, 0.0f));
+    cfg.damping = 10.0f;
+    cfg.max_iter = 1;
+    AX_ASSERT_OK(ax_newton_cg_minimize(ctx, &cfg, quadratic_loss, quadratic_hvp, &q, x, &rep));
+    cr_assert_eq(rep.reason, AX_OPT_STOP_MAX_ITER);
+    cr_assert(rep.grad_max > 1e-2f);
+    ax_tensor_destroy(x);
+    ax_ctx_destroy(ctx);
+}
+
+Test(optim2, lbfgs_without_line_search_and_gd_quadratic) {
+    ax_ctx *ctx = th_cpu_ctx();
+    quadratic q;
+    quadratic_init(&q, 0.1); /* eigenvalues <= ~1: the unit step of L-BFGS is safe */
+    ax_tensor *x = quadratic_start(ctx);
+    ax_lbfgs_config cfg = ax_lbfgs_defaults();
+    cfg.max_iter = 100;
+    cfg.tolerance_grad = 1e-5f;
+    ax_opt_report rep;
+    AX_ASSERT_OK(ax_lbfgs_minimize(ctx, &cfg, quadratic_loss, &q, x, &rep));
+    cr_log_info("L-BFGS without line search on a %d-dim quadratic: %d iterations (%s)", QUAD_N,
+                rep.iterations, ax_opt_stop_str(rep.reason));
+    cr_assert(rep.converged, "%s, max|g| = %g", ax_opt_stop_str(rep.reason),
+              (double)rep.grad_max);
+    cr_assert_eq(rep.evaluations, rep.iterations + 1);
+
+    /* the defaults stop after 20 iterations, as torch.optim.LBFGS's step() does */
+    AX_ASSERT_OK(ax_fill(ctx, x, 0.0f));
+    cfg = ax_lbfgs_defaults();
+    cfg.tolerance_grad = 0.0f;
+    cfg.tolerance_change = 0.0f;
+    AX_ASSERT_OK(ax_lbfgs_minimize(ctx, &cfg, quadratic_loss, &q, x, &rep));
+    cr_assert(rep.iterations <= 20);
+
+    /* gradient descent gets there too, slowly; a NULL report is fine */
+    AX_ASSERT_OK(ax_fill(ctx, x, 0.0f));
+    ax_gradient_descent_config gcfg = ax_gradient_descent_defaults();
+    gcfg.lr = 1.0f;
+    gcfg.max_iter = 5000;
+    AX_ASSERT_OK(ax_gradient_descent_minimize(ctx, &gcfg, quadratic_loss, &q, x, NULL));
+    AX_ASSERT_OK(ax_gradient_descent_minimize(ctx, &gcfg, quadratic_loss, &q, x, &rep));
+    cr_assert_eq(rep.reason, AX_OPT_STOP_GRAD_TOL);
+    cr_assert_eq(rep.iterations, 0); /* already there */
+    ax_tensor_destroy(x);
+    ax_ctx_destroy(ctx);
+}
+
+/* ---------------------------------------------------------------- PyTorch's trajectories */
+
+/* f = 1/2 x^T A x - b^T x with A, b from a golden case (n <= 8), in double on the host. */
+typedef struct dense_quadratic {
+    int n;
+    const float *a, *b;
+} dense_quadratic;
+
+static ax_status dense_quadratic_loss(void *user, const ax_tensor *x, float *loss,
+                                      ax_tensor *grad) {
+    const dense_quadratic *q = user;
+    float xh[8], g[8];
+    double f = 0.0;
+    TRY(ax_tensor_to_host(x, xh, (size_t)q->n * sizeof(float)));
+    for (int i = 0; i < q->n; i++) {
+        double ax = 0.0;
+        for (int j = 0; j < q->n; j++)
+            ax += (double)q->a[i * q->n + j] * xh[j];
+        f += 0.5 * xh[i] * ax - (double)q->b[i] * xh[i];
+        g[i] = (float)(ax - q->b[i]);
+    }
+    *loss = (float)f;
+    return grad ? ax_tensor_set_from_host(grad, g, (size_t)q->n * sizeof(float)) : AX_OK;
+}
+
+/* For K = 1, 2, ...: L-BFGS with max_iter = K from x0 lands where torch.optim.LBFGS's step()
+ * with max_iter = K did, after as many evaluations (tests/golden/gen_lbfgs.py). The objectives
+ * are evaluated in double here and in f32 by PyTorch, and Rosenbrock amplifies the difference
+ * along the way, hence the tolerance. */
+static void check_trajectory(const char *name, ax_objective_fn fn, void *user,
+                             ax_line_search line_search) {
+    ax_ctx *ctx = th_cpu_ctx();
+    gd_case *c = gd_load("lbfgs", name);
+    const gd_tensor *x0 = gd_get(c, "x0"), *xs = gd_get(c, "xs"), *evals = gd_get(c, "evals");
+    const int n = (int)x0->numel, iters = (int)xs->shape[0];
+    ax_tensor *x = gd_tensor_on(ctx, c, "x0");
+    for (int k = 1; k <= iters; k++) {
+        ax_lbfgs_config cfg = ax_lbfgs_defaults();
+        cfg.max_iter = k;
+        cfg.line_search = line_search;
+        if (line_search == AX_LINE_SEARCH_STRONG_WOLFE)
+            cfg.history_size = (int)gd_scalar(c, "history_size");
+        ax_opt_report rep;
+        AX_ASSERT_OK(ax_tensor_set_from_host(x, x0->f, (size_t)n * sizeof(float)));
+        AX_ASSERT_OK(ax_lbfgs_minimize(ctx, &cfg, fn, user, x, &rep));
+        float got[8];
+        char what[96];
+        AX_ASSERT_OK(ax_tensor_to_host(x, got, (size_t)n * sizeof(float)));
+        snprintf(what, sizeof what, "%s: x after %d iterations", name, k);
+        th_assert_close(got, xs->f + (size_t)(k - 1) * (size_t)n, n, 1e-4, 1e-4, what);
+        /* without a line search we evaluate the last iterate, PyTorch does not */
+        int extra = line_search == AX_LINE_SEARCH_NONE && rep.reason == AX_OPT_STOP_MAX_ITER;
+        cr_assert_eq(rep.evaluations, evals->i[k - 1] + extra,
+                     "%s: %d evaluations after %d iterations, PyTorch %d", name,
+                     rep.evaluations, k, evals->i[k - 1]);
+    }
+    ax_tensor_destroy(x);
+    gd_free(c);
+    ax_ctx_destroy(ctx);
+}
+
+Test(golden, lbfgs_rosenbrock_strong_wolfe) {
+    check_trajectory("rosenbrock_wolfe", rosenbrock, NULL, AX_LINE_SEARCH_STRONG_WOLFE);
+}
+
+Test(golden, lbfgs_rosenbrock_strong_wolfe_history_3) {
+    check_trajectory("rosenbrock_wolfe_m3", rosenbrock, NULL, AX_LINE_SEARCH_STRONG_WOLFE);
+}
+
+Test(golden, lbfgs_quadratic_fixed_step) {
+    gd_case *c = gd_load("lbfgs", "quadratic_fixed");
+    dense_quadratic q = {(int)gd_get(c, "b")->numel, gd_get(c, "a")->f, gd_get(c, "b")->f};
+    check_trajectory("quadratic_fixed", dense_quadratic_loss, &q, AX_LINE_SEARCH_NONE);
+    gd_free(c);
+}
+
+/* ---------------------------------------------------------------- bad input */
+
+Test(badinput, second_order_configs_and_arguments) {
+    ax_ctx *ctx = th_cpu_ctx(), *other = th_cpu_ctx();
+    quadratic q;
+    quadratic_init(&q, 1.0);
+    ax_tensor *x = quadratic_start(ctx), *x_other = quadratic_start(other), *xi = NULL;
+    const int64_t shape[1] = {QUAD_N};
+    AX_ASSERT_OK(ax_tensor_zeros(ctx, AX_I32, 1, shape, &xi));
+    ax_opt_report rep;
+    const ax_lbfgs_config l0 = ax_lbfgs_defaults();
+    const ax_newton_cg_config n0 = ax_newton_cg_defaults();
+    const ax_gradient_descent_config g0 = ax_gradient_descent_defaults();
+    ax_lbfgs_config l = l0;
+    ax_newton_cg_config n = n0;
+    ax_gradient_descent_config g = g0;
+
+    AX_ASSERT_FAILS(ax_lbfgs_minimize(ctx, &l, NULL, &q, x, &rep), AX_ERR_INVALID_ARG,
+                    "ax_lbfgs_minimize");
+    AX_ASSERT_FAILS(ax_lbfgs_minimize(ctx, NULL, quadratic_loss, &q, x, &rep),
+                    AX_ERR_INVALID_ARG, "ax_lbfgs_minimize");
+    AX_ASSERT_FAILS(ax_lbfgs_minimize(NULL, &l, quadratic_loss, &q, x, &rep),
+                    AX_ERR_INVALID_ARG, "ax_lbfgs_minimize");
+    AX_ASSERT_FAILS(ax_lbfgs_minimize(ctx, &l, quadratic_loss, &q, NULL, &rep),
+                    AX_ERR_INVALID_ARG, "ax_lbfgs_minimize");
+    AX_ASSERT_FAILS(ax_lbfgs_minimize(ctx, &l, quadratic_loss, &q, xi, &rep), AX_ERR_DTYPE,
+                    "ax_lbfgs_minimize");
+    AX_ASSERT_FAILS(ax_lbfgs_minimize(ctx, &l, quadratic_loss, &q, x_other, &rep),
+                    AX_ERR_DEVICE, "ax_lbfgs_minimize");
+    l.history_size = -1;
+    AX_ASSERT_FAILS(ax_lbfgs_minimize(ctx, &l, quadratic_loss, &q, x, &rep),
+                    AX_ERR_INVALID_ARG, "ax_lbfgs_minimize");
+    cr_assert(strstr(ax_last_error(), "history_size"));
+    l = l0;
+    l.lr = 0.0f;
+    AX_ASSERT_FAILS(ax_lbfgs_minimize(ctx, &l, quadratic_loss, &q, x, &rep),
+                    AX_ERR_INVALID_ARG, "ax_lbfgs_minimize");
+    l = l0;
+    l.line_search = (ax_line_search)7;
+    AX_ASSERT_FAILS(ax_lbfgs_minimize(ctx, &l, quadratic_loss, &q, x, &rep),
+                    AX_ERR_INVALID_ARG, "ax_lbfgs_minimize");
+    l = l0;
+    l.max_iter = 0;
+    AX_ASSERT_FAILS(ax_lbfgs_minimize(ctx, &l, quadratic_loss, &q, x, &rep),
+                    AX_ERR_INVALID_ARG, "ax_lbfgs_minimize");
+
+    n.damping = -1.0f;
+    AX_ASSERT_FAILS(ax_newton_cg_minimize(ctx, &n, quadratic_loss, NULL, &q, x, &rep),
+                    AX_ERR_INVALID_ARG, "ax_newton_cg_minimize");
+    n = n0;
+    n.forcing_max = 1.0f;
+    AX_ASSERT_FAILS(ax_newton_cg_minimize(ctx, &n, quadratic_loss, NULL, &q, x, &rep),
+                    AX_ERR_INVALID_ARG, "ax_newton_cg_minimize");
+    n = n0;
+    n.cg_max_iter = 0;
+    AX_ASSERT_FAILS(ax_newton_cg_minimize(ctx, &n, quadratic_loss, NULL, &q, x, &rep),
+                    AX_ERR_INVALID_ARG, "ax_newton_cg_minimize");
+    n = n0;
+    AX_ASSERT_FAILS(ax_newton_cg_minimize(ctx, &n, NULL, quadratic_hvp, &q, x, &rep),
+                    AX_ERR_INVALID_ARG, "ax_newton_cg_minimize");
+    AX_ASSERT_FAILS(ax_newton_cg_minimize(ctx, &n, quadratic_loss, NULL, &q, xi, &rep),
+                    AX_ERR_DTYPE, "ax_newton_cg_minimize");
+
+    g.lr = NAN;
+    AX_ASSERT_FAILS(ax_gradient_descent_minimize(ctx, &g, quadratic_loss, &q, x, &rep),
+                    AX_ERR_INVALID_ARG, "ax_gradient_descent_minimize");
+    g = g0;
+    AX_ASSERT_FAILS(ax_gradient_descent_minimize(ctx, &g, NULL, &q, x, &rep),
+                    AX_ERR_INVALID_ARG, "ax_gradient_descent_minimize");
+    cr_assert_eq(q.calls, 0, "the objective was called before the checks were done");
+
+    ax_tensor_destroy(x);
+    ax_tensor_destroy(x_other);
+    ax_tensor_destroy(xi);
+    ax_ctx_destroy(ctx);
+    ax_ctx_destroy(other);
+}
+
+Test(badinput, second_order_callback_failures) {
+    ax_ctx *ctx = th_cpu_ctx();
+    quadratic q;
+    quadratic_init(&q, 0.1);
+    ax_tensor *x = quadratic_start(ctx);
+    ax_opt_report rep;
+    float before[QUAD_N], after[QUAD_N];
+
+    /* the objective fails at its 4th call: its status comes back, x is the last iterate */
+    ax_lbfgs_config l = ax_lbfgs_defaults();
+    l.line_search = AX_LINE_SEARCH_STRONG_WOLFE;
+    q.fail_at = 4;
+    AX_ASSERT_FAILS(ax_lbfgs_minimize(ctx, &l, quadratic_loss, &q, x, &rep), AX_ERR_IO,
+                    "ax_lbfgs_minimize");
+    cr_assert(strstr(ax_last_error(), "objective"), "%s", ax_last_error());
+    cr_assert_eq(rep.reason, AX_OPT_STOP_NONE);
+    cr_assert(!rep.converged);
+    AX_ASSERT_OK(ax_tensor_to_host(x, after, sizeof after));
+    for (int i = 0; i < QUAD_N; i++)
+        cr_assert(isfinite(after[i]));
+
+    /* a NaN loss stops with AX_ERR_INVALID_ARG and leaves x as it was */
+    q.fail_at = 0;
+    q.calls = 0;
+    q.nan_at = 1;
+    AX_ASSERT_OK(ax_tensor_to_host(x, before, sizeof before));
+    AX_ASSERT_FAILS(ax_lbfgs_minimize(ctx, &l, quadratic_loss, &q, x, &rep),
+                    AX_ERR_INVALID_ARG, "ax_lbfgs_minimize");
+    cr_assert(strstr(ax_last_error(), "non-finite"), "%s", ax_last_error());
+    AX_ASSERT_OK(ax_tensor_to_host(x, after, sizeof after));
+    th_assert_equal(after, before, QUAD_N, "x after a NaN loss");
+
+    /* Newton-CG: a failing hvp callback propagates its status */
+    q.nan_at = 0;
+    ax_newton_cg_config n = ax_newton_cg_defaults();
+    AX_ASSERT_OK(ax_fill(ctx, x, 0.0f));
+    AX_ASSERT_FAILS(ax_newton_cg_minimize(ctx, &n, quadratic_loss, failing_hvp, &q, x, &rep),
+                    AX_ERR_UNSUPPORTED, "ax_newton_cg_minimize");
+    cr_assert(strstr(ax_last_error(), "hvp"), "%s", ax_last_error());
+
+    /* gradient descent with a step far beyond 2/L diverges to an infinite loss: an error,
+     * and x is the last finite iterate */
+    ax_gradient_descent_config g = ax_gradient_descent_defaults();
+    g.lr = 1e3f;
+    g.max_iter = 100000;
+    AX_ASSERT_OK(ax_fill(ctx, x, 0.0f));
+    AX_ASSERT_FAILS(ax_gradient_descent_minimize(ctx, &g, quadratic_loss, &q, x, &rep),
+                    AX_ERR_INVALID_ARG, "ax_gradient_descent_minimize");
+    AX_ASSERT_OK(ax_tensor_to_host(x, after, sizeof after));
+    for (int i = 0; i < QUAD_N; i++)
+        cr_assert(isfinite(after[i]), "x[%d] = %g", i, (double)after[i]);
+    cr_assert(isfinite(rep.loss) && rep.iterations > 0);
+
+    ax_tensor_destroy(x);
+    ax_ctx_destroy(ctx);
+}

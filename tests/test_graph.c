@@ -337,7 +337,7 @@ Test(graph, param_lookup) {
                     "ax_graph_param_get");
     int n;
     ax_tensor *const *params;
-    const ax_tensor *const *grads;
+    ax_tensor *const *grads;
     AX_ASSERT_OK(ax_graph_param_tensors(m.g, &n, &params, &grads));
     cr_assert_eq(n, 4);
     for (int k = 0; k < n; k++) {
@@ -504,7 +504,7 @@ Test(graph, sgd_learns_synthetic_blobs) {
     AX_ASSERT_OK(ax_data_loader_create(feats, 2, data_shape, labels, B, 0, 0, 0, &eval));
     int np;
     ax_tensor *const *params;
-    const ax_tensor *const *grads;
+    ax_tensor *const *grads;
     AX_ASSERT_OK(ax_graph_param_tensors(g, &np, &params, &grads));
     ax_tensor *xin = ax_graph_value(g, x), *yin = ax_graph_value(g, y);
     int64_t n;
@@ -659,7 +659,7 @@ static double loss_at(ax_graph *g) {
 static double graph_gradcheck(ax_graph *g, int plant, float factor, int64_t *checked) {
     int np;
     ax_tensor *const *params;
-    const ax_tensor *const *grads;
+    ax_tensor *const *grads;
     AX_ASSERT_OK(ax_graph_param_tensors(g, &np, &params, &grads));
     AX_ASSERT_OK(ax_graph_zero_grad(g));
     AX_ASSERT_OK(ax_graph_forward(g));

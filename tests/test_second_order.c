@@ -79,8 +79,8 @@ static int mnist_dir(char *dir, size_t size, char *looked, size_t looked_size) {
 }
 
 /* The first `count` training images of digits 0 and 1: x [count, 785] (pixels / 255, then 1),
- * t [count] (1 for the digit 1). Returns 0 when the files are missing (cr_skip), asserts on
- * a malformed file. */
+ * t [count] (1 for the digit 1). Returns 0 when the files are missing, asserts on a malformed
+ * file. */
 static int load_mnist_01(int count, float *x, float *t) {
     char dir[1024], looked[4096], path[1100];
     if (!mnist_dir(dir, sizeof dir, looked, sizeof looked))
@@ -158,18 +158,20 @@ static ax_status logreg_hvp(void *user, const ax_tensor *w, const ax_tensor *v, 
     return ax_axpy(p->ctx, p->lambda, v, hv);
 }
 
-/* The problem on ctx, or cr_skip when the MNIST files are not here. */
+/* cr_skip, saying where we looked, when the MNIST files are not here (call first, before
+ * anything is allocated). */
+static void skip_without_mnist(void) {
+    char looked[4096], dir[1024];
+    if (!mnist_dir(dir, sizeof dir, looked, sizeof looked))
+        cr_skip("MNIST not found (looked for %s; set AXON_DATA to its folder)", looked);
+}
+
+/* The problem on ctx. */
 static void logreg_init(logreg *p, ax_ctx *ctx) {
     const int64_t n = LOGREG_SAMPLES, d = MNIST_PIXELS + 1;
     float *x = malloc((size_t)(n * d) * sizeof *x), *t = malloc((size_t)n * sizeof *t);
     cr_assert(x && t);
-    if (!load_mnist_01((int)n, x, t)) {
-        char looked[4096], dir[1024];
-        mnist_dir(dir, sizeof dir, looked, sizeof looked);
-        free(x);
-        free(t);
-        cr_skip("MNIST not found (looked for %s; set AXON_DATA to its folder)", looked);
-    }
+    cr_assert(load_mnist_01((int)n, x, t), "the MNIST files went away");
     *p = (logreg){.ctx = ctx, .n = n, .d = d, .lambda = LOGREG_LAMBDA};
     const int64_t sx[2] = {n, d}, col[2] = {n, 1}, one[1] = {1};
     p->x = th_tensor(ctx, 2, sx, x);
@@ -233,6 +235,7 @@ static int stop_at_target(void *user, int iteration, float loss, float grad_max)
 }
 
 Test(optim2, logistic_regression_mnist_newton_lbfgs_vs_gd, .timeout = 120) {
+    skip_without_mnist();
     ax_ctx *ctx = th_cpu_ctx();
     logreg p;
     logreg_init(&p, ctx);

@@ -218,7 +218,7 @@ AX_API ax_status ax_graph_param_find(const ax_graph *g, const char *name, int *i
 /* Arrays of every parameter's value and gradient (owned by the graph, valid until it is
  * destroyed), as an optimizer step takes them. */
 AX_API ax_status ax_graph_param_tensors(ax_graph *g, int *n, ax_tensor *const **params,
-                                        const ax_tensor *const **grads);
+                                        ax_tensor *const **grads);
 
 /* ---------------------------------------------------------------- mini-batches */
 

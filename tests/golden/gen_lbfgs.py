@@ -19,12 +19,21 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gen_dense import write_case  # noqa: E402
+import gen_dense  # noqa: E402  (write_case and the file format)
 
-import gen_dense  # noqa: E402
-
-OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "lbfgs")
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "lbfgs")
 gen_dense.OUT = OUT
+
+
+def write_case(name, comment, tensors):
+    """gen_dense.write_case, with this script named in the header."""
+    gen_dense.write_case(name, comment, tensors)
+    path = os.path.join(OUT, name + ".txt")
+    with open(path) as f:
+        text = f.read()
+    with open(path, "w") as f:
+        f.write(text.replace("gen_dense.py", "gen_lbfgs.py", 1))
 
 
 def rosenbrock(x):

@@ -268,12 +268,12 @@ ax_status ax_graph_param_find(const ax_graph *g, const char *name, int *index) {
 }
 
 ax_status ax_graph_param_tensors(ax_graph *g, int *n, ax_tensor *const **params,
-                                 const ax_tensor *const **grads) {
+                                 ax_tensor *const **grads) {
     AX_TRY(ax_graph_check(__func__, g));
     if (!n || !params || !grads)
         return AX_FAIL(AX_ERR_INVALID_ARG, "n, params or grads is NULL");
     *n = g->n_params;
     *params = g->param_values;
-    *grads = (const ax_tensor *const *)g->param_grads;
+    *grads = g->param_grads;
     return AX_OK;
 }

@@ -23,38 +23,22 @@ static ax_status check_config(const char *fn, const ax_gradient_descent_config *
                          "tolerance_grad = %g is not >= 0", (double)c->tolerance_grad);
 }
 
+/* The iterations; *reason says why they stopped. On a failure x is the last iterate. */
 static ax_status minimize(ax_so_run *run, const ax_gradient_descent_config *cfg, ax_tensor *g,
-                          ax_tensor *x0, ax_tensor *x, ax_opt_report *report) {
-    float loss;
-    double g_max;
-    ax_opt_stop reason = AX_OPT_STOP_NONE;
-    AX_TRY(ax_so_eval(run, x, &loss, g));
-    AX_TRY(ax_so_abs_stats(run, g, &g_max, NULL));
-    if (g_max <= cfg->tolerance_grad)
-        reason = AX_OPT_STOP_GRAD_TOL;
-    while (reason == AX_OPT_STOP_NONE) {
-        float prev_loss = loss;
-        double prev_g_max = g_max;
+                          ax_tensor *x0, ax_tensor *x, ax_opt_stop *reason) {
+    AX_TRY(ax_so_start(run, x, g, cfg->tolerance_grad, reason));
+    while (*reason == AX_OPT_STOP_NONE) {
+        float loss;
         AX_TRY(ax_tensor_copy(x0, x));
         AX_TRY(ax_axpy(run->ctx, -cfg->lr, g, x));
         ax_status st = ax_so_eval(run, x, &loss, g);
         if (st != AX_OK) { /* e.g. a step too long for the curvature: keep the last iterate */
             ax_tensor_copy(x, x0);
-            ax_so_report(run, report, prev_loss, (float)prev_g_max, AX_OPT_STOP_NONE);
             return st;
         }
-        run->iterations++;
-        AX_TRY(ax_so_abs_stats(run, g, &g_max, NULL));
-        int stop = ax_so_monitor(cfg->monitor, cfg->monitor_user, run->iterations, loss,
-                                 (float)g_max);
-        if (g_max <= cfg->tolerance_grad)
-            reason = AX_OPT_STOP_GRAD_TOL;
-        else if (stop)
-            reason = AX_OPT_STOP_MONITOR;
-        else if (run->iterations >= cfg->max_iter)
-            reason = AX_OPT_STOP_MAX_ITER;
+        AX_TRY(ax_so_accept(run, loss, g, cfg->tolerance_grad, cfg->max_iter, cfg->monitor,
+                            cfg->monitor_user, reason));
     }
-    ax_so_report(run, report, loss, (float)g_max, reason);
     return AX_OK;
 }
 
@@ -66,13 +50,16 @@ ax_status ax_gradient_descent_minimize(ax_ctx *ctx, const ax_gradient_descent_co
     ax_so_run run;
     AX_TRY(ax_so_begin(&run, __func__, ctx, cfg, fn, user, x));
     ax_tensor *g = NULL, *x0 = NULL;
+    ax_opt_stop reason = AX_OPT_STOP_NONE;
     ax_status st = check_config(__func__, cfg);
     if (st == AX_OK)
         st = ax_so_vector(&run, x, &g);
     if (st == AX_OK)
         st = ax_so_vector(&run, x, &x0);
     if (st == AX_OK)
-        st = minimize(&run, cfg, g, x0, x, report);
+        st = minimize(&run, cfg, g, x0, x, &reason);
+    if (run.evaluations > 0)
+        ax_so_report(&run, report, st == AX_OK ? reason : AX_OPT_STOP_NONE);
     ax_tensor_destroy(g);
     ax_tensor_destroy(x0);
     ax_so_end(&run);

@@ -2,6 +2,7 @@
  * tensor on any device: the two-loop recursion (Nocedal & Wright, Numerical Optimization,
  * Algorithm 7.4) over the last history_size pairs, PyTorch's first step length, its
  * stopping tests, and optionally its strong-Wolfe line search (line_search.c). */
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 
@@ -142,32 +143,28 @@ static ax_status two_loop(ax_so_run *run, lbfgs_ws *w, double h_diag) {
     return AX_OK;
 }
 
-/* x = x0 + t d with the line search's t (or lr's), and loss, g at the new x. As in PyTorch,
- * the line search may use the evaluations left: its max_ls is max_eval - evaluations. */
+/* x = x0 + t d (x0 = x on entry) with the line search's t (or lr's), and loss, g at the new
+ * x. As in PyTorch, the line search may use the evaluations left: max_eval - evaluations. */
 static ax_status take_step(ax_so_run *run, const ax_lbfgs_config *cfg, int max_eval,
                            lbfgs_ws *w, ax_tensor *x, double gtd, double *t, float *loss) {
-    AX_TRY(ax_tensor_copy(w->x0, x));
     if (cfg->line_search == AX_LINE_SEARCH_STRONG_WOLFE) {
-        int evals;
         return ax_so_strong_wolfe(run, x, w->x0, w->d, *loss, w->g, gtd, cfg->tolerance_change,
-                                  max_eval - run->evaluations, w->ls, t, loss, w->g, &evals);
+                                  max_eval - run->evaluations, w->ls, t, loss, w->g);
     }
     AX_TRY(ax_axpy(run->ctx, (float)*t, w->d, x));
     return ax_so_eval(run, x, loss, w->g);
 }
 
+/* The iterations; *reason says why they stopped. On a failure x is the last iterate. */
 static ax_status minimize(ax_so_run *run, const ax_lbfgs_config *cfg, lbfgs_ws *w,
-                          ax_tensor *x, ax_opt_report *report) {
-    const int max_eval = cfg->max_eval ? cfg->max_eval : cfg->max_iter * 5 / 4;
-    float loss;
-    double g_max, g_sum, t = 0.0, h_diag = 1.0;
-    ax_opt_stop reason = AX_OPT_STOP_NONE;
-    AX_TRY(ax_so_eval(run, x, &loss, w->g));
-    AX_TRY(ax_so_abs_stats(run, w->g, &g_max, &g_sum));
-    if (g_max <= cfg->tolerance_grad)
-        reason = AX_OPT_STOP_GRAD_TOL;
+                          ax_tensor *x, ax_opt_stop *reason) {
+    const int64_t default_eval = (int64_t)cfg->max_iter * 5 / 4; /* PyTorch's max_iter * 1.25 */
+    const int max_eval = cfg->max_eval ? cfg->max_eval
+                                       : (int)(default_eval < INT_MAX ? default_eval : INT_MAX);
+    double t = 0.0, h_diag = 1.0;
+    AX_TRY(ax_so_start(run, x, w->g, cfg->tolerance_grad, reason));
 
-    while (reason == AX_OPT_STOP_NONE) {
+    while (*reason == AX_OPT_STOP_NONE) {
         /* the direction */
         if (run->iterations == 0) {
             AX_TRY(ax_scale(run->ctx, -1.0f, w->g, w->d)); /* steepest descent */
@@ -176,46 +173,36 @@ static ax_status minimize(ax_so_run *run, const ax_lbfgs_config *cfg, lbfgs_ws *
             AX_TRY(two_loop(run, w, h_diag));
         }
         AX_TRY(ax_tensor_copy(w->g_prev, w->g));
-        float prev_loss = loss;
-        double prev_g_max = g_max;
 
         /* the step: min(1, 1 / |g|_1) lr at first (the scale of g is unknown), then lr */
-        t = run->iterations == 0 ? fmin(1.0, 1.0 / g_sum) * cfg->lr : cfg->lr;
-        double gtd;
+        t = run->iterations == 0 ? fmin(1.0, 1.0 / run->grad_sum) * cfg->lr : cfg->lr;
+        double gtd, d_max;
         AX_TRY(ax_so_dot(run, w->g, w->d, &gtd));
         if (gtd > -cfg->tolerance_change) {
-            reason = AX_OPT_STOP_STEP_TOL; /* no descent left to measure */
+            *reason = AX_OPT_STOP_STEP_TOL; /* no descent left to measure */
             break;
         }
+        float loss = run->loss, prev_loss = run->loss;
+        AX_TRY(ax_tensor_copy(w->x0, x));
         ax_status st = take_step(run, cfg, max_eval, w, x, gtd, &t, &loss);
         if (st != AX_OK) {
-            /* give back the last iterate, and say how far we got */
-            ax_tensor_copy(x, w->x0);
-            ax_so_report(run, report, prev_loss, (float)prev_g_max, AX_OPT_STOP_NONE);
+            ax_tensor_copy(x, w->x0); /* give back the last iterate */
             return st;
         }
-        run->iterations++;
 
-        /* the tests, in PyTorch's order after the most informative one */
-        double d_max;
-        AX_TRY(ax_so_abs_stats(run, w->g, &g_max, &g_sum));
+        /* the tests, in PyTorch's order after the shared ones */
+        AX_TRY(ax_so_accept(run, loss, w->g, cfg->tolerance_grad, cfg->max_iter, cfg->monitor,
+                            cfg->monitor_user, reason));
+        if (*reason != AX_OPT_STOP_NONE)
+            break;
         AX_TRY(ax_so_abs_stats(run, w->d, &d_max, NULL));
-        int stop = ax_so_monitor(cfg->monitor, cfg->monitor_user, run->iterations, loss,
-                                 (float)g_max);
-        if (g_max <= cfg->tolerance_grad)
-            reason = AX_OPT_STOP_GRAD_TOL;
-        else if (stop)
-            reason = AX_OPT_STOP_MONITOR;
-        else if (run->iterations >= cfg->max_iter)
-            reason = AX_OPT_STOP_MAX_ITER;
-        else if (run->evaluations >= max_eval)
-            reason = AX_OPT_STOP_MAX_EVAL;
+        if (run->evaluations >= max_eval)
+            *reason = AX_OPT_STOP_MAX_EVAL;
         else if (d_max * fabs(t) <= cfg->tolerance_change)
-            reason = AX_OPT_STOP_STEP_TOL;
+            *reason = AX_OPT_STOP_STEP_TOL;
         else if (fabs((double)loss - (double)prev_loss) < cfg->tolerance_change)
-            reason = AX_OPT_STOP_LOSS_TOL;
+            *reason = AX_OPT_STOP_LOSS_TOL;
     }
-    ax_so_report(run, report, loss, (float)g_max, reason);
     return AX_OK;
 }
 
@@ -226,11 +213,14 @@ ax_status ax_lbfgs_minimize(ax_ctx *ctx, const ax_lbfgs_config *cfg, ax_objectiv
     ax_so_run run;
     AX_TRY(ax_so_begin(&run, __func__, ctx, cfg, fn, user, x));
     lbfgs_ws w = {0};
+    ax_opt_stop reason = AX_OPT_STOP_NONE;
     ax_status st = check_config(__func__, cfg);
     if (st == AX_OK)
         st = ws_alloc(&run, cfg, x, &w);
     if (st == AX_OK)
-        st = minimize(&run, cfg, &w, x, report);
+        st = minimize(&run, cfg, &w, x, &reason);
+    if (run.evaluations > 0)
+        ax_so_report(&run, report, st == AX_OK ? reason : AX_OPT_STOP_NONE);
     ws_free(&w);
     ax_so_end(&run);
     return st;

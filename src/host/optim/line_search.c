@@ -59,11 +59,10 @@ static ax_status assign(ls_point *dst, double t, double f, double gtd, const ax_
 ax_status ax_so_strong_wolfe(ax_so_run *run, ax_tensor *x, const ax_tensor *x0,
                              const ax_tensor *d, float f0, const ax_tensor *g0, double gtd0,
                              float tolerance_change, int max_ls, ax_tensor *const ws[4],
-                             double *t_io, float *loss, ax_tensor *g, int *evals) {
+                             double *t_io, float *loss, ax_tensor *g) {
     ax_tensor *g_new = ws[0], *g_prev = ws[1];
     ls_point br[2] = {{0, 0, 0, ws[2]}, {0, 0, 0, ws[3]}};
     int low = 0, high = 1, done = 0, ls_iter = 0;
-    const int first_evaluation = run->evaluations;
     double d_norm, t = *t_io, f_new, gtd_new;
     AX_TRY(ax_so_abs_stats(run, d, &d_norm, NULL));
     AX_TRY(evaluate(run, x, x0, t, d, &f_new, g_new, &gtd_new));
@@ -146,7 +145,6 @@ ax_status ax_so_strong_wolfe(ax_so_run *run, ax_tensor *x, const ax_tensor *x0,
     /* the low end is the answer; x was left at the last trial point */
     *t_io = br[low].t;
     *loss = (float)br[low].f;
-    *evals = run->evaluations - first_evaluation;
     AX_TRY(ax_tensor_copy(g, br[low].g));
     return ax_so_step(run->ctx, x0, (float)br[low].t, d, x);
 }

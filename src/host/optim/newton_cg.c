@@ -4,7 +4,6 @@
  * Hessian-vector products are exact (a callback) or forward differences of gradients. */
 #include <float.h>
 #include <math.h>
-#include <stdio.h>
 
 #include "second_order.h"
 
@@ -67,12 +66,8 @@ static ax_status hessian_vector(ax_so_run *run, newton_ws *w, const hvp_oracle *
     if (o->hvp) {
         ax_clear_error();
         ax_status st = o->hvp(run->user, o->x, v, out);
-        if (st != AX_OK) {
-            char inner[384];
-            snprintf(inner, sizeof inner, "%s", ax_last_error());
-            return ax_fail(st, run->fn_name, "the hvp callback failed (%s) at product %d%s%s",
-                           ax_status_str(st), run->hvp_calls, inner[0] ? ": " : "", inner);
-        }
+        if (st != AX_OK)
+            return ax_so_callback_failed(run, st, "hvp callback", run->hvp_calls);
     } else {
         double vv;
         float f;
@@ -119,13 +114,12 @@ static ax_status truncated_cg(ax_so_run *run, newton_ws *w, const hvp_oracle *o,
     return AX_OK;
 }
 
-/* Backtracking from t = 1, halving: accept the first x0 + t p with
+/* Backtracking from x0 = x (on entry) and t = 1, halving: accept the first x0 + t p with
  * f <= f0 + c1 t g.p (Armijo). *accepted = 0 (and x = x0) when none is found. */
 static ax_status armijo(ax_so_run *run, const ax_newton_cg_config *cfg, newton_ws *w,
                         ax_tensor *x, float f0, double gtp, float *f_new, int *accepted) {
     double t = 1.0;
     *accepted = 0;
-    AX_TRY(ax_tensor_copy(w->x0, x));
     for (int k = 0; k <= cfg->max_backtracks; k++, t *= 0.5) {
         AX_TRY(ax_so_step(run->ctx, w->x0, (float)t, w->p, x));
         AX_TRY(ax_so_eval(run, x, f_new, w->g_new));
@@ -137,17 +131,11 @@ static ax_status armijo(ax_so_run *run, const ax_newton_cg_config *cfg, newton_w
     return ax_tensor_copy(x, w->x0);
 }
 
+/* The iterations; *reason says why they stopped. On a failure x is the last iterate. */
 static ax_status minimize(ax_so_run *run, const ax_newton_cg_config *cfg, ax_hvp_fn hvp,
-                          newton_ws *w, ax_tensor *x, ax_opt_report *report) {
-    float loss;
-    double g_max;
-    ax_opt_stop reason = AX_OPT_STOP_NONE;
-    AX_TRY(ax_so_eval(run, x, &loss, w->g));
-    AX_TRY(ax_so_abs_stats(run, w->g, &g_max, NULL));
-    if (g_max <= cfg->tolerance_grad)
-        reason = AX_OPT_STOP_GRAD_TOL;
-
-    while (reason == AX_OPT_STOP_NONE) {
+                          newton_ws *w, ax_tensor *x, ax_opt_stop *reason) {
+    AX_TRY(ax_so_start(run, x, w->g, cfg->tolerance_grad, reason));
+    while (*reason == AX_OPT_STOP_NONE) {
         /* the Newton step, solved to the relative accuracy eta = min(eta_max, sqrt(|g|)) */
         hvp_oracle o = {hvp, cfg->damping, x, w->g, 0.0};
         double gg, gtp;
@@ -164,38 +152,28 @@ static ax_status minimize(ax_so_run *run, const ax_newton_cg_config *cfg, ax_hvp
             gtp = -gg;
         }
 
-        float new_loss = loss;
+        float loss = run->loss, prev_loss = run->loss;
         int accepted;
-        ax_status st = armijo(run, cfg, w, x, loss, gtp, &new_loss, &accepted);
+        AX_TRY(ax_tensor_copy(w->x0, x));
+        ax_status st = armijo(run, cfg, w, x, prev_loss, gtp, &loss, &accepted);
         if (st != AX_OK) {
             ax_tensor_copy(x, w->x0); /* give back the last iterate */
-            ax_so_report(run, report, loss, (float)g_max, AX_OPT_STOP_NONE);
             return st;
         }
         if (!accepted) {
-            reason = AX_OPT_STOP_LINE_SEARCH;
+            *reason = AX_OPT_STOP_LINE_SEARCH;
             break;
         }
-        float prev_loss = loss;
-        loss = new_loss;
-        ax_tensor *tmp = w->g;
+        ax_tensor *tmp = w->g; /* the gradient at the new x */
         w->g = w->g_new;
         w->g_new = tmp;
-        run->iterations++;
 
-        AX_TRY(ax_so_abs_stats(run, w->g, &g_max, NULL));
-        int stop = ax_so_monitor(cfg->monitor, cfg->monitor_user, run->iterations, loss,
-                                 (float)g_max);
-        if (g_max <= cfg->tolerance_grad)
-            reason = AX_OPT_STOP_GRAD_TOL;
-        else if (stop)
-            reason = AX_OPT_STOP_MONITOR;
-        else if (run->iterations >= cfg->max_iter)
-            reason = AX_OPT_STOP_MAX_ITER;
-        else if (fabs((double)loss - (double)prev_loss) < cfg->tolerance_change)
-            reason = AX_OPT_STOP_LOSS_TOL;
+        AX_TRY(ax_so_accept(run, loss, w->g, cfg->tolerance_grad, cfg->max_iter, cfg->monitor,
+                            cfg->monitor_user, reason));
+        if (*reason == AX_OPT_STOP_NONE &&
+            fabs((double)loss - (double)prev_loss) < cfg->tolerance_change)
+            *reason = AX_OPT_STOP_LOSS_TOL;
     }
-    ax_so_report(run, report, loss, (float)g_max, reason);
     return AX_OK;
 }
 
@@ -209,11 +187,14 @@ ax_status ax_newton_cg_minimize(ax_ctx *ctx, const ax_newton_cg_config *cfg,
     newton_ws w = {0};
     ax_tensor **vecs[] = {&w.g, &w.g_new, &w.p, &w.r, &w.d, &w.bd, &w.x0, &w.xh, &w.gh};
     const size_t count = sizeof vecs / sizeof vecs[0];
+    ax_opt_stop reason = AX_OPT_STOP_NONE;
     ax_status st = check_config(__func__, cfg);
     for (size_t i = 0; st == AX_OK && i < count; i++)
         st = ax_so_vector(&run, x, vecs[i]);
     if (st == AX_OK)
-        st = minimize(&run, cfg, hvp, &w, x, report);
+        st = minimize(&run, cfg, hvp, &w, x, &reason);
+    if (run.evaluations > 0)
+        ax_so_report(&run, report, st == AX_OK ? reason : AX_OPT_STOP_NONE);
     for (size_t i = 0; i < count; i++)
         ax_tensor_destroy(*vecs[i]);
     ax_so_end(&run);

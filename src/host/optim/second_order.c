@@ -111,17 +111,21 @@ ax_status ax_so_step(ax_ctx *ctx, const ax_tensor *x, float t, const ax_tensor *
     return ax_axpy(ctx, t, d, y);
 }
 
+ax_status ax_so_callback_failed(const ax_so_run *run, ax_status st, const char *what,
+                                int count) {
+    char inner[384]; /* the callback's own message, copied before ax_fail overwrites it */
+    snprintf(inner, sizeof inner, "%s", ax_last_error());
+    return ax_fail(st, run->fn_name, "the %s failed (%s) at call %d%s%s", what,
+                   ax_status_str(st), count, inner[0] ? ": " : "", inner);
+}
+
 ax_status ax_so_eval(ax_so_run *run, const ax_tensor *x, float *loss, ax_tensor *grad) {
     float f = NAN;
     ax_clear_error();
     ax_status st = run->fn(run->user, x, &f, grad);
     run->evaluations++;
-    if (st != AX_OK) {
-        char inner[384];
-        snprintf(inner, sizeof inner, "%s", ax_last_error());
-        return ax_fail(st, run->fn_name, "the objective failed (%s) at evaluation %d%s%s",
-                       ax_status_str(st), run->evaluations, inner[0] ? ": " : "", inner);
-    }
+    if (st != AX_OK)
+        return ax_so_callback_failed(run, st, "objective", run->evaluations);
     if (!isfinite(f))
         return ax_fail(AX_ERR_INVALID_ARG, run->fn_name,
                        "the objective returned a non-finite loss (%g) at evaluation %d",
@@ -130,20 +134,40 @@ ax_status ax_so_eval(ax_so_run *run, const ax_tensor *x, float *loss, ax_tensor 
     return AX_OK;
 }
 
-int ax_so_monitor(ax_opt_monitor_fn monitor, void *user, int iteration, float loss,
-                  float grad_max) {
-    return monitor ? monitor(user, iteration, loss, grad_max) != 0 : 0;
+ax_status ax_so_start(ax_so_run *run, const ax_tensor *x, ax_tensor *g, float tolerance_grad,
+                      ax_opt_stop *reason) {
+    AX_TRY(ax_so_eval(run, x, &run->loss, g));
+    AX_TRY(ax_so_abs_stats(run, g, &run->grad_max, &run->grad_sum));
+    *reason = run->grad_max <= tolerance_grad ? AX_OPT_STOP_GRAD_TOL : AX_OPT_STOP_NONE;
+    return AX_OK;
 }
 
-void ax_so_report(const ax_so_run *run, ax_opt_report *report, float loss, float grad_max,
-                  ax_opt_stop reason) {
+ax_status ax_so_accept(ax_so_run *run, float loss, const ax_tensor *g, float tolerance_grad,
+                       int max_iter, ax_opt_monitor_fn monitor, void *monitor_user,
+                       ax_opt_stop *reason) {
+    run->iterations++;
+    run->loss = loss;
+    AX_TRY(ax_so_abs_stats(run, g, &run->grad_max, &run->grad_sum));
+    int stop = monitor && monitor(monitor_user, run->iterations, loss, (float)run->grad_max);
+    if (run->grad_max <= tolerance_grad)
+        *reason = AX_OPT_STOP_GRAD_TOL;
+    else if (stop)
+        *reason = AX_OPT_STOP_MONITOR;
+    else if (run->iterations >= max_iter)
+        *reason = AX_OPT_STOP_MAX_ITER;
+    else
+        *reason = AX_OPT_STOP_NONE;
+    return AX_OK;
+}
+
+void ax_so_report(const ax_so_run *run, ax_opt_report *report, ax_opt_stop reason) {
     if (!report)
         return;
     report->iterations = run->iterations;
     report->evaluations = run->evaluations;
     report->hvp_calls = run->hvp_calls;
-    report->loss = loss;
-    report->grad_max = grad_max;
+    report->loss = run->loss;
+    report->grad_max = (float)run->grad_max;
     report->reason = reason;
     report->converged = reason == AX_OPT_STOP_GRAD_TOL || reason == AX_OPT_STOP_STEP_TOL ||
                         reason == AX_OPT_STOP_LOSS_TOL;

@@ -20,6 +20,9 @@ typedef struct ax_so_run {
     ax_tensor *dot_out; /* [1, 1], the result of ax_so_dot */
     float *host;        /* n floats, for the max and sum of |v| */
     int iterations, evaluations, hvp_calls;
+    float loss;      /* at the last accepted iterate */
+    double grad_max; /* max |g_i| there */
+    double grad_sum; /* sum |g_i| there */
 } ax_so_run;
 
 /* Check ctx, cfg (as a pointer), fn and x, then set up run (nothing allocated on failure). */
@@ -41,17 +44,32 @@ ax_status ax_so_abs_stats(ax_so_run *run, const ax_tensor *v, double *max_abs,
 ax_status ax_so_step(ax_ctx *ctx, const ax_tensor *x, float t, const ax_tensor *d,
                      ax_tensor *y);
 
+/* A callback (the objective, the hvp) returned st: st, with a message naming the minimizer,
+ * `what` failed, at its count-th call, and the callback's own message. Call right after the
+ * callback (ax_clear_error before it), so that ax_last_error is the callback's. */
+ax_status ax_so_callback_failed(const ax_so_run *run, ax_status st, const char *what,
+                                int count);
+
 /* loss = fn(x) and grad (may be NULL), counted. A failing callback's status comes back with
  * a message naming the minimizer; a non-finite loss is AX_ERR_INVALID_ARG. */
 ax_status ax_so_eval(ax_so_run *run, const ax_tensor *x, float *loss, ax_tensor *grad);
 
-/* The monitor's verdict (0: go on; no monitor: 0). */
-int ax_so_monitor(ax_opt_monitor_fn monitor, void *user, int iteration, float loss,
-                  float grad_max);
+/* The first evaluation: loss and g at x become the accepted iterate; *reason is
+ * AX_OPT_STOP_GRAD_TOL when x already meets tolerance_grad, else AX_OPT_STOP_NONE. */
+ax_status ax_so_start(ax_so_run *run, const ax_tensor *x, ax_tensor *g, float tolerance_grad,
+                      ax_opt_stop *reason);
 
-/* Fill report (may be NULL) from run and the final values. */
-void ax_so_report(const ax_so_run *run, ax_opt_report *report, float loss, float grad_max,
-                  ax_opt_stop reason);
+/* An iteration ended at a point with this loss and gradient g: count it, make it the
+ * accepted iterate, call the monitor, and apply the tests every minimizer shares, in this
+ * order: max |g_i| <= tolerance_grad, the monitor's stop, max_iter. *reason is the first
+ * that holds, else AX_OPT_STOP_NONE (the minimizer's own tests come next). */
+ax_status ax_so_accept(ax_so_run *run, float loss, const ax_tensor *g, float tolerance_grad,
+                       int max_iter, ax_opt_monitor_fn monitor, void *monitor_user,
+                       ax_opt_stop *reason);
+
+/* Fill report (may be NULL) from run: counts, the last accepted iterate, reason
+ * (AX_OPT_STOP_NONE after a failure). */
+void ax_so_report(const ax_so_run *run, ax_opt_report *report, ax_opt_stop reason);
 
 /* AX_ERR_INVALID_ARG naming the call when ok is false (fmt says which value is wrong). */
 ax_status ax_so_require(const char *fn_name, int ok, const char *fmt, ...)
@@ -62,13 +80,12 @@ ax_status ax_so_require(const char *fn_name, int ok, const char *fmt, ...)
 
 /* PyTorch's strong-Wolfe line search (torch/optim/lbfgs.py, _strong_wolfe) from x0 along d:
  * f0, g0 and gtd0 = g0.d describe x0 and t is the first trial step; at most 1 + max_ls
- * evaluations. Trial points are evaluated in x. On return *t is the step found, *loss and g
- * the loss and gradient at x0 + t d, and x holds that point; *evals counts the objective
- * calls made.
+ * evaluations (counted in run). Trial points are evaluated in x. On return *t is the step
+ * found, *loss and g the loss and gradient at x0 + t d, and x holds that point.
  * ws holds four vectors shaped like x (the trial gradient, the previous one, the bracket's two). */
 ax_status ax_so_strong_wolfe(ax_so_run *run, ax_tensor *x, const ax_tensor *x0,
                              const ax_tensor *d, float f0, const ax_tensor *g0, double gtd0,
                              float tolerance_change, int max_ls, ax_tensor *const ws[4],
-                             double *t, float *loss, ax_tensor *g, int *evals);
+                             double *t, float *loss, ax_tensor *g);
 
 #endif

@@ -20,7 +20,7 @@ install(FILES ${CMAKE_CURRENT_BINARY_DIR}/AxonConfig.cmake
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/Axon)
 
 set(AXON_PC_PRIVATE_LIBS "-lm -lpthread")
-set(AXON_PC_REQUIRES_PRIVATE "openblas")
+set(AXON_PC_REQUIRES_PRIVATE "openblas zlib libcjson")
 if(AXON_HAVE_CUDA)
   string(APPEND AXON_PC_PRIVATE_LIBS " -L${CUDAToolkit_LIBRARY_DIR} -lcudart -lstdc++")
 endif()

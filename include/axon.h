@@ -7,6 +7,7 @@
 #include "axon/ops.h"
 #include "axon/graph.h"
 #include "axon/optim.h"
+#include "axon/io.h"
 
 #define AXON_VERSION_MAJOR 0
 #define AXON_VERSION_MINOR 1

@@ -1,6 +1,4 @@
-/* A small MNIST reader for tests (the library's own IDX reader comes with the datasets
- * work): the gz IDX files from $AXON_DATA/mnist, $AXON_DATA, or ../shared/data/mnist beside
- * the source tree. */
+/* MNIST for tests, through the library's reader (ax_data_dir, ax_mnist_load). */
 #ifndef AX_TEST_MNIST_H
 #define AX_TEST_MNIST_H
 

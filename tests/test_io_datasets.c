@@ -1,0 +1,604 @@
+/* Datasets: the IDX reader and MNIST, the data-folder search, and the text dataset for
+ * character-level models. `io` reads the real data under ../shared/data (skipping, with the
+ * places looked at, when they are not there); `badinput` writes small hostile files into a
+ * temporary folder. */
+#define _XOPEN_SOURCE 700 /* mkdtemp, setenv, realpath, nftw */
+
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "helpers.h"
+
+/* ---------------------------------------------------------------- temporary folder */
+
+static char tmp_dir[64]; /* "/tmp/axon-io-XXXXXX" */
+
+static void make_tmp(void) {
+    snprintf(tmp_dir, sizeof tmp_dir, "/tmp/axon-io-XXXXXX");
+    cr_assert_not_null(mkdtemp(tmp_dir), "mkdtemp failed");
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static void remove_tmp(void) {
+    if (tmp_dir[0])
+        nftw(tmp_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tmp_dir[0] = '\0';
+}
+
+/* tmp_dir/name into a static buffer (one at a time). */
+static const char *tmp_path(const char *name) {
+    static char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", tmp_dir, name);
+    return path;
+}
+
+static void make_dirs(const char *name) {
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", tmp_dir, name);
+    for (char *p = path + strlen(tmp_dir) + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(path, 0700);
+            *p = '/';
+        }
+    cr_assert_eq(mkdir(path, 0700), 0, "cannot create %s", path);
+}
+
+static void write_file(const char *name, const void *bytes, size_t n) {
+    FILE *f = fopen(tmp_path(name), "wb");
+    cr_assert_not_null(f, "cannot create %s", tmp_path(name));
+    cr_assert_eq(fwrite(bytes, 1, n, f), n);
+    cr_assert_eq(fclose(f), 0);
+}
+
+static void write_gz(const char *name, const void *bytes, size_t n) {
+    gzFile f = gzopen(tmp_path(name), "wb");
+    cr_assert_not_null(f, "cannot create %s", tmp_path(name));
+    cr_assert_eq(gzwrite(f, bytes, (unsigned)n), (int)n);
+    cr_assert_eq(gzclose(f), Z_OK);
+}
+
+/* An IDX file image: header (type, dims) then `data_bytes` bytes of data, in a malloc'ed
+ * buffer; *size gets its length. */
+static unsigned char *idx_bytes(int type, int ndim, const uint32_t *dims, const void *data,
+                                size_t data_bytes, size_t *size) {
+    *size = 4 + 4 * (size_t)ndim + data_bytes;
+    unsigned char *b = malloc(*size);
+    cr_assert_not_null(b);
+    b[0] = 0, b[1] = 0, b[2] = (unsigned char)type, b[3] = (unsigned char)ndim;
+    for (int i = 0; i < ndim; i++)
+        for (int k = 0; k < 4; k++)
+            b[4 + 4 * i + k] = (unsigned char)(dims[i] >> (24 - 8 * k));
+    if (data_bytes)
+        memcpy(b + 4 + 4 * ndim, data, data_bytes);
+    return b;
+}
+
+/* Write a small MNIST-shaped pair (n images of 28 x 28 with pixel i % 256, and the labels)
+ * under tmp_dir/<prefix>-{images-idx3,labels-idx1}-ubyte[.gz]. */
+static void write_mnist(const char *prefix, uint32_t n_images, const unsigned char *labels,
+                        uint32_t n_labels, int gz) {
+    char name[128];
+    size_t size;
+    uint32_t image_dims[3] = {n_images, 28, 28};
+    unsigned char *pixels = malloc((size_t)n_images * 784);
+    cr_assert_not_null(pixels);
+    for (size_t i = 0; i < (size_t)n_images * 784; i++)
+        pixels[i] = (unsigned char)(i % 256);
+    unsigned char *b = idx_bytes(AX_IDX_U8, 3, image_dims, pixels, (size_t)n_images * 784, &size);
+    snprintf(name, sizeof name, "%s-images-idx3-ubyte%s", prefix, gz ? ".gz" : "");
+    (gz ? write_gz : write_file)(name, b, size);
+    free(b);
+    free(pixels);
+    b = idx_bytes(AX_IDX_U8, 1, &n_labels, labels, n_labels, &size);
+    snprintf(name, sizeof name, "%s-labels-idx1-ubyte%s", prefix, gz ? ".gz" : "");
+    (gz ? write_gz : write_file)(name, b, size);
+    free(b);
+}
+
+/* The error message mentions `what`. */
+static void assert_message_has(const char *what) {
+    cr_assert(strstr(ax_last_error(), what), "message \"%s\" does not mention \"%s\"",
+              ax_last_error(), what);
+}
+
+/* ---------------------------------------------------------------- real data */
+
+/* The folder of a real dataset, or cr_skip saying where ax_data_dir looked. */
+static void real_data_or_skip(const char *dataset, char *dir, size_t size) {
+    if (ax_data_dir(NULL, dataset, dir, size) != AX_OK)
+        cr_skip("%s not found: %s", dataset, ax_last_error());
+}
+
+static void check_mnist(int train, int64_t expected_count, const int32_t *first_labels,
+                        int n_first, const int64_t *class_counts) {
+    char dir[PATH_MAX];
+    real_data_or_skip("mnist", dir, sizeof dir);
+    float *x;
+    int32_t *y;
+    int64_t n;
+    AX_ASSERT_OK(ax_mnist_load(dir, train, &x, &y, &n));
+    cr_assert_eq(n, expected_count);
+    for (int i = 0; i < n_first; i++)
+        cr_assert_eq(y[i], first_labels[i], "label %d is %d, expected %d", i, y[i],
+                     first_labels[i]);
+    int64_t counts[10] = {0};
+    for (int64_t i = 0; i < n; i++) {
+        cr_assert(y[i] >= 0 && y[i] <= 9);
+        counts[y[i]]++;
+    }
+    for (int c = 0; c < 10; c++)
+        cr_assert_eq(counts[c], class_counts[c], "class %d: %lld, expected %lld", c,
+                     (long long)counts[c], (long long)class_counts[c]);
+    float lo = 1.0f, hi = 0.0f;
+    for (int64_t i = 0; i < n * AX_MNIST_PIXELS; i++) {
+        lo = x[i] < lo ? x[i] : lo;
+        hi = x[i] > hi ? x[i] : hi;
+    }
+    cr_assert(lo == 0.0f && hi == 1.0f, "pixels in [%g, %g], expected [0, 1]", lo, hi);
+    ax_mnist_free(x, y);
+}
+
+Test(io, mnist_train) {
+    const int32_t first[] = {5, 0, 4, 1, 9};
+    const int64_t counts[] = {5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949};
+    check_mnist(1, 60000, first, 5, counts);
+}
+
+Test(io, mnist_test) {
+    const int32_t first[] = {7, 2, 1, 0, 4};
+    const int64_t counts[] = {980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009};
+    check_mnist(0, 10000, first, 5, counts);
+}
+
+/* From the source tree's root and from the build folder, with no AXON_DATA. */
+Test(io, data_dir_from_root_and_build) {
+    char dir[PATH_MAX], start[PATH_MAX];
+    cr_assert_not_null(getcwd(start, sizeof start));
+    unsetenv("AXON_DATA");
+    real_data_or_skip("mnist", dir, sizeof dir);
+    cr_assert_eq(chdir(AXON_SOURCE_DIR), 0);
+    AX_ASSERT_OK(ax_data_dir(NULL, "mnist", dir, sizeof dir));
+    cr_assert(strstr(dir, "/shared/data/mnist"), "found %s", dir);
+    AX_ASSERT_OK(ax_data_dir(NULL, "tinyshakespeare", dir, sizeof dir));
+    cr_assert(strstr(dir, "/shared/data/tinyshakespeare"), "found %s", dir);
+}
+
+TestSuite(io, .fini = remove_tmp);
+
+Test(io, data_dir_explicit_and_env) {
+    char dir[PATH_MAX];
+    make_tmp();
+    make_dirs("a/mnist");
+    make_dirs("b");
+    write_file("a/mnist/train-images-idx3-ubyte.gz", "", 0);
+    write_file("b/t10k-images-idx3-ubyte", "", 0);
+    char a[PATH_MAX], b[PATH_MAX];
+    snprintf(a, sizeof a, "%s/a", tmp_dir);
+    snprintf(b, sizeof b, "%s/b", tmp_dir);
+
+    /* explicit DIR holding DIR/mnist, and explicit DIR holding the files itself */
+    unsetenv("AXON_DATA");
+    AX_ASSERT_OK(ax_data_dir(a, "mnist", dir, sizeof dir));
+    cr_assert_str_eq(dir, tmp_path("a/mnist"));
+    AX_ASSERT_OK(ax_data_dir(b, "mnist", dir, sizeof dir));
+    cr_assert_str_eq(dir, b);
+
+    /* AXON_DATA when there is no explicit folder; the explicit one wins over it */
+    cr_assert_eq(setenv("AXON_DATA", b, 1), 0);
+    AX_ASSERT_OK(ax_data_dir(NULL, "mnist", dir, sizeof dir));
+    cr_assert_str_eq(dir, b);
+    AX_ASSERT_OK(ax_data_dir("", "mnist", dir, sizeof dir));
+    cr_assert_str_eq(dir, b);
+    AX_ASSERT_OK(ax_data_dir(a, "mnist", dir, sizeof dir));
+    cr_assert_str_eq(dir, tmp_path("a/mnist"));
+
+    /* an explicit folder without the files falls through to AXON_DATA */
+    AX_ASSERT_OK(ax_data_dir(tmp_dir, "mnist", dir, sizeof dir));
+    cr_assert_str_eq(dir, b);
+}
+
+Test(io, data_dir_parent_search) {
+    char dir[PATH_MAX], real[PATH_MAX], expected[PATH_MAX + 64];
+    make_tmp();
+    make_dirs("shared/data/tinyshakespeare");
+    make_dirs("repo/build/sub");
+    write_file("shared/data/tinyshakespeare/input.txt", "abc", 3);
+    unsetenv("AXON_DATA");
+    cr_assert_not_null(realpath(tmp_dir, real));
+    snprintf(expected, sizeof expected, "%s/shared/data/tinyshakespeare", real);
+    const char *starts[] = {"repo", "repo/build", "repo/build/sub"};
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(chdir(tmp_path(starts[i])), 0);
+        AX_ASSERT_OK(ax_data_dir(NULL, "tinyshakespeare", dir, sizeof dir));
+        cr_assert_str_eq(dir, expected, "from %s", starts[i]);
+    }
+}
+
+Test(io, idx_types_and_byte_order) {
+    make_tmp();
+    uint32_t dims[4] = {2, 1, 1, 3};
+    const unsigned char be_i32[] = {0, 0, 0, 1, 0xff, 0xff, 0xff, 0xfe, 0x01, 0x02, 0x03, 0x04,
+                                    0, 0, 0, 0, 0x7f, 0xff, 0xff, 0xff, 0x80, 0, 0, 0};
+    size_t size;
+    unsigned char *b = idx_bytes(AX_IDX_I32, 4, dims, be_i32, sizeof be_i32, &size);
+    write_gz("i32.gz", b, size);
+    free(b);
+    ax_idx idx;
+    AX_ASSERT_OK(ax_idx_read(tmp_path("i32.gz"), &idx));
+    cr_assert_eq(idx.type, AX_IDX_I32);
+    cr_assert_eq(idx.ndim, 4);
+    cr_assert(idx.dims[0] == 2 && idx.dims[1] == 1 && idx.dims[2] == 1 && idx.dims[3] == 3);
+    cr_assert_eq(idx.count, 6);
+    const int32_t want[] = {1, -2, 0x01020304, 0, INT32_MAX, INT32_MIN};
+    cr_assert_arr_eq(idx.data, want, sizeof want);
+    ax_idx_free(&idx);
+    cr_assert_null(idx.data);
+
+    const unsigned char be_f32[] = {0x3f, 0x80, 0, 0, 0xc0, 0x20, 0, 0}; /* 1.0, -2.5 */
+    uint32_t n = 2;
+    b = idx_bytes(AX_IDX_F32, 1, &n, be_f32, sizeof be_f32, &size);
+    write_file("f32", b, size);
+    free(b);
+    AX_ASSERT_OK(ax_idx_read(tmp_path("f32"), &idx));
+    const float *f = idx.data;
+    cr_assert(idx.type == AX_IDX_F32 && f[0] == 1.0f && f[1] == -2.5f);
+    ax_idx_free(&idx);
+    ax_idx_free(NULL);
+}
+
+/* ax_mnist_load on small files, gzip-compressed or not. */
+Test(io, mnist_small_files) {
+    const unsigned char labels[3] = {3, 9, 0};
+    for (int gz = 0; gz < 2; gz++) {
+        make_tmp();
+        write_mnist("train", 3, labels, 3, gz);
+        write_mnist("t10k", 1, labels, 1, gz);
+        float *x;
+        int32_t *y;
+        int64_t n;
+        AX_ASSERT_OK(ax_mnist_load(tmp_dir, 1, &x, &y, &n));
+        cr_assert_eq(n, 3);
+        cr_assert(y[0] == 3 && y[1] == 9 && y[2] == 0);
+        for (int64_t i = 0; i < 3 * 784; i++)
+            cr_assert_eq(x[i], (float)(i % 256) / 255.0f);
+        ax_mnist_free(x, y);
+        AX_ASSERT_OK(ax_mnist_load(tmp_dir, 0, &x, &y, &n));
+        cr_assert(n == 1 && y[0] == 3);
+        ax_mnist_free(x, y);
+        remove_tmp();
+    }
+}
+
+/* ---------------------------------------------------------------- text */
+
+static ax_text_dataset *load_shakespeare_or_skip(void) {
+    char dir[PATH_MAX], path[PATH_MAX + 16];
+    real_data_or_skip("tinyshakespeare", dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/input.txt", dir);
+    ax_text_dataset *ds;
+    AX_ASSERT_OK(ax_text_dataset_load(path, &ds));
+    return ds;
+}
+
+Test(io, text_shakespeare_vocab_and_round_trip) {
+    ax_text_dataset *ds = load_shakespeare_or_skip();
+    cr_assert_eq(ax_text_vocab_size(ds), 65);
+    cr_assert_eq(ax_text_length(ds), 1115394);
+    const char *s = "First Citizen:\nBefore we proceed any further, hear me speak.";
+    size_t n = strlen(s);
+    int32_t ids[128];
+    char back[128];
+    AX_ASSERT_OK(ax_text_encode(ds, s, n, ids));
+    cr_assert_arr_eq(ids, ax_text_ids(ds), n * sizeof *ids, "the corpus starts with s");
+    AX_ASSERT_OK(ax_text_decode(ds, ids, n, back));
+    cr_assert_arr_eq(back, s, n);
+    /* ids follow byte order: '\n' is the smallest byte, 'z' the largest */
+    int32_t first_last[2] = {0, 64};
+    AX_ASSERT_OK(ax_text_decode(ds, first_last, 2, back));
+    cr_assert(back[0] == '\n' && back[1] == 'z');
+    ax_text_dataset_destroy(ds);
+    ax_text_dataset_destroy(NULL);
+}
+
+Test(io, text_batches) {
+    ax_text_dataset *ds = load_shakespeare_or_skip();
+    enum { B = 8, T = 33 };
+    int32_t x[B * T], y[B * T], x2[B * T], y2[B * T];
+    const int32_t *ids = ax_text_ids(ds);
+    AX_ASSERT_OK(ax_text_batch(ds, B, T, 42, 0, x, y));
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t + 1 < T; t++)
+            cr_assert_eq(y[b * T + t], x[b * T + t + 1], "targets are the inputs shifted");
+    AX_ASSERT_OK(ax_text_batch(ds, B, T, 42, 0, x2, y2));
+    cr_assert_arr_eq(x, x2, sizeof x, "same seed and index, same batch");
+    cr_assert_arr_eq(y, y2, sizeof y);
+    AX_ASSERT_OK(ax_text_batch(ds, B, T, 42, 1, x2, y2));
+    cr_assert(memcmp(x, x2, sizeof x) != 0, "the next index gives another batch");
+    AX_ASSERT_OK(ax_text_batch(ds, B, T, 43, 0, x2, y2));
+    cr_assert(memcmp(x, x2, sizeof x) != 0, "another seed gives another batch");
+    (void)ids;
+    ax_text_dataset_destroy(ds);
+}
+
+/* On a corpus of distinct characters every window tells its start: rows are contiguous
+ * windows, the last target is the next character, and the starts cover the whole range. */
+Test(io, text_batch_windows) {
+    make_tmp();
+    const char *corpus = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghij";
+    int64_t len = (int64_t)strlen(corpus);
+    write_file("corpus.txt", corpus, (size_t)len);
+    ax_text_dataset *ds;
+    AX_ASSERT_OK(ax_text_dataset_load(tmp_path("corpus.txt"), &ds));
+    cr_assert_eq(ax_text_vocab_size(ds), len);
+    enum { B = 64, T = 5 };
+    int32_t x[B * T], y[B * T];
+    int seen[64] = {0};
+    for (uint64_t index = 0; index < 8; index++) {
+        AX_ASSERT_OK(ax_text_batch(ds, B, T, 7, index, x, y));
+        for (int b = 0; b < B; b++) {
+            int32_t start = x[b * T]; /* id == position in this corpus */
+            cr_assert(start >= 0 && start + T < len, "start %d", start);
+            seen[start] = 1;
+            for (int t = 0; t < T; t++) {
+                cr_assert_eq(x[b * T + t], start + t);
+                cr_assert_eq(y[b * T + t], start + t + 1);
+            }
+        }
+    }
+    for (int s = 0; s + T < len; s++)
+        cr_assert(seen[s], "start %d never drawn", s);
+    /* the longest sequence the corpus allows */
+    int32_t xl[64], yl[64];
+    AX_ASSERT_OK(ax_text_batch(ds, 1, len - 1, 7, 0, xl, yl));
+    cr_assert(xl[0] == 0 && yl[len - 2] == len - 1);
+    ax_text_dataset_destroy(ds);
+}
+
+Test(io, text_split) {
+    make_tmp();
+    write_file("corpus.txt", "hello world, hello axon", 23);
+    ax_text_dataset *ds, *train, *val;
+    AX_ASSERT_OK(ax_text_dataset_load(tmp_path("corpus.txt"), &ds));
+    AX_ASSERT_OK(ax_text_dataset_split(ds, 0.9, &train, &val));
+    cr_assert_eq(ax_text_length(train), 20);
+    cr_assert_eq(ax_text_length(val), 3);
+    cr_assert_eq(ax_text_vocab_size(train), ax_text_vocab_size(ds));
+    cr_assert_eq(ax_text_vocab_size(val), ax_text_vocab_size(ds));
+    cr_assert_arr_eq(ax_text_ids(train), ax_text_ids(ds), 20 * sizeof(int32_t));
+    cr_assert_arr_eq(ax_text_ids(val), ax_text_ids(ds) + 20, 3 * sizeof(int32_t));
+    char back[3];
+    AX_ASSERT_OK(ax_text_decode(val, ax_text_ids(val), 3, back));
+    cr_assert_arr_eq(back, "xon", 3);
+    ax_text_dataset_destroy(train);
+    ax_text_dataset_destroy(val);
+    ax_text_dataset_destroy(ds);
+}
+
+/* ---------------------------------------------------------------- bad input */
+
+TestSuite(badinput, .fini = remove_tmp);
+
+/* ax_idx_read of bytes written to tmp_dir/name (gzip-compressed when gz) fails with status
+ * and a message naming the call and the file. */
+static void assert_idx_fails(const char *name, const void *bytes, size_t n, int gz,
+                             ax_status status) {
+    (gz ? write_gz : write_file)(name, bytes, n);
+    ax_idx idx;
+    memset(&idx, 0x5a, sizeof idx);
+    AX_ASSERT_FAILS(ax_idx_read(tmp_path(name), &idx), status, "ax_idx_read");
+    assert_message_has(tmp_path(name));
+    cr_assert(idx.data == NULL && idx.ndim == 0 && idx.count == 0, "out is zeroed");
+}
+
+Test(badinput, idx_bad_headers) {
+    make_tmp();
+    const unsigned char bad_magic[] = {1, 0, 8, 1, 0, 0, 0, 1, 7};
+    assert_idx_fails("magic", bad_magic, sizeof bad_magic, 0, AX_ERR_FORMAT);
+    assert_message_has("magic");
+    const unsigned char bad_type[] = {0, 0, 7, 1, 0, 0, 0, 1, 7};
+    assert_idx_fails("type", bad_type, sizeof bad_type, 0, AX_ERR_FORMAT);
+    const unsigned char no_dims[] = {0, 0, 8, 0, 7};
+    assert_idx_fails("ndim0", no_dims, sizeof no_dims, 0, AX_ERR_FORMAT);
+    const unsigned char five_dims[] = {0, 0, 8, 5, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1,
+                                       0, 0, 0, 1, 0, 0, 0, 1, 7};
+    assert_idx_fails("ndim5", five_dims, sizeof five_dims, 0, AX_ERR_FORMAT);
+    const unsigned char zero_dim[] = {0, 0, 8, 2, 0, 0, 0, 1, 0, 0, 0, 0};
+    assert_idx_fails("dim0", zero_dim, sizeof zero_dim, 1, AX_ERR_FORMAT);
+    const unsigned char not_gzip_body[] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0xff, 0xff,
+                                           0xff, 0xff, 0xff, 0xff};
+    assert_idx_fails("corrupt.gz", not_gzip_body, sizeof not_gzip_body, 0, AX_ERR_FORMAT);
+}
+
+Test(badinput, idx_huge_dims) {
+    make_tmp();
+    /* the product overflows 64 bits */
+    const unsigned char overflow[] = {0, 0, 0x0E, 3, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                      0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 2, 3};
+    assert_idx_fails("overflow", overflow, sizeof overflow, 0, AX_ERR_FORMAT);
+    /* 1e12 bytes declared, 3 present: truncated, without allocating the declared size */
+    const unsigned char huge[] = {0, 0, 8, 3, 0, 1, 0x86, 0xa0, 0, 1, 0x86, 0xa0,
+                                  0, 0, 0, 100, 1, 2, 3};
+    assert_idx_fails("huge", huge, sizeof huge, 1, AX_ERR_FORMAT);
+    assert_message_has("truncated");
+}
+
+/* A valid i32 [3, 4] file cut at every length (plain) and at several lengths (gzip). */
+Test(badinput, idx_truncated) {
+    make_tmp();
+    uint32_t dims[2] = {3, 4};
+    unsigned char data[48];
+    for (int i = 0; i < 48; i++)
+        data[i] = (unsigned char)i;
+    size_t size;
+    unsigned char *b = idx_bytes(AX_IDX_I32, 2, dims, data, sizeof data, &size);
+    for (size_t cut = 0; cut < size; cut++)
+        assert_idx_fails("cut", b, cut, 0, AX_ERR_FORMAT);
+    assert_idx_fails("cut", b, 20, 0, AX_ERR_FORMAT);
+    assert_message_has("[3, 4] = 48 bytes of data, the file holds 8");
+    for (size_t cut = 0; cut < size; cut += 7)
+        assert_idx_fails("cut.gz", b, cut, 1, AX_ERR_FORMAT);
+
+    /* the compressed stream itself cut short */
+    write_gz("full.gz", b, size);
+    FILE *f = fopen(tmp_path("full.gz"), "rb");
+    cr_assert_not_null(f);
+    unsigned char gz[512];
+    size_t gz_size = fread(gz, 1, sizeof gz, f);
+    fclose(f);
+    cr_assert(gz_size > 20 && gz_size < sizeof gz);
+    for (size_t cut = 12; cut < gz_size; cut += 5)
+        assert_idx_fails("cutstream.gz", gz, cut, 0, AX_ERR_FORMAT);
+    free(b);
+}
+
+Test(badinput, idx_trailing_bytes) {
+    make_tmp();
+    const unsigned char trailing[] = {0, 0, 8, 1, 0, 0, 0, 2, 1, 2, 3};
+    assert_idx_fails("trailing", trailing, sizeof trailing, 0, AX_ERR_FORMAT);
+    assert_message_has("trailing");
+    assert_idx_fails("trailing.gz", trailing, sizeof trailing, 1, AX_ERR_FORMAT);
+}
+
+Test(badinput, idx_missing_and_null) {
+    make_tmp();
+    ax_idx idx;
+    AX_ASSERT_FAILS(ax_idx_read(tmp_path("nope.gz"), &idx), AX_ERR_IO, "ax_idx_read");
+    assert_message_has(tmp_path("nope.gz"));
+    AX_ASSERT_FAILS(ax_idx_read(tmp_dir, &idx), AX_ERR_IO, "ax_idx_read"); /* a folder */
+    AX_ASSERT_FAILS(ax_idx_read(NULL, &idx), AX_ERR_INVALID_ARG, "ax_idx_read");
+    AX_ASSERT_FAILS(ax_idx_read(tmp_path("x"), NULL), AX_ERR_INVALID_ARG, "ax_idx_read");
+}
+
+/* ax_mnist_load on tmp_dir fails with status, naming the call and `what`. */
+static void assert_mnist_fails(ax_status status, const char *what) {
+    float *x = (float *)1;
+    int32_t *y = (int32_t *)1;
+    int64_t n = 1;
+    AX_ASSERT_FAILS(ax_mnist_load(tmp_dir, 1, &x, &y, &n), status, "ax_mnist_load");
+    assert_message_has(what);
+    cr_assert(x == NULL && y == NULL && n == 0);
+}
+
+Test(badinput, mnist_inconsistent) {
+    const unsigned char labels[3] = {1, 2, 3};
+    make_tmp();
+    assert_mnist_fails(AX_ERR_IO, "train-images-idx3-ubyte.gz");
+    write_mnist("train", 3, labels, 2, 1); /* 3 images, 2 labels */
+    assert_mnist_fails(AX_ERR_FORMAT, "holds 3 images");
+    remove_tmp();
+
+    const unsigned char ten[3] = {1, 10, 3};
+    make_tmp();
+    write_mnist("train", 3, ten, 3, 0);
+    assert_mnist_fails(AX_ERR_FORMAT, "label 1 is 10");
+    remove_tmp();
+
+    make_tmp(); /* images that are not 28 x 28 */
+    write_mnist("train", 3, labels, 3, 1);
+    uint32_t dims[3] = {3, 27, 28};
+    unsigned char pixels[3 * 27 * 28] = {0};
+    size_t size;
+    unsigned char *b = idx_bytes(AX_IDX_U8, 3, dims, pixels, sizeof pixels, &size);
+    write_gz("train-images-idx3-ubyte.gz", b, size);
+    free(b);
+    assert_mnist_fails(AX_ERR_FORMAT, "[3, 27, 28]");
+    remove(tmp_path("train-labels-idx1-ubyte.gz"));
+    assert_mnist_fails(AX_ERR_IO, "train-labels-idx1-ubyte");
+
+    float *x;
+    int32_t *y;
+    int64_t n;
+    AX_ASSERT_FAILS(ax_mnist_load(NULL, 1, &x, &y, &n), AX_ERR_INVALID_ARG, "ax_mnist_load");
+    AX_ASSERT_FAILS(ax_mnist_load(tmp_dir, 1, NULL, &y, &n), AX_ERR_INVALID_ARG,
+                    "ax_mnist_load");
+}
+
+Test(badinput, data_dir_not_found) {
+    char dir[PATH_MAX], none[PATH_MAX], env[PATH_MAX];
+    make_tmp();
+    make_dirs("deep/er");
+    cr_assert_eq(chdir(tmp_path("deep/er")), 0);
+    snprintf(none, sizeof none, "%s/none", tmp_dir);
+    snprintf(env, sizeof env, "%s/env", tmp_dir);
+    cr_assert_eq(setenv("AXON_DATA", env, 1), 0);
+    AX_ASSERT_FAILS(ax_data_dir(none, "mnist", dir, sizeof dir), AX_ERR_IO, "ax_data_dir");
+    assert_message_has(none);
+    assert_message_has(env);
+    assert_message_has("/deep/shared/data/mnist"); /* ../shared/data from the current folder */
+    assert_message_has("/shared/data/mnist");
+    assert_message_has("train-images-idx3-ubyte.gz");
+    assert_message_has("AXON_DATA");
+    assert_message_has("--data");
+    AX_ASSERT_FAILS(ax_data_dir(NULL, "tinyshakespeare", dir, sizeof dir), AX_ERR_IO,
+                    "ax_data_dir");
+    assert_message_has("input.txt");
+
+    AX_ASSERT_FAILS(ax_data_dir(NULL, "cifar", dir, sizeof dir), AX_ERR_INVALID_ARG,
+                    "ax_data_dir");
+    make_dirs("env/mnist");
+    write_file("env/mnist/train-images-idx3-ubyte.gz", "", 0);
+    AX_ASSERT_FAILS(ax_data_dir(NULL, "mnist", dir, 8), AX_ERR_INVALID_ARG, "ax_data_dir");
+    AX_ASSERT_FAILS(ax_data_dir(NULL, NULL, dir, sizeof dir), AX_ERR_INVALID_ARG,
+                    "ax_data_dir");
+}
+
+Test(badinput, text_files) {
+    make_tmp();
+    ax_text_dataset *ds = (ax_text_dataset *)1;
+    write_file("empty.txt", "", 0);
+    AX_ASSERT_FAILS(ax_text_dataset_load(tmp_path("empty.txt"), &ds), AX_ERR_FORMAT,
+                    "ax_text_dataset_load");
+    assert_message_has("empty");
+    cr_assert_null(ds);
+    AX_ASSERT_FAILS(ax_text_dataset_load(tmp_path("missing.txt"), &ds), AX_ERR_IO,
+                    "ax_text_dataset_load");
+    assert_message_has(tmp_path("missing.txt"));
+    AX_ASSERT_FAILS(ax_text_dataset_load(tmp_dir, &ds), AX_ERR_IO, "ax_text_dataset_load");
+    AX_ASSERT_FAILS(ax_text_dataset_load(NULL, &ds), AX_ERR_INVALID_ARG,
+                    "ax_text_dataset_load");
+}
+
+Test(badinput, text_calls) {
+    make_tmp();
+    write_file("abc.txt", "abcabc", 6);
+    ax_text_dataset *ds, *train, *val;
+    AX_ASSERT_OK(ax_text_dataset_load(tmp_path("abc.txt"), &ds));
+    int32_t ids[8];
+    char out[8];
+    AX_ASSERT_FAILS(ax_text_encode(ds, "abZ", 3, ids), AX_ERR_INVALID_ARG, "ax_text_encode");
+    assert_message_has("'Z'");
+    assert_message_has("position 2");
+    AX_ASSERT_FAILS(ax_text_encode(ds, "a\x01", 2, ids), AX_ERR_INVALID_ARG, "ax_text_encode");
+    assert_message_has("0x01");
+    const int32_t bad_ids[2] = {0, 3};
+    AX_ASSERT_FAILS(ax_text_decode(ds, bad_ids, 2, out), AX_ERR_INVALID_ARG, "ax_text_decode");
+    AX_ASSERT_FAILS(ax_text_encode(NULL, "a", 1, ids), AX_ERR_INVALID_ARG, "ax_text_encode");
+    AX_ASSERT_FAILS(ax_text_batch(ds, 1, 6, 0, 0, ids, ids + 6), AX_ERR_INVALID_ARG,
+                    "ax_text_batch");
+    AX_ASSERT_FAILS(ax_text_batch(ds, 0, 2, 0, 0, ids, ids + 4), AX_ERR_INVALID_ARG,
+                    "ax_text_batch");
+    AX_ASSERT_FAILS(ax_text_batch(ds, INT64_MAX, 2, 0, 0, ids, ids + 4), AX_ERR_INVALID_ARG,
+                    "ax_text_batch");
+    AX_ASSERT_FAILS(ax_text_batch(ds, 1, 2, 0, 0, NULL, ids), AX_ERR_INVALID_ARG,
+                    "ax_text_batch");
+    AX_ASSERT_FAILS(ax_text_dataset_split(ds, 1.0, &train, &val), AX_ERR_INVALID_ARG,
+                    "ax_text_dataset_split");
+    cr_assert(train == NULL && val == NULL);
+    AX_ASSERT_FAILS(ax_text_dataset_split(ds, 0.9, &train, &val), AX_ERR_INVALID_ARG,
+                    "ax_text_dataset_split"); /* 5 and 1 characters */
+    cr_assert_eq(ax_text_vocab_size(NULL), 0);
+    cr_assert_eq(ax_text_length(NULL), 0);
+    cr_assert_null(ax_text_ids(NULL));
+    ax_text_dataset_destroy(ds);
+}

@@ -8,6 +8,7 @@
 
 #include "core.h"
 #include "graph.h" /* ax_graph, for checkpoints */
+#include "optim.h" /* ax_optimizer, for checkpoints */
 
 #ifdef __cplusplus
 extern "C" {
@@ -133,9 +134,23 @@ AX_API ax_status ax_graph_save(ax_graph *g, const char *path);
  * graph's device. Strict, like PyTorch's load_state_dict: every parameter must be in the file
  * with the same dtype and shape (else AX_ERR_SHAPE or AX_ERR_DTYPE: "ax_graph_load: fc1.weight
  * has shape [256, 784] in the file, [128, 784] in the graph"), and every tensor of the file
- * must be a parameter (a missing or an extra key is AX_ERR_FORMAT naming it). On any failure
- * the graph's parameters are unchanged. */
+ * must be a parameter (a missing or an extra key is AX_ERR_FORMAT naming it). The whole file
+ * is checked before the first parameter is written, so a bad file changes nothing (only a
+ * device error while copying could leave a partial load). */
 AX_API ax_status ax_graph_load(ax_graph *g, const char *path);
+
+/* Save and load the state of an optimizer that steps g's parameters (the arrays of
+ * ax_graph_param_tensors), so that training resumes where it stopped: one F32 tensor per
+ * parameter and state, named "<parameter>.<state>" after PyTorch's optimizer state
+ * ("fc1.weight.exp_avg", "fc1.weight.exp_avg_sq", "fc1.weight.momentum_buffer", "...sum",
+ * "...square_avg", "...acc_delta", "...grad_avg", "...max_exp_avg_sq"), and "step", the step
+ * count as I32 [1]. The hyperparameters and the learning rate are not saved: create the
+ * optimizer with the same config (and set its lr) before loading. Loading is strict as for
+ * ax_graph_load, so the state of another kind of optimizer (other state names) is refused
+ * with a message naming the first key that differs; an optimizer that has not stepped yet
+ * gets its state allocated first. Both check g's parameters as ax_optimizer_step would. */
+AX_API ax_status ax_optimizer_save(ax_optimizer *opt, ax_graph *g, const char *path);
+AX_API ax_status ax_optimizer_load(ax_optimizer *opt, ax_graph *g, const char *path);
 
 /* Save n named tensors (F32 or I32, any device); names are unique, non-empty and not
  * "__metadata__". The header carries {"__metadata__": {"format": "pt"}}. */

@@ -17,6 +17,7 @@
 #include "../core/internal.h"
 #include "../graph/graph_internal.h"
 #include "../ops/check.h"
+#include "../optim/optim_state.h"
 
 #define HEADER_MAX ((uint64_t)100 << 20) /* bytes of JSON header we accept */
 #define JSON_INT_MAX 9007199254740992.0  /* 2^53: larger integers do not survive a double */
@@ -633,53 +634,150 @@ ax_status ax_safetensors_save(const char *path, int n, const char *const *names,
     return save_tensors(__func__, path, n, names, tensors);
 }
 
-/* ---------------------------------------------------------------- graphs */
+/* ---------------------------------------------------------------- graphs and optimizers */
+
+/* Load the file at path into n named tensors, strictly: every name is in the file with its
+ * tensor's dtype and shape, the file holds nothing else (where names the tensors' owner in
+ * messages: "the graph"). All is checked before anything is copied. */
+static ax_status load_named(const char *fn, const char *path, int n, const char *const *names,
+                            ax_tensor *const *tensors, const char *where) {
+    ax_safetensors *st;
+    AX_TRY(open_file(fn, path, &st));
+    ax_status status = AX_OK;
+    for (int i = 0; i < n && status == AX_OK; i++) {
+        int k = find_entry(st, names[i]);
+        status = k < 0 ? ax_fail(AX_ERR_FORMAT, fn, "%s is missing from the file", names[i])
+                       : check_match(fn, &st->entries[k], tensors[i], where);
+    }
+    for (int k = 0; k < st->n && status == AX_OK && st->n != n; k++) {
+        int found = 0; /* every name was found once, so the file has extra keys */
+        for (int i = 0; i < n && !found; i++)
+            found = strcmp(st->entries[k].name, names[i]) == 0;
+        if (!found)
+            status = ax_fail(AX_ERR_FORMAT, fn, "the file has a tensor '%.64s' that is not in %s",
+                             st->entries[k].name, where);
+    }
+    for (int i = 0; i < n && status == AX_OK; i++)
+        status = copy_entry(fn, st, &st->entries[find_entry(st, names[i])], tensors[i]);
+    ax_safetensors_close(st);
+    return status;
+}
+
+/* The graph's parameter names, malloc'ed (the strings are the graph's). */
+static ax_status param_names(const char *fn, const ax_graph *g, const char ***names) {
+    *names = malloc((g->n_params ? (size_t)g->n_params : 1) * sizeof **names);
+    if (!*names)
+        return ax_fail(AX_ERR_OOM, fn, "out of memory");
+    for (int i = 0; i < g->n_params; i++)
+        (*names)[i] = g->params[i]->name;
+    return AX_OK;
+}
 
 ax_status ax_graph_save(ax_graph *g, const char *path) {
     AX_TRY(ax_graph_check(__func__, g));
-    const char **names = malloc((g->n_params ? (size_t)g->n_params : 1) * sizeof *names);
-    if (!names)
-        return AX_FAIL(AX_ERR_OOM, "out of memory");
-    for (int i = 0; i < g->n_params; i++)
-        names[i] = g->params[i]->name;
+    const char **names;
+    AX_TRY(param_names(__func__, g, &names));
     ax_status status = save_tensors(__func__, path, g->n_params, names,
                                     (const ax_tensor *const *)g->param_values);
     free(names);
     return status;
 }
 
-/* Every parameter of g is in st with its dtype and shape, and st holds nothing else. */
-static ax_status check_graph_match(const char *fn, const ax_graph *g, const ax_safetensors *st) {
+ax_status ax_graph_load(ax_graph *g, const char *path) {
+    AX_TRY(ax_graph_check(__func__, g));
+    const char **names;
+    AX_TRY(param_names(__func__, g, &names));
+    ax_status status = load_named(__func__, path, g->n_params, names, g->param_values,
+                                  "the graph");
+    free(names);
+    return status;
+}
+
+/* An optimizer's state for the parameters of g as named tensors: "<param>.<state>" for every
+ * state tensor, then "step", an i32 [1] tensor on g's context (the caller destroys it). */
+typedef struct optim_state {
+    int n;
+    char **names;
+    ax_tensor **tensors;
+    ax_tensor *step;
+} optim_state;
+
+static void optim_state_free(optim_state *s) {
+    for (int i = 0; s->names && i < s->n; i++)
+        free(s->names[i]);
+    free(s->names);
+    free(s->tensors);
+    ax_tensor_destroy(s->step);
+}
+
+static ax_status optim_state_get(const char *fn, ax_optimizer *opt, ax_graph *g,
+                                 optim_state *s) {
+    memset(s, 0, sizeof *s);
+    AX_TRY(ax_graph_check(fn, g));
+    AX_TRY(ax_optimizer_state_prepare(fn, opt, g->n_params, g->param_values));
+    size_t most = (size_t)g->n_params * AX_OPTIM_MAX_STATES + 1;
+    s->names = calloc(most, sizeof *s->names);
+    s->tensors = calloc(most, sizeof *s->tensors);
+    int64_t one = 1;
+    if (!s->names || !s->tensors)
+        return ax_fail(AX_ERR_OOM, fn, "out of memory");
+    ax_status status = ax_tensor_create(g->ctx, AX_I32, 1, &one, &s->step);
+    if (status != AX_OK)
+        return rewrap(status, fn, "the step counter");
     for (int i = 0; i < g->n_params; i++) {
-        int k = find_entry(st, g->params[i]->name);
-        if (k < 0)
-            return ax_fail(AX_ERR_FORMAT, fn, "%s is missing from the file",
-                           g->params[i]->name);
-        AX_TRY(check_match(fn, &st->entries[k], g->param_values[i], "the graph"));
-    }
-    if (st->n != g->n_params) { /* every parameter was found once: st has extra keys */
-        for (int k = 0; k < st->n; k++) {
-            int found = 0;
-            for (int i = 0; i < g->n_params && !found; i++)
-                found = strcmp(st->entries[k].name, g->params[i]->name) == 0;
-            if (!found)
-                return ax_fail(AX_ERR_FORMAT, fn,
-                               "the file has a tensor '%.64s' that is not a parameter of the "
-                               "graph",
-                               st->entries[k].name);
+        for (int k = 0; k < AX_OPTIM_MAX_STATES; k++) {
+            const char *state;
+            ax_tensor *t = ax_optimizer_state_tensor(opt, i, k, &state);
+            if (!t)
+                continue;
+            size_t len = strlen(g->params[i]->name) + strlen(state) + 2;
+            if (!(s->names[s->n] = malloc(len)))
+                return ax_fail(AX_ERR_OOM, fn, "out of memory");
+            snprintf(s->names[s->n], len, "%s.%s", g->params[i]->name, state);
+            s->tensors[s->n++] = t;
         }
     }
+    s->names[s->n] = strdup("step");
+    if (!s->names[s->n])
+        return ax_fail(AX_ERR_OOM, fn, "out of memory");
+    s->tensors[s->n++] = s->step;
     return AX_OK;
 }
 
-ax_status ax_graph_load(ax_graph *g, const char *path) {
-    AX_TRY(ax_graph_check(__func__, g));
-    ax_safetensors *st;
-    AX_TRY(open_file(__func__, path, &st));
-    ax_status status = check_graph_match(__func__, g, st);
-    for (int i = 0; i < g->n_params && status == AX_OK; i++)
-        status = copy_entry(__func__, st, &st->entries[find_entry(st, g->params[i]->name)],
-                            g->param_values[i]);
-    ax_safetensors_close(st);
+ax_status ax_optimizer_save(ax_optimizer *opt, ax_graph *g, const char *path) {
+    optim_state s;
+    ax_status status = optim_state_get(__func__, opt, g, &s);
+    int64_t *steps = status == AX_OK ? ax_optimizer_steps_ref(opt) : NULL;
+    if (status == AX_OK && *steps > INT32_MAX)
+        status = AX_FAIL(AX_ERR_UNSUPPORTED, "%lld steps do not fit the i32 step counter",
+                         (long long)*steps);
+    if (status == AX_OK) {
+        int32_t step = (int32_t)*steps;
+        status = ax_tensor_set_from_host(s.step, &step, sizeof step);
+        if (status != AX_OK)
+            status = rewrap(status, __func__, "the step counter");
+    }
+    if (status == AX_OK)
+        status = save_tensors(__func__, path, s.n, (const char *const *)s.names,
+                              (const ax_tensor *const *)s.tensors);
+    optim_state_free(&s);
+    return status;
+}
+
+ax_status ax_optimizer_load(ax_optimizer *opt, ax_graph *g, const char *path) {
+    optim_state s;
+    ax_status status = optim_state_get(__func__, opt, g, &s);
+    if (status == AX_OK)
+        status = load_named(__func__, path, s.n, (const char *const *)s.names, s.tensors,
+                            "the optimizer");
+    int32_t step = 0;
+    if (status == AX_OK && (status = ax_tensor_to_host(s.step, &step, sizeof step)) != AX_OK)
+        status = rewrap(status, __func__, "the step counter");
+    if (status == AX_OK && step < 0)
+        status = AX_FAIL(AX_ERR_FORMAT, "%s: the step counter is negative (%d)", path,
+                         (int)step);
+    if (status == AX_OK)
+        *ax_optimizer_steps_ref(opt) = step;
+    optim_state_free(&s);
     return status;
 }

@@ -9,6 +9,7 @@
 #include "axon/optim.h"
 
 #include "../ops/check.h"
+#include "optim_state.h"
 #include "update.h"
 
 #define AX_OPTIMIZER_MAGIC 0x41584f50u /* "AXOP" */
@@ -383,17 +384,9 @@ static struct ax_optim_update make_update(const ax_optimizer *opt) {
     return a;
 }
 
-/* params[i] and grads[i] are f32 tensors of ctx with the same shape, not aliased, and shaped
- * as on the first step. */
-static ax_status check_pair(const char *fn, const ax_optimizer *opt, int i,
-                            const ax_tensor *param, const ax_tensor *grad) {
-    char pname[32], gname[32];
-    snprintf(pname, sizeof pname, "params[%d]", i);
-    snprintf(gname, sizeof gname, "grads[%d]", i);
-    AX_TRY(ax_check_tensor(fn, opt->ctx, param, pname, AX_F32));
-    AX_TRY(ax_check_tensor(fn, opt->ctx, grad, gname, AX_F32));
-    AX_TRY(ax_check_same_shape(fn, param, pname, grad, gname));
-    AX_TRY(ax_check_no_alias(fn, param, pname, grad, gname));
+/* params[i] is shaped as on the first step (any shape before it). */
+static ax_status check_first_shape(const char *fn, const ax_optimizer *opt, int i,
+                                   const ax_tensor *param, const char *pname) {
     if (opt->nparams == 0)
         return AX_OK;
     const slot *s = &opt->slots[i];
@@ -407,6 +400,20 @@ static ax_status check_pair(const char *fn, const ax_optimizer *opt, int i,
     char now[128], then[128];
     return ax_fail(AX_ERR_SHAPE, fn, "%s has shape %s, but %s on the first step", pname,
                    ax_shape_str(param, now, sizeof now), ax_shape_str(&first, then, sizeof then));
+}
+
+/* params[i] and grads[i] are f32 tensors of ctx with the same shape, not aliased, and shaped
+ * as on the first step. */
+static ax_status check_pair(const char *fn, const ax_optimizer *opt, int i,
+                            const ax_tensor *param, const ax_tensor *grad) {
+    char pname[32], gname[32];
+    snprintf(pname, sizeof pname, "params[%d]", i);
+    snprintf(gname, sizeof gname, "grads[%d]", i);
+    AX_TRY(ax_check_tensor(fn, opt->ctx, param, pname, AX_F32));
+    AX_TRY(ax_check_tensor(fn, opt->ctx, grad, gname, AX_F32));
+    AX_TRY(ax_check_same_shape(fn, param, pname, grad, gname));
+    AX_TRY(ax_check_no_alias(fn, param, pname, grad, gname));
+    return check_first_shape(fn, opt, i, param, pname);
 }
 
 ax_status ax_optimizer_step(ax_optimizer *opt, int n, ax_tensor *const *params,
@@ -437,3 +444,46 @@ ax_status ax_optimizer_step(ax_optimizer *opt, int n, ax_tensor *const *params,
     }
     return AX_OK;
 }
+
+/* ---------------------------------------------------------------- state for checkpoints */
+
+ax_status ax_optimizer_state_prepare(const char *fn, ax_optimizer *opt, int n,
+                                     ax_tensor *const *params) {
+    AX_TRY(check_optimizer(fn, opt));
+    if (n < 1 || !params)
+        return ax_fail(AX_ERR_INVALID_ARG, fn, "expected at least one parameter");
+    if (opt->nparams && n != opt->nparams)
+        return ax_fail(AX_ERR_SHAPE, fn, "%d parameters, but the optimizer's first step had %d",
+                       n, opt->nparams);
+    for (int i = 0; i < n; i++) {
+        char pname[32];
+        snprintf(pname, sizeof pname, "params[%d]", i);
+        AX_TRY(ax_check_tensor(fn, opt->ctx, params[i], pname, AX_F32));
+        AX_TRY(check_first_shape(fn, opt, i, params[i], pname));
+    }
+    return opt->nparams ? AX_OK : alloc_state(fn, opt, n, params);
+}
+
+ax_tensor *ax_optimizer_state_tensor(ax_optimizer *opt, int i, int k, const char **name) {
+    static const char *const names[][AX_OPTIM_MAX_STATES] = {
+        [AX_OPTIM_SGD] = {"momentum_buffer", NULL, NULL},
+        [AX_OPTIM_ADAGRAD] = {"sum", NULL, NULL},
+        [AX_OPTIM_ADADELTA] = {"square_avg", "acc_delta", NULL},
+        [AX_OPTIM_RMSPROP] = {"square_avg", "momentum_buffer", "grad_avg"},
+        [AX_OPTIM_ADAM] = {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"},
+    };
+    *name = names[opt->family][k];
+    return opt->slots[i].state[k];
+}
+
+const char *ax_optimizer_family_name(const ax_optimizer *opt) {
+    switch (opt->family) {
+    case AX_OPTIM_SGD: return "sgd";
+    case AX_OPTIM_ADAGRAD: return "adagrad";
+    case AX_OPTIM_ADADELTA: return "adadelta";
+    case AX_OPTIM_RMSPROP: return "rmsprop";
+    default: return opt->decoupled ? "adamw" : "adam";
+    }
+}
+
+int64_t *ax_optimizer_steps_ref(ax_optimizer *opt) { return &opt->steps; }

@@ -60,11 +60,12 @@ static int compare_double(const void *a, const void *b) {
 }
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: bench_train_mlp [--pytorch FILE] [--steps N] [--warmup N] [--cpu-only]\n"
+    fprintf(f, "usage: bench_train_mlp [--pytorch FILE] [--steps N] [--warmup N] [--cpu-only] [--quick]\n"
                "  --pytorch FILE  CSV from bench/pytorch/train_mlp.py (device,batch,ms_per_step)\n"
                "  --steps N       timed steps per case, at least 20 (default 50)\n"
                "  --warmup N      untimed steps first (default 5)\n"
-               "  --cpu-only      skip the GPU even when one works\n");
+               "  --cpu-only      skip the GPU even when one works\n"
+               "  --quick         20 timed steps after 2 warm-up (scripts/gpu-check)\n");
 }
 
 static int parse_int(const char *s, int *out) {
@@ -85,6 +86,8 @@ static options parse_args(int argc, char **argv) {
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
             exit(0);
+        } else if (!strcmp(a, "--quick")) {
+            o.steps = 20, o.warmup = 2;
         } else if (!strcmp(a, "--cpu-only")) {
             o.cpu_only = 1;
         } else if (!strcmp(a, "--pytorch") && v) {

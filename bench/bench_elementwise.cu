@@ -25,24 +25,10 @@
 #include "axon.h"
 #include "host/cuda/cuda_internal.h" // ax_stream(ctx), for the events
 
+#define BENCH_NAME "bench_elementwise"
+#include "bench_util.cuh"
+
 namespace {
-
-[[noreturn]] void die(const char *what) {
-    fprintf(stderr, "bench_elementwise: %s: %s\n", what, ax_last_error());
-    exit(1);
-}
-
-void ok(ax_status st, const char *what) {
-    if (st != AX_OK)
-        die(what);
-}
-
-void cuda_ok(cudaError_t err, const char *what) {
-    if (err != cudaSuccess) {
-        fprintf(stderr, "bench_elementwise: %s: %s\n", what, cudaGetErrorString(err));
-        exit(1);
-    }
-}
 
 struct Tensor {
     ax_tensor *t = nullptr;

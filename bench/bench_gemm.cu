@@ -36,24 +36,10 @@
 #include "axon.h"
 #include "host/cuda/cuda_internal.h" // ax_stream(ctx): events and cuBLAS on the ctx's stream
 
+#define BENCH_NAME "bench_gemm"
+#include "bench_util.cuh"
+
 namespace {
-
-[[noreturn]] void die(const char *what) {
-    fprintf(stderr, "bench_gemm: %s: %s\n", what, ax_last_error());
-    exit(1);
-}
-
-void ok(ax_status st, const char *what) {
-    if (st != AX_OK)
-        die(what);
-}
-
-void cuda_ok(cudaError_t err, const char *what) {
-    if (err != cudaSuccess) {
-        fprintf(stderr, "bench_gemm: %s: %s\n", what, cudaGetErrorString(err));
-        exit(1);
-    }
-}
 
 void cublas_ok(cublasStatus_t st, const char *what) {
     if (st != CUBLAS_STATUS_SUCCESS) {

@@ -144,15 +144,7 @@ struct Row {
 } // namespace
 
 int main(int argc, char **argv) {
-    bool quick = false;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--quick"))
-            quick = true;
-        else {
-            fprintf(stderr, "usage: %s [--quick]\n", argv[0]);
-            return 2;
-        }
-    }
+    const bool quick = parse_quick(argc, argv);
     if (ax_cuda_device_count() == 0) {
         printf("no CUDA device\n");
         return 0;

@@ -347,15 +347,7 @@ int gpu_table(bool quick) {
 } // namespace
 
 int main(int argc, char **argv) {
-    bool quick = false;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--quick"))
-            quick = true;
-        else {
-            fprintf(stderr, "usage: %s [--quick]\n", argv[0]);
-            return 2;
-        }
-    }
+    const bool quick = parse_quick(argc, argv);
     printf("bench_gemm%s\n", quick ? " --quick" : "");
     const int failed = gpu_table(quick);
     cpu_table(quick);

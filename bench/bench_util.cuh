@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cuda_runtime_api.h>
 
@@ -27,6 +28,20 @@ void cuda_ok(cudaError_t err, const char *what) {
         fprintf(stderr, BENCH_NAME ": %s: %s\n", what, cudaGetErrorString(err));
         exit(1);
     }
+}
+
+// The benches' one option: --quick (fewer sizes and runs, for scripts/gpu-check). Anything
+// else prints the usage and exits 2.
+bool parse_quick(int argc, char **argv) {
+    bool quick = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--quick") != 0) {
+            fprintf(stderr, "usage: %s [--quick]\n", argv[0]);
+            exit(2);
+        }
+        quick = true;
+    }
+    return quick;
 }
 
 } // namespace

@@ -66,7 +66,10 @@ AX_API int ax_cuda_device_count(void);
 
 /* Create a context on one device. device_index selects the CUDA device (ignored for the CPU).
  * AX_DEVICE_CUDA fails with AX_ERR_DEVICE when no such device works; AX_DEVICE_AUTO falls
- * back to the CPU. The context owns a stream and a stream-ordered memory pool. */
+ * back to the CPU. The context owns a stream and a stream-ordered memory pool.
+ * Every call on a CUDA context runs on that context's device, whatever device the calling
+ * thread had current (contexts on several GPUs can be used from one thread); such a call
+ * leaves the context's device current for the thread. */
 AX_API ax_status ax_ctx_create(ax_device_kind kind, int device_index, ax_ctx **out);
 
 /* Destroy a context (NULL is fine). Tensors still alive keep its resources until they are

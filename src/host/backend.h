@@ -24,7 +24,12 @@ struct ax_optim_update; /* src/host/optim/update.h */
 struct ax_backend {
     const char *name; /* "cpu", "cuda" */
 
-    /* memory; the copies wait until the data has arrived */
+    /* Make ctx's device current for the calling thread before work is queued (CUDA:
+     * cudaSetDevice when the application or another context switched it); NULL when the
+     * backend has nothing to do. fn names the public call in a message. */
+    ax_status (*enter)(const ax_ctx *ctx, const char *fn);
+
+    /* memory, each on ctx's device; the copies wait until the data has arrived */
     ax_status (*alloc)(ax_ctx *ctx, size_t bytes, void **out);
     void (*free)(ax_ctx *ctx, void *ptr);
     ax_status (*copy_to_device)(ax_ctx *ctx, void *dst, const void *host_src, size_t bytes);

@@ -26,6 +26,8 @@ struct ax_ctx {
     uint64_t seed;
     void *scratch;  /* device scratch, grown on demand (ax_ctx_scratch) */
     size_t scratch_bytes;
+    ax_status deferred_status; /* a failure with no caller to report it (a free), returned */
+    char deferred_error[256];  /* with this message by the next ax_ctx_synchronize */
 };
 
 struct ax_tensor {

@@ -1,6 +1,7 @@
 /* Status names and the thread-local last-error message. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -27,13 +28,18 @@ const char *ax_last_error(void) { return last_error; }
 
 void ax_clear_error(void) { last_error[0] = '\0'; }
 
+/* The message is formatted into a local buffer first and copied once complete, so that an
+ * argument may be ax_last_error() itself: wrapping an earlier message ("...: %s",
+ * ax_last_error()) is safe. */
 ax_status ax_fail(ax_status status, const char *fn, const char *fmt, ...) {
-    int n = snprintf(last_error, sizeof last_error, "%s: ", fn);
-    if (n < 0 || (size_t)n >= sizeof last_error)
-        return status;
+    char message[sizeof last_error];
+    int n = snprintf(message, sizeof message, "%s: ", fn);
+    if (n < 0 || (size_t)n >= sizeof message)
+        n = 0;
     va_list args;
     va_start(args, fmt);
-    vsnprintf(last_error + n, sizeof last_error - (size_t)n, fmt, args);
+    vsnprintf(message + n, sizeof message - (size_t)n, fmt, args);
     va_end(args);
+    memcpy(last_error, message, sizeof last_error);
     return status;
 }

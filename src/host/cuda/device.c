@@ -67,24 +67,45 @@ ax_status ax_cuda_ctx_init(ax_ctx *ctx, int index) {
     return AX_OK;
 }
 
+/* Every entry of this backend runs on ctx's device: the current device is per host thread
+ * and the application, or a context on another GPU, may have changed it since the last call.
+ * cudaGetDevice is a thread-local read, so the common case costs no driver call. */
+static ax_status cuda_enter(const ax_ctx *ctx, const char *fn) {
+    int current = -1;
+    if (cudaGetDevice(&current) == cudaSuccess && current == ctx->info.index)
+        return AX_OK;
+    return ax_cuda_status(cudaSetDevice(ctx->info.index), fn, "cudaSetDevice");
+}
+
 void ax_cuda_ctx_fini(ax_ctx *ctx) {
-    cudaSetDevice(ctx->info.index);
+    cuda_enter(ctx, "ax_ctx_destroy");
     cudaStreamSynchronize(ax_stream(ctx));
     cudaStreamDestroy(ax_stream(ctx));
 }
 
 static ax_status cuda_alloc(ax_ctx *ctx, size_t bytes, void **out) {
-    cudaSetDevice(ctx->info.index);
+    AX_TRY(cuda_enter(ctx, __func__));
     return ax_cuda_status(cudaMallocAsync(out, bytes ? bytes : 4, ax_stream(ctx)), __func__,
                           "cudaMallocAsync");
 }
 
+/* A free has no caller to report to (destroy functions return nothing): a failure is kept in
+ * the context and reported by its next ax_ctx_synchronize. */
 static void cuda_free(ax_ctx *ctx, void *ptr) {
-    if (ptr)
-        cudaFreeAsync(ptr, ax_stream(ctx));
+    if (!ptr)
+        return;
+    ax_status st = cuda_enter(ctx, "ax_tensor_destroy");
+    if (st == AX_OK)
+        st = ax_cuda_status(cudaFreeAsync(ptr, ax_stream(ctx)), "ax_tensor_destroy",
+                            "cudaFreeAsync");
+    if (st != AX_OK && ctx->deferred_status == AX_OK) {
+        ctx->deferred_status = st;
+        snprintf(ctx->deferred_error, sizeof ctx->deferred_error, "%s", ax_last_error());
+    }
 }
 
 static ax_status cuda_copy_to_device(ax_ctx *ctx, void *dst, const void *src, size_t bytes) {
+    AX_TRY(cuda_enter(ctx, __func__));
     AX_TRY(ax_cuda_status(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice,
                                           ax_stream(ctx)),
                           __func__, "cudaMemcpyAsync"));
@@ -92,6 +113,7 @@ static ax_status cuda_copy_to_device(ax_ctx *ctx, void *dst, const void *src, si
 }
 
 static ax_status cuda_copy_to_host(ax_ctx *ctx, void *dst, const void *src, size_t bytes) {
+    AX_TRY(cuda_enter(ctx, __func__));
     AX_TRY(ax_cuda_status(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost,
                                           ax_stream(ctx)),
                           __func__, "cudaMemcpyAsync"));
@@ -99,18 +121,27 @@ static ax_status cuda_copy_to_host(ax_ctx *ctx, void *dst, const void *src, size
 }
 
 static ax_status cuda_copy_on_device(ax_ctx *ctx, void *dst, const void *src, size_t bytes) {
+    AX_TRY(cuda_enter(ctx, __func__));
     return ax_cuda_status(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice,
                                           ax_stream(ctx)),
                           __func__, "cudaMemcpyAsync");
 }
 
 static ax_status cuda_synchronize(ax_ctx *ctx) {
-    return ax_cuda_status(cudaStreamSynchronize(ax_stream(ctx)), "ax_ctx_synchronize",
-                          "work queued on the stream failed");
+    AX_TRY(cuda_enter(ctx, "ax_ctx_synchronize"));
+    AX_TRY(ax_cuda_status(cudaStreamSynchronize(ax_stream(ctx)), "ax_ctx_synchronize",
+                          "work queued on the stream failed"));
+    ax_status deferred = ctx->deferred_status;
+    if (deferred == AX_OK)
+        return AX_OK;
+    ctx->deferred_status = AX_OK;
+    return ax_fail(deferred, "ax_ctx_synchronize", "an earlier release failed: %s",
+                   ctx->deferred_error);
 }
 
 const struct ax_backend ax_cuda_backend = {
     .name = "cuda",
+    .enter = cuda_enter,
     .alloc = cuda_alloc,
     .free = cuda_free,
     .copy_to_device = cuda_copy_to_device,

@@ -109,10 +109,10 @@ ax_status ax_check_no_alias(const char *fn, const ax_tensor *out, const char *ou
 }
 
 ax_status ax_check_impl(const char *fn, const ax_ctx *ctx, int present) {
-    if (present)
-        return AX_OK;
-    return ax_fail(AX_ERR_UNSUPPORTED, fn, "the %s backend has no implementation of this op",
-                   ctx->backend->name);
+    if (!present)
+        return ax_fail(AX_ERR_UNSUPPORTED, fn,
+                       "the %s backend has no implementation of this op", ctx->backend->name);
+    return ctx->backend->enter ? ctx->backend->enter(ctx, fn) : AX_OK;
 }
 
 ax_status ax_check_axis(const char *fn, const ax_tensor *t, int axis, int64_t *outer,

@@ -43,7 +43,8 @@ ax_status ax_check_finite(const char *fn, const char *name, float value);
 ax_status ax_check_no_alias(const char *fn, const ax_tensor *out, const char *out_name,
                             const ax_tensor *in, const char *in_name);
 
-/* present: the backend entry is not NULL; otherwise AX_ERR_UNSUPPORTED naming the backend. */
+/* Called right before an op's backend entry: present says the entry is not NULL (else
+ * AX_ERR_UNSUPPORTED naming the backend); then ctx's device is made current (backend enter). */
 ax_status ax_check_impl(const char *fn, const ax_ctx *ctx, int present);
 
 /* Normalize axis (negative counts from the end) against t's ndim; split t into

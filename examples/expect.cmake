@@ -5,13 +5,18 @@
 #   MATCH     regular expressions the output must match, separated by "@@"
 #   FORBID    regular expressions it must not match, separated by "@@" (optional)
 #   WIDE      a regular expression: lines matching it must be at most COLUMNS - 1 long
+#   WORKDIR   the folder to run it in (optional)
 #   SOURCE_DIR  the checkout: when the output says MNIST is missing, the check is skipped
 #             (ctest's SKIP_REGULAR_EXPRESSION, see examples/CMakeLists.txt), unless
-#             SOURCE_DIR/../shared/data exists, where the data must be.
+#             SOURCE_DIR/../shared/data exists, where the data must be; EXPECT_DATA_MISSING
+#             turns this off for the cases that are about missing data.
 foreach(var COMMAND ENV MATCH FORBID)
   string(REPLACE "@@" ";" ${var} "${${var}}")
 endforeach()
-execute_process(COMMAND ${CMAKE_COMMAND} -E env ${ENV} ${COMMAND}
+if(NOT WORKDIR)
+  set(WORKDIR .)
+endif()
+execute_process(COMMAND ${CMAKE_COMMAND} -E env ${ENV} ${COMMAND} WORKING_DIRECTORY ${WORKDIR}
                 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
 string(REPLACE ";" "@@" shown "${COMMAND}")
 message("$ ${ENV} ${shown}\n${out}")

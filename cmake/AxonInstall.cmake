@@ -1,5 +1,5 @@
 # Install rules: headers, shared and static libraries, the CMake package (find_package(Axon)
-# gives Axon::axon and Axon::axon_static) and the pkg-config file axon.pc.
+# gives Axon::axon and Axon::axon_static) and the pkg-config files axon.pc, axon-static.pc.
 include(CMakePackageConfigHelpers)
 
 install(DIRECTORY include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
@@ -24,5 +24,9 @@ set(AXON_PC_REQUIRES_PRIVATE "openblas zlib libcjson")
 if(AXON_HAVE_CUDA)
   string(APPEND AXON_PC_PRIVATE_LIBS " -L${CUDAToolkit_LIBRARY_DIR} -lcudart -lstdc++")
 endif()
+# axon.pc links libaxon.so with an rpath to it (a program runs without ldconfig, from any
+# prefix); axon-static.pc links libaxon.a.
 configure_file(cmake/axon.pc.in ${CMAKE_CURRENT_BINARY_DIR}/axon.pc @ONLY)
-install(FILES ${CMAKE_CURRENT_BINARY_DIR}/axon.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+configure_file(cmake/axon-static.pc.in ${CMAKE_CURRENT_BINARY_DIR}/axon-static.pc @ONLY)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/axon.pc ${CMAKE_CURRENT_BINARY_DIR}/axon-static.pc
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

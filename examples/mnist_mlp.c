@@ -4,7 +4,8 @@
  *
  * Run `mnist_mlp --help` for the options. The data are found by ax_data_dir (--data DIR, else
  * $AXON_DATA, else ../shared/data from here or a parent folder). The same --seed on the CPU
- * gives the same numbers on every run. examples/plot_mnist_log.py draws the --log CSV. */
+ * gives the same numbers on every run with the same BLAS kernel and thread count (printed at
+ * the start). examples/plot_mnist_log.py draws the --log CSV. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <math.h>
@@ -14,7 +15,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cblas.h> /* OpenBLAS: its kernel and thread count, for the CPU backend */
+
 #include "axon.h"
+#include "progress.h"
+#include "save_target.h"
 
 #define TRY(call)                                                                              \
     do {                                                                                       \
@@ -26,6 +31,11 @@
     } while (0)
 
 enum { PIXELS = 784, HIDDEN1 = 256, HIDDEN2 = 128, CLASSES = 10 };
+
+/* OpenBLAS threads for the CPU backend unless --threads says otherwise: one, as measured in
+ * README.md (faster than one per core on a shared 2-core machine, and the same numbers on
+ * every machine with the same kernel). */
+enum { DEFAULT_BLAS_THREADS = 1 };
 
 typedef struct options {
     ax_device_kind device;
@@ -40,6 +50,7 @@ typedef struct options {
     const char *save;
     const char *load;
     const char *log;
+    int threads; /* OpenBLAS threads; 0: OpenBLAS's own default; -1: DEFAULT_BLAS_THREADS */
 } options;
 
 /* The graph and the nodes the loop touches. */
@@ -70,8 +81,8 @@ typedef struct train_log {
 static void usage(FILE *f) {
     fprintf(f,
             "usage: mnist_mlp [options]\n"
-            "Trains a 784-256-128-10 ReLU MLP with dropout on MNIST and reports its test "
-            "accuracy.\n\n"
+            "Trains a 784-256-128-10 ReLU MLP with dropout on MNIST and reports its\n"
+            "test accuracy.\n\n"
             "  --device auto|cpu|cuda  where to run (default auto: the GPU when one works)\n"
             "  --epochs N              passes over the 60k training images (default 15;\n"
             "                          0 with --load only evaluates)\n"
@@ -80,18 +91,25 @@ static void usage(FILE *f) {
             "                          1e-2 for adagrad; 0.1 for sgd; 0.05 for momentum)\n"
             "  --schedule NAME         cosine|constant: cosine decays the learning rate to 0\n"
             "                          over the run, step by step (default cosine)\n"
-            "  --optimizer NAME        sgd|momentum|adam|adamw|rmsprop|adagrad (default adam;\n"
-            "                          momentum is SGD with momentum 0.9)\n"
-            "  --dropout P             drop probability after each hidden layer (default 0.2)\n"
+            "  --optimizer NAME        sgd|momentum|adam|adamw|rmsprop|adagrad (default\n"
+            "                          adam; momentum is SGD with momentum 0.9)\n"
+            "  --dropout P             drop probability after each hidden layer\n"
+            "                          (default 0.2)\n"
             "  --seed N                initialisation, dropout and shuffling (default 42)\n"
             "  --data DIR              folder holding mnist/ (default: $AXON_DATA, else\n"
-            "                          ../shared/data from here or a parent folder)\n"
-            "  --save PATH             checkpoint to write (default mnist_mlp.safetensors)\n"
+            "                          ../shared/data from here or a parent folder); a\n"
+            "                          folder named here or in $AXON_DATA must hold it\n"
+            "  --save PATH             checkpoint to write after training (default\n"
+            "                          mnist_mlp.safetensors here; an existing file at PATH\n"
+            "                          is overwritten, a device or folder refused)\n"
             "  --load PATH             checkpoint to start from\n"
             "  --log FILE              CSV of epoch,step,loss,accuracy (loss every step,\n"
             "                          accuracy at the end of each epoch); draw it with\n"
             "                          python3 examples/plot_mnist_log.py FILE [OUT.png]\n"
-            "  --help                  this message\n");
+            "  --threads N             OpenBLAS threads on the CPU (default %d; 0: OpenBLAS's\n"
+            "                          default, $OPENBLAS_NUM_THREADS or one per core)\n"
+            "  --help                  this message\n",
+            DEFAULT_BLAS_THREADS);
 }
 
 static void bad_option(const char *what, const char *value) {
@@ -118,7 +136,7 @@ static float parse_float(const char *option, const char *s, float min, float max
 
 static options parse_args(int argc, char **argv) {
     options o = {AX_DEVICE_AUTO, 15, 256, -1.0f, "adam", 1, 0.2f, 42,
-                 NULL, "mnist_mlp.safetensors", NULL, NULL};
+                 NULL, "mnist_mlp.safetensors", NULL, NULL, -1};
     static const char *const optimizers[] = {"sgd", "momentum", "adam", "adamw", "rmsprop",
                                              "adagrad"};
     for (int i = 1; i < argc; i++) {
@@ -169,6 +187,8 @@ static options parse_args(int argc, char **argv) {
             o.load = v;
         } else if (!strcmp(a, "--log")) {
             o.log = v;
+        } else if (!strcmp(a, "--threads")) {
+            o.threads = (int)parse_long(a, v, 0, 1024);
         } else {
             bad_option("option", a);
         }
@@ -236,35 +256,40 @@ static double now_s(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* One progress report after `step` of `steps` steps of the epoch. On a terminal: a bar on one
- * line, redrawn with \r at most ten times a second; otherwise a plain line every 10% of the
- * epoch. */
-static void show_progress(int epoch, int epochs, int64_t step, int64_t steps, float loss,
-                          int64_t examples, double started, double *last_draw) {
+/* Where the run stands, for the progress line: the run's start and length in steps. */
+typedef struct run_clock {
+    double started;
+    int64_t total_steps, done_steps;
+} run_clock;
+
+/* The run's time left, from its pace so far. */
+static double time_left(const run_clock *clock) {
+    if (clock->done_steps <= 0)
+        return 0.0;
+    double per_step = (now_s() - clock->started) / (double)clock->done_steps;
+    return per_step * (double)(clock->total_steps - clock->done_steps);
+}
+
+/* One progress report after `p->step` of `p->steps` steps of the epoch. On a terminal: one
+ * line fitted to its width, redrawn with \r at most ten times a second; otherwise a plain
+ * line every 10% of the epoch. */
+static void show_progress(progress *p, int64_t examples, double epoch_started,
+                          const run_clock *clock, double *last_draw) {
     static int tty = -1;
     if (tty < 0)
         tty = isatty(STDOUT_FILENO);
-    double now = now_s(), elapsed = now - started;
-    double rate = elapsed > 0 ? (double)examples / elapsed : 0.0;
-    double eta = step > 0 ? elapsed * (double)(steps - step) / (double)step : 0.0;
-    if (tty) {
-        if (step < steps && now - *last_draw < 0.1)
-            return;
-        enum { WIDTH = 24 };
-        char bar[WIDTH + 1];
-        int filled = (int)(WIDTH * step / steps);
-        for (int i = 0; i < WIDTH; i++)
-            bar[i] = i < filled ? '=' : i == filled ? '>' : ' ';
-        bar[WIDTH] = '\0';
-        printf("\repoch %d/%d [%s] %4lld/%lld  loss %.4f  %6.0f ex/s  ETA %3.0fs ", epoch,
-               epochs, bar, (long long)step, (long long)steps, (double)loss, rate, eta);
-    } else {
-        int64_t every = steps >= 10 ? steps / 10 : 1;
-        if (step % every != 0 && step != steps)
-            return;
-        printf("epoch %d/%d  step %lld/%lld  loss %.4f  %.0f ex/s  ETA %.0fs\n", epoch, epochs,
-               (long long)step, (long long)steps, (double)loss, rate, eta);
-    }
+    double now = now_s(), elapsed = now - epoch_started;
+    if (tty && p->step < p->steps && now - *last_draw < 0.1)
+        return;
+    if (!tty && p->step % (p->steps >= 10 ? p->steps / 10 : 1) != 0 && p->step != p->steps)
+        return;
+    p->examples_per_s = elapsed > 0 ? (double)examples / elapsed : 0.0;
+    p->eta_epoch_s = p->step > 0 ? elapsed * (double)(p->steps - p->step) / (double)p->step : 0;
+    p->eta_total_s = time_left(clock);
+    char line[512];
+    progress_format(line, sizeof line, progress_columns(STDOUT_FILENO), tty, p);
+    /* \033[K clears what a longer previous line left on the right */
+    printf(tty ? "\r%s\033[K" : "%s\n", line);
     fflush(stdout);
     *last_draw = now;
 }
@@ -309,50 +334,104 @@ static void log_close(train_log *log) {
 
 /* ---------------------------------------------------------------- training and evaluation */
 
-/* One pass over the training set in shuffled mini-batches; returns the mean training loss.
- * *global_step counts steps over all epochs (for the schedule and the log). */
-static float run_epoch(model *m, ax_optimizer *opt, const ax_lr_schedule *schedule,
-                       ax_data_loader *loader, int epoch, int epochs, int64_t *global_step,
-                       train_log *log) {
+/* The class with the largest of CLASSES logits (the first of ties). */
+static int predicted_class(const float *z) {
+    int best = 0;
+    for (int c = 1; c < CLASSES; c++)
+        if (z[c] > z[best])
+            best = c;
+    return best;
+}
+
+/* Summed cross-entropy (log-sum-exp less the label's logit, in double) over `rows` rows of
+ * logits; adds the rows predicted right to *correct. */
+static double score_rows(const float *logits, const int32_t *labels, int64_t rows,
+                         int64_t *correct) {
+    double loss = 0.0;
+    for (int64_t i = 0; i < rows; i++) {
+        const float *z = logits + i * CLASSES;
+        int best = predicted_class(z);
+        double sum = 0.0;
+        for (int c = 0; c < CLASSES; c++)
+            sum += exp((double)z[c] - (double)z[best]);
+        loss += (double)z[best] + log(sum) - (double)z[labels[i]];
+        *correct += best == labels[i];
+    }
+    return loss;
+}
+
+static void *checked_malloc(size_t bytes) {
+    void *p = malloc(bytes);
+    if (!p) {
+        fprintf(stderr, "mnist_mlp: out of memory for %zu bytes\n", bytes);
+        exit(1);
+    }
+    return p;
+}
+
+/* One epoch's result on the training or the test set. */
+typedef struct epoch_score {
+    double loss, accuracy;
+} epoch_score;
+
+/* One pass over the training set in shuffled mini-batches: the mean training loss and the
+ * accuracy of the training batches as they were trained (dropout on). clock->done_steps
+ * counts steps over all epochs (for the schedule, the ETA and the log). */
+static epoch_score run_epoch(model *m, ax_optimizer *opt, const ax_lr_schedule *schedule,
+                             ax_data_loader *loader, int epoch, int epochs, int batch,
+                             run_clock *clock, train_log *log) {
     int n;
     ax_tensor *const *params, *const *grads;
     TRY(ax_graph_param_tensors(m->g, &n, &params, &grads));
     TRY(ax_graph_set_training(m->g, 1));
-    int64_t steps = ax_data_loader_batches(loader), step = 0, examples = 0, rows;
+    float *logits = checked_malloc((size_t)batch * CLASSES * sizeof *logits);
+    int32_t *labels = checked_malloc((size_t)batch * sizeof *labels);
+    progress p = {epoch, epochs, 0, ax_data_loader_batches(loader), 0, 0, 0, 0, 0, 0};
+    int64_t examples = 0, correct = 0, rows;
     double started = now_s(), last_draw = 0.0, loss_sum = 0.0;
     while (1) {
         TRY(ax_data_loader_next(loader, ax_graph_value(m->g, m->x), ax_graph_value(m->g, m->y),
                                 &rows));
         if (rows == 0)
             break; /* the end of the epoch */
+        float lr = ax_lr_schedule_value(schedule, clock->done_steps);
         TRY(ax_graph_zero_grad(m->g));
         TRY(ax_graph_forward(m->g));
         TRY(ax_graph_backward(m->g));
-        TRY(ax_optimizer_set_lr(opt, ax_lr_schedule_value(schedule, *global_step)));
+        TRY(ax_optimizer_set_lr(opt, lr));
         TRY(ax_optimizer_step(opt, n, params, grads));
         float loss;
         TRY(ax_graph_loss(m->g, &loss));
-        step++;
+        TRY(ax_tensor_to_host(ax_graph_value(m->g, m->logits), logits,
+                              (size_t)rows * CLASSES * sizeof *logits));
+        TRY(ax_tensor_to_host(ax_graph_value(m->g, m->y), labels, (size_t)rows * sizeof *labels));
+        for (int64_t i = 0; i < rows; i++)
+            correct += predicted_class(logits + i * CLASSES) == labels[i];
+        p.step++;
+        clock->done_steps++;
         examples += rows;
         loss_sum += loss;
-        log_step(log, epoch, ++*global_step, loss);
-        show_progress(epoch, epochs, step, steps, (float)(loss_sum / (double)step), examples,
-                      started, &last_draw);
+        log_step(log, epoch, clock->done_steps, loss);
+        p.loss = loss_sum / (double)p.step;
+        p.accuracy = (double)correct / (double)examples;
+        p.lr = lr;
+        show_progress(&p, examples, started, clock, &last_draw);
     }
     if (isatty(STDOUT_FILENO))
         printf("\n");
-    return (float)(loss_sum / (double)(step > 0 ? step : 1));
+    free(logits);
+    free(labels);
+    epoch_score r = {loss_sum / (double)(p.step > 0 ? p.step : 1),
+                     examples > 0 ? (double)correct / (double)examples : 0.0};
+    return r;
 }
 
-/* Accuracy over a dataset in eval mode, a batch at a time. */
-static double evaluate(model *m, const dataset *d, int batch) {
+/* Loss and accuracy over a dataset in eval mode, a batch at a time. */
+static epoch_score evaluate(model *m, const dataset *d, int batch) {
     TRY(ax_graph_set_training(m->g, 0));
-    float *out = malloc((size_t)batch * CLASSES * sizeof *out);
-    if (!out) {
-        fprintf(stderr, "mnist_mlp: out of memory\n");
-        exit(1);
-    }
+    float *out = checked_malloc((size_t)batch * CLASSES * sizeof *out);
     int64_t correct = 0;
+    double loss = 0.0;
     for (int64_t start = 0; start < d->count; start += batch) {
         int64_t rows = d->count - start < batch ? d->count - start : batch;
         TRY(ax_graph_set_batch(m->g, rows));
@@ -361,17 +440,12 @@ static double evaluate(model *m, const dataset *d, int batch) {
         TRY(ax_graph_forward(m->g));
         TRY(ax_tensor_to_host(ax_graph_value(m->g, m->logits), out,
                               (size_t)rows * CLASSES * sizeof(float)));
-        for (int64_t i = 0; i < rows; i++) {
-            int best = 0;
-            for (int c = 1; c < CLASSES; c++)
-                if (out[i * CLASSES + c] > out[i * CLASSES + best])
-                    best = c;
-            correct += best == d->labels[start + i];
-        }
+        loss += score_rows(out, d->labels + start, rows, &correct);
     }
     free(out);
     TRY(ax_graph_set_training(m->g, 1));
-    return (double)correct / (double)d->count;
+    epoch_score r = {loss / (double)d->count, (double)correct / (double)d->count};
+    return r;
 }
 
 static dataset load_split(const char *dir, int train) {
@@ -380,11 +454,72 @@ static dataset load_split(const char *dir, int train) {
     return d;
 }
 
+/* The line after each epoch: the epoch's training loss and accuracy (as trained, dropout
+ * on), the test set's in eval mode; the learning rate of the epoch's last step, its time
+ * and the run's time left. */
+static void report_epoch(int epoch, int epochs, epoch_score trained, epoch_score tested,
+                         float lr, double seconds, const run_clock *clock) {
+    char head[160], tail[96], eta[24], line[260];
+    snprintf(head, sizeof head, "epoch %d/%d: train loss %.4f acc %.4f, test loss %.4f acc %.4f",
+             epoch, epochs, trained.loss, trained.accuracy, tested.loss, tested.accuracy);
+    progress_duration(eta, sizeof eta, time_left(clock));
+    int n = snprintf(tail, sizeof tail, "lr %.2e, %.1f s", (double)lr, seconds);
+    if (epoch < epochs && n > 0)
+        snprintf(tail + n, sizeof tail - (size_t)n, ", ETA %s", eta);
+    progress_join(line, sizeof line, progress_columns(STDOUT_FILENO), head, tail);
+    printf("%s\n", line);
+    fflush(stdout);
+}
+
+/* The CPU backend's BLAS: set its thread count (threads > 0) and say which kernel runs, since
+ * both change the last digits of the results. */
+static void report_blas(int threads) {
+    const char *how = threads < 0 ? "mnist_mlp's default; --threads N to change"
+                      : threads  ? "--threads"
+                                 : "OpenBLAS's default";
+    if (threads != 0)
+        openblas_set_num_threads(threads < 0 ? DEFAULT_BLAS_THREADS : threads);
+    char version[24] = "";
+    const char *config = openblas_get_config(); /* "OpenBLAS 0.3.21 DYNAMIC_ARCH ..." */
+    if (!config || sscanf(config, "OpenBLAS %23s", version) != 1)
+        snprintf(version, sizeof version, "(version unknown)");
+    int n = openblas_get_num_threads();
+    printf("CPU BLAS: OpenBLAS %s, kernel %s, %d thread%s (%s)\n", version,
+           openblas_get_corename(), n, n == 1 ? "" : "s", how);
+}
+
+static int save_graph(void *g, const char *path) { return ax_graph_save(g, path) == AX_OK ? 0 : -1; }
+
+/* Save the trained weights to path; when that fails, keep them elsewhere and say where.
+ * Returns 0 when path was written. */
+static int save_or_rescue(ax_graph *g, const char *path) {
+    if (save_graph(g, path) == 0) {
+        printf("saved %s\n", path);
+        return 0;
+    }
+    fprintf(stderr, "mnist_mlp: could not save the weights to %s: %s\n", path, ax_last_error());
+    char kept[4200];
+    if (save_target_rescue(save_graph, g, "mnist_mlp-rescued", kept, sizeof kept) == 0)
+        fprintf(stderr, "mnist_mlp: the trained weights are kept in %s instead\n", kept);
+    else
+        fprintf(stderr, "mnist_mlp: and could not keep them anywhere else (%s)\n",
+                ax_last_error());
+    return -1;
+}
+
 /* ---------------------------------------------------------------- main */
 
 int main(int argc, char **argv) {
     options o = parse_args(argc, argv);
 
+    /* Everything the user named is checked before the data are loaded and hours are spent. */
+    char why[8400];
+    if (o.epochs > 0 && save_target_check(o.save, why, sizeof why) != 0) {
+        fprintf(stderr, "mnist_mlp: --save: %s\n", why);
+        return 1;
+    }
+    train_log log;
+    log_open(&log, o.log);
     char dir[4096];
     if (ax_data_dir(o.data, "mnist", dir, sizeof dir) != AX_OK) {
         fprintf(stderr, "mnist_mlp: %s\n", ax_last_error());
@@ -399,57 +534,58 @@ int main(int argc, char **argv) {
     TRY(ax_ctx_create(o.device, 0, &ctx));
     TRY(ax_ctx_device_info(ctx, &info));
     printf("device: %s (%s)\n", info.name, info.kind == AX_DEVICE_CUDA ? "cuda" : "cpu");
+    if (info.kind == AX_DEVICE_CPU)
+        report_blas(o.threads);
 
     model m = build_model(ctx, &o);
     if (o.load) {
         TRY(ax_graph_load(m.g, o.load));
         printf("loaded %s\n", o.load);
     }
-    ax_optimizer *opt = create_optimizer(ctx, &o);
-    float lr;
-    TRY(ax_optimizer_get_lr(opt, &lr));
-    printf("model: 784-256-128-10 ReLU MLP, dropout %.2f; optimizer %s, lr %g (%s), batch %d, "
-           "%d epochs, seed %llu\n",
-           (double)o.dropout, o.optimizer, (double)lr, o.cosine ? "cosine" : "constant", o.batch,
-           o.epochs, (unsigned long long)o.seed);
-
-    ax_data_loader *loader;
-    TRY(ax_data_loader_create(train.images, 2, (int64_t[]){train.count, PIXELS}, train.labels,
-                              o.batch, /*shuffle=*/1, /*drop_last=*/0, o.seed + 1, &loader));
-    ax_lr_schedule schedule;
-    int64_t total_steps = (int64_t)o.epochs * ax_data_loader_batches(loader);
-    if (o.cosine && total_steps > 0)
-        TRY(ax_lr_schedule_cosine(lr, total_steps, 0.0f, &schedule));
-    else
-        TRY(ax_lr_schedule_constant(lr, &schedule));
-    train_log log;
-    log_open(&log, o.log);
-
-    double accuracy = o.epochs == 0 ? evaluate(&m, &test, o.batch) : 0.0;
-    int64_t global_step = 0;
-    double started = now_s();
-    for (int epoch = 1; epoch <= o.epochs; epoch++) {
-        double t0 = now_s();
-        float loss = run_epoch(&m, opt, &schedule, loader, epoch, o.epochs, &global_step, &log);
-        accuracy = evaluate(&m, &test, o.batch);
-        log_flush(&log, accuracy);
-        printf("epoch %d/%d: train loss %.4f, test accuracy %.4f (%.1f s)\n", epoch, o.epochs,
-               (double)loss, accuracy, now_s() - t0);
-        fflush(stdout);
-    }
-    if (o.epochs > 0) {
-        printf("trained %d epochs in %.1f s\n", o.epochs, now_s() - started);
-        TRY(ax_graph_save(m.g, o.save));
-        printf("saved %s\n", o.save);
+    printf("model: 784-256-128-10 ReLU MLP, dropout %.2f\n", (double)o.dropout);
+    int status = 0;
+    if (o.epochs == 0) {
+        epoch_score s = evaluate(&m, &test, o.batch);
+        printf("test loss %.4f\ntest accuracy: %.4f\n", s.loss, s.accuracy);
+    } else {
+        ax_optimizer *opt = create_optimizer(ctx, &o);
+        float lr;
+        TRY(ax_optimizer_get_lr(opt, &lr));
+        printf("training: %s, lr %g (%s), batch %d, %d epoch%s, seed %llu\n", o.optimizer,
+               (double)lr, o.cosine ? "cosine" : "constant", o.batch, o.epochs,
+               o.epochs == 1 ? "" : "s", (unsigned long long)o.seed);
+        ax_data_loader *loader;
+        TRY(ax_data_loader_create(train.images, 2, (int64_t[]){train.count, PIXELS},
+                                  train.labels, o.batch, /*shuffle=*/1, /*drop_last=*/0,
+                                  o.seed + 1, &loader));
+        ax_lr_schedule schedule;
+        run_clock clock = {now_s(), (int64_t)o.epochs * ax_data_loader_batches(loader), 0};
+        if (o.cosine)
+            TRY(ax_lr_schedule_cosine(lr, clock.total_steps, 0.0f, &schedule));
+        else
+            TRY(ax_lr_schedule_constant(lr, &schedule));
+        epoch_score tested = {0, 0};
+        for (int epoch = 1; epoch <= o.epochs; epoch++) {
+            double t0 = now_s();
+            epoch_score trained = run_epoch(&m, opt, &schedule, loader, epoch, o.epochs,
+                                            o.batch, &clock, &log);
+            tested = evaluate(&m, &test, o.batch);
+            log_flush(&log, tested.accuracy);
+            report_epoch(epoch, o.epochs, trained, tested,
+                         ax_lr_schedule_value(&schedule, clock.done_steps - 1), now_s() - t0,
+                         &clock);
+        }
+        printf("trained %d epoch%s in %.1f s\n", o.epochs, o.epochs == 1 ? "" : "s",
+               now_s() - clock.started);
+        status = save_or_rescue(m.g, o.save) == 0 ? 0 : 1;
+        printf("test accuracy: %.4f\n", tested.accuracy);
+        ax_data_loader_destroy(loader);
+        ax_optimizer_destroy(opt);
     }
     log_close(&log);
-    printf("test accuracy: %.4f\n", accuracy);
-
-    ax_data_loader_destroy(loader);
-    ax_optimizer_destroy(opt);
     ax_graph_destroy(m.g);
     ax_ctx_destroy(ctx);
     ax_mnist_free(train.images, train.labels);
     ax_mnist_free(test.images, test.labels);
-    return 0;
+    return status;
 }

@@ -41,7 +41,7 @@ int main(int argc, char **argv) {
     static int32_t labels[N];
     make_blobs(feats, labels);
 
-    /* ---- the README's loop starts here */
+    /* ---- README region loop begins (README.md shows the lines up to "ends") */
     ax_ctx *ctx; ax_graph *g; ax_optimizer *opt; ax_data_loader *loader;
     ax_node *x, *y, *h, *a, *d, *logits, *loss;
     TRY(ax_ctx_create(kind, 0, &ctx));
@@ -74,7 +74,7 @@ int main(int argc, char **argv) {
         }
         if (epoch % 10 == 9) printf("epoch %2d: loss %.4f\n", epoch + 1, l);
     }
-    /* ---- the README's loop ends here */
+    /* ---- README region loop ends */
 
     /* Accuracy in eval mode (dropout off) over the whole set, one batch at a time. */
     TRY(ax_graph_set_training(g, 0));

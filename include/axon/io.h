@@ -17,12 +17,15 @@ extern "C" {
 /* ---------------------------------------------------------------- datasets */
 
 /* Folder of `dataset` ("mnist" or "tinyshakespeare") into out (size bytes, NUL-terminated).
- * Looks, in this order, in explicit_dir (a --data option; NULL or "" to skip), in $AXON_DATA,
- * then in "../shared/data" relative to the current directory and to each of its parents (so
- * it works from a repository root and from a build folder below it). In each place DIR it
- * accepts DIR/<dataset> or DIR itself holding the dataset's files. AX_ERR_IO when none
- * holds them, with a message that lists every place looked at and says how to get the data;
- * AX_ERR_INVALID_ARG for an unknown dataset name or an `out` too small. */
+ * A folder the user named is the only place looked at: explicit_dir (a --data option; NULL
+ * or "" when not given), else $AXON_DATA when set and not empty. Only when neither is given
+ * does it search "../shared/data" relative to the current directory and to each of its
+ * parents (so it works from a repository root and from a build folder below it). In each
+ * place DIR it accepts DIR/<dataset> or DIR itself holding the dataset's files. AX_ERR_IO
+ * when a named folder does not hold them (the message names the folder, says whether it
+ * exists and lists the files looked for there) or when the search finds none (the message
+ * lists every place looked at); both say how to get the data. AX_ERR_INVALID_ARG for an
+ * unknown dataset name or an `out` too small. */
 AX_API ax_status ax_data_dir(const char *explicit_dir, const char *dataset, char *out,
                              size_t size);
 

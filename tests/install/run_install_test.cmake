@@ -1,6 +1,7 @@
 # Installs the built library into a scratch prefix, then configures, builds and runs an
 # outside project against it: through find_package(Axon) in C and in C++, and through
-# pkg-config in C.
+# pkg-config in C. Last, runs README.md's install commands as written (the lines between its
+# install-commands markers), only pointed at this build and the scratch prefix.
 set(prefix ${WORK_DIR}/prefix)
 file(REMOVE_RECURSE ${WORK_DIR})
 
@@ -31,3 +32,36 @@ separate_arguments(flags UNIX_COMMAND "${flags}")
 run(cc -std=c11 ${CONSUMER_SOURCE_DIR}/consumer.c ${flags} -Wl,-rpath,${prefix}/lib
     -o ${WORK_DIR}/consumer_pc)
 run(${WORK_DIR}/consumer_pc)
+
+# ---------------------------------------------------------------- README.md, as written
+file(READ ${SOURCE_DIR}/README.md readme)
+string(REGEX MATCH "<!-- install-commands -->\n```\n(.*)\n```\n<!-- /install-commands -->" _
+       "${readme}")
+if(NOT CMAKE_MATCH_1)
+  message(FATAL_ERROR "README.md has no install-commands block")
+endif()
+string(REPLACE "\n" ";" commands "${CMAKE_MATCH_1}")
+set(readme_dir ${WORK_DIR}/readme)
+file(MAKE_DIRECTORY ${readme_dir})
+# a fresh shell, as a user's: no LD_LIBRARY_PATH, pkg-config told only where the prefix is
+set(ENV{PKG_CONFIG_PATH} ${prefix}/lib/pkgconfig)
+unset(ENV{LD_LIBRARY_PATH})
+foreach(line IN LISTS commands)
+  if(line MATCHES "^cmake --install build$")
+    set(line "cmake --install ${AXON_BINARY_DIR} --prefix ${prefix}")
+  else()
+    string(REPLACE "examples/" "${SOURCE_DIR}/examples/" line "${line}")
+  endif()
+  message(STATUS "README: ${line}")
+  run(bash -euo pipefail -c "${line}" WORKING_DIRECTORY ${readme_dir})
+endforeach()
+
+# The shared link needs libaxon.so and finds it through its rpath; the static one does not.
+execute_process(COMMAND readelf -d ${readme_dir}/first_program OUTPUT_VARIABLE dyn)
+if(NOT dyn MATCHES "NEEDED[^\n]*libaxon\\.so" OR NOT dyn MATCHES "(RUNPATH|RPATH)[^\n]*${prefix}")
+  message(FATAL_ERROR "first_program: not linked to libaxon.so with an rpath to it:\n${dyn}")
+endif()
+execute_process(COMMAND readelf -d ${readme_dir}/first_program_static OUTPUT_VARIABLE dyn)
+if(dyn MATCHES "libaxon")
+  message(FATAL_ERROR "first_program_static needs libaxon.so:\n${dyn}")
+endif()

@@ -17,9 +17,18 @@ ax_ctx *th_cpu_ctx(void) {
     return ctx;
 }
 
+int th_gpu_required(void) {
+    const char *v = getenv("AXON_REQUIRE_GPU");
+    return v && *v && strcmp(v, "0") != 0;
+}
+
 ax_ctx *th_gpu_ctx_or_skip(void) {
-    if (ax_cuda_device_count() == 0)
-        cr_skip("no usable CUDA device on this machine (or libaxon built without CUDA)");
+    if (ax_cuda_device_count() == 0) {
+        const char *why = "no usable CUDA device on this machine (or libaxon built without CUDA)";
+        if (th_gpu_required())
+            cr_assert_fail("AXON_REQUIRE_GPU=1 but %s: a GPU test may not skip", why);
+        cr_skip("%s", why);
+    }
     ax_ctx *ctx = NULL;
     AX_ASSERT_OK(ax_ctx_create(AX_DEVICE_CUDA, 0, &ctx));
     return ctx;

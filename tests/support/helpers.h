@@ -35,8 +35,12 @@ const char *th_golden_dir(void);
 
 /* A CPU context (asserts on failure). */
 ax_ctx *th_cpu_ctx(void);
-/* A CUDA context, or cr_skip with the reason when no CUDA device works here. */
+/* A CUDA context, or cr_skip with the reason when no CUDA device works here. In require-GPU
+ * mode (the environment variable AXON_REQUIRE_GPU set, and not to "0"; scripts/gpu-check sets
+ * it) the same case is a test failure instead, so that no GPU test can pass by skipping. */
 ax_ctx *th_gpu_ctx_or_skip(void);
+/* Nonzero in require-GPU mode. */
+int th_gpu_required(void);
 
 /* Deterministic host random numbers (splitmix64), uniform in [lo, hi). */
 void th_random(float *x, int64_t n, uint64_t seed, float lo, float hi);

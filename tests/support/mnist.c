@@ -1,27 +1,55 @@
 #include "mnist.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <criterion/criterion.h>
 
 #include "axon.h"
 
-/* The MNIST folder as the library finds it (--data is not a test option: $AXON_DATA, then
- * ../shared/data from the working directory or a parent), or a skip with its message. */
-static void find_mnist(char *dir, size_t size) {
-    if (ax_data_dir(NULL, "mnist", dir, size) != AX_OK)
-        cr_skip("%s", ax_last_error());
+static int flag_set(const char *name) {
+    const char *v = getenv(name);
+    return v && *v && strcmp(v, "0") != 0;
+}
+
+const char *th_data_required(void) {
+    static char why[4300];
+    if (flag_set("AXON_REQUIRE_DATA"))
+        return "AXON_REQUIRE_DATA is set";
+    const char *data = getenv("AXON_DATA");
+    if (data && *data)
+        return "AXON_DATA is set";
+    const char *src = getenv("AXON_SOURCE_DIR");
+    char shared[4200];
+    snprintf(shared, sizeof shared, "%s/../shared/data", src && *src ? src : AXON_SOURCE_DIR);
+    struct stat st;
+    if (stat(shared, &st) == 0 && S_ISDIR(st.st_mode)) {
+        snprintf(why, sizeof why, "%s exists", shared);
+        return why;
+    }
+    return NULL;
+}
+
+void th_dataset_or_skip(const char *dataset, char *dir, size_t size) {
+    if (ax_data_dir(NULL, dataset, dir, size) == AX_OK)
+        return;
+    const char *required = th_data_required();
+    cr_assert_null(required, "dataset %s must be here (%s) but is not: %s", dataset, required,
+                   ax_last_error());
+    fprintf(stderr, "%s %s: %s\n", TH_DATASET_MISSING, dataset, ax_last_error());
+    cr_skip("dataset %s missing: %s", dataset, ax_last_error());
 }
 
 void th_mnist_require(void) {
     char dir[4096];
-    find_mnist(dir, sizeof dir);
+    th_dataset_or_skip("mnist", dir, sizeof dir);
 }
 
 void th_mnist_train(int64_t first, int64_t count, float *x, int32_t *y) {
     char dir[4096];
-    find_mnist(dir, sizeof dir);
+    th_dataset_or_skip("mnist", dir, sizeof dir);
     float *images = NULL;
     int32_t *labels = NULL;
     int64_t n = 0;

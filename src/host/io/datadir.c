@@ -1,9 +1,12 @@
-/* Where the datasets live: --data DIR, then $AXON_DATA, then ../shared/data relative to the
- * current directory and to each of its parents. */
+/* Where the datasets live: --data DIR, else $AXON_DATA, else ../shared/data relative to the
+ * current directory and to each of its parents. A folder the user named (the first two) must
+ * hold the dataset: it is never passed over for the next place. */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "axon/io.h"
@@ -102,6 +105,26 @@ static void look_up_from_cwd(search *s) {
     }
 }
 
+/* The failure for base, named by the user as `what`, that does not hold the dataset: it is
+ * missing, not a folder, or holds none of its files in base/<dataset> or base. */
+static ax_status named_folder_lacks(const search *s, const char *what, const char *base) {
+    struct stat st;
+    const char *why = "holds none of";
+    if (stat(base, &st) != 0)
+        why = errno == ENOENT ? "does not exist; looked for" : "cannot be read; looked for";
+    else if (!S_ISDIR(st.st_mode))
+        why = "is not a folder; looked for";
+    char files[512] = "";
+    for (int i = 0; s->info->files[i]; i++) {
+        size_t used = strlen(files);
+        snprintf(files + used, sizeof files - used, "%s%s", i ? ", " : "", s->info->files[i]);
+    }
+    return ax_fail(AX_ERR_IO, "ax_data_dir",
+                   "%s '%s' %s %s in %s/%s or in %s itself, so dataset '%s' is not there; %s",
+                   what, base, why, files, base, s->info->name, base, s->info->name,
+                   s->info->how);
+}
+
 ax_status ax_data_dir(const char *explicit_dir, const char *dataset, char *out, size_t size) {
     if (!dataset || !out || size == 0)
         return AX_FAIL(AX_ERR_INVALID_ARG, "dataset and out must not be NULL, size not 0");
@@ -113,8 +136,15 @@ ax_status ax_data_dir(const char *explicit_dir, const char *dataset, char *out, 
         return AX_FAIL(AX_ERR_INVALID_ARG, "unknown dataset '%s' (known: mnist, tinyshakespeare)",
                        dataset);
     out[0] = '\0';
-    look_in_base(&s, explicit_dir);
-    look_in_base(&s, getenv("AXON_DATA"));
+    const char *env = getenv("AXON_DATA");
+    const char *named = explicit_dir && *explicit_dir ? explicit_dir : env && *env ? env : NULL;
+    if (named) {
+        look_in_base(&s, named);
+        if (s.found)
+            return s.status;
+        return named_folder_lacks(&s, named == explicit_dir ? "the folder given" : "$AXON_DATA",
+                                  named);
+    }
     look_up_from_cwd(&s);
     if (s.found)
         return s.status;

@@ -1,0 +1,62 @@
+# ctest helper for the examples: runs COMMAND and checks what a user would see.
+#   COMMAND   the command, its words separated by "@@"
+#   ENV       NAME=VALUE settings, separated by "@@" (optional)
+#   RC        the exit code expected: a number, or "nonzero"
+#   MATCH     regular expressions the output must match, separated by "@@"
+#   FORBID    regular expressions it must not match, separated by "@@" (optional)
+#   WIDE      a regular expression: lines matching it must be at most COLUMNS - 1 long
+#   WORKDIR   the folder to run it in (optional)
+#   SOURCE_DIR  the checkout: when the output says MNIST is missing, the check is skipped
+#             (ctest's SKIP_REGULAR_EXPRESSION, see examples/CMakeLists.txt), unless
+#             SOURCE_DIR/../shared/data exists, where the data must be; EXPECT_DATA_MISSING
+#             turns this off for the cases that are about missing data.
+foreach(var COMMAND ENV MATCH FORBID)
+  string(REPLACE "@@" ";" ${var} "${${var}}")
+endforeach()
+if(NOT WORKDIR)
+  set(WORKDIR .)
+endif()
+execute_process(COMMAND ${CMAKE_COMMAND} -E env ${ENV} ${COMMAND} WORKING_DIRECTORY ${WORKDIR}
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+string(REPLACE ";" "@@" shown "${COMMAND}")
+message("$ ${ENV} ${shown}\n${out}")
+
+if(out MATCHES "dataset 'mnist' not found" AND NOT EXPECT_DATA_MISSING)
+  if(IS_DIRECTORY "${SOURCE_DIR}/../shared/data")
+    message(FATAL_ERROR "MNIST is missing although ${SOURCE_DIR}/../shared/data exists")
+  endif()
+  message("axon-tests: dataset missing, test skipped: mnist")
+  return()
+endif()
+if(RC STREQUAL "nonzero" AND rc EQUAL 0)
+  message(FATAL_ERROR "exit code 0, expected a failure")
+elseif(NOT RC STREQUAL "nonzero" AND NOT rc EQUAL RC)
+  message(FATAL_ERROR "exit code ${rc}, expected ${RC}")
+endif()
+foreach(re ${MATCH})
+  if(NOT out MATCHES "${re}")
+    message(FATAL_ERROR "the output does not match '${re}'")
+  endif()
+endforeach()
+foreach(re ${FORBID})
+  if(out MATCHES "${re}")
+    message(FATAL_ERROR "the output matches '${re}', which it must not: '${CMAKE_MATCH_0}'")
+  endif()
+endforeach()
+if(WIDE)
+  string(REPLACE "\r" "\n" lines "${out}")
+  string(REPLACE "\n" ";" lines "${lines}")
+  set(seen 0)
+  foreach(line IN LISTS lines)
+    if(line MATCHES "${WIDE}")
+      math(EXPR seen "${seen} + 1")
+      string(LENGTH "${line}" len)
+      if(len GREATER_EQUAL COLUMNS)
+        message(FATAL_ERROR "COLUMNS=${COLUMNS}: a line of ${len} characters: '${line}'")
+      endif()
+    endif()
+  endforeach()
+  if(seen EQUAL 0)
+    message(FATAL_ERROR "no line matches '${WIDE}'")
+  endif()
+endif()

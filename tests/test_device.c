@@ -86,7 +86,8 @@ Test(device, every_op_enters_its_context_device) {
  * device current, so every call after the first switch must set the device back. */
 Test(device, two_gpus_alternate_from_one_thread) {
     if (ax_cuda_device_count() < 2)
-        cr_skip("needs two CUDA devices (%d here)", ax_cuda_device_count());
+        cr_skip("needs 2 CUDA devices: more CUDA devices than this machine has (%d)",
+                ax_cuda_device_count());
     ax_ctx *c0, *c1;
     AX_ASSERT_OK(ax_ctx_create(AX_DEVICE_CUDA, 0, &c0));
     AX_ASSERT_OK(ax_ctx_create(AX_DEVICE_CUDA, 1, &c1));

@@ -602,3 +602,334 @@ Test(badinput, text_calls) {
     cr_assert_null(ax_text_ids(NULL));
     ax_text_dataset_destroy(ds);
 }
+
+/* ---------------------------------------------------------------- mini-batch loader */
+
+/* N samples of 3 features [i, i + 0.5, -i] with label 1000 + i, a loader over them and CPU
+ * tensors for its batches. */
+typedef struct loader_case {
+    ax_ctx *ctx;
+    int64_t n, batch;
+    float *x;
+    int32_t *y;
+    ax_data_loader *l;
+    ax_tensor *xb, *yb;
+    int64_t *got; /* the samples of the last batch */
+} loader_case;
+
+#define LOADER_ROW 3
+
+static void loader_open(loader_case *c, int64_t n, int64_t batch, int shuffle, int drop_last,
+                        uint64_t seed) {
+    memset(c, 0, sizeof *c);
+    c->ctx = th_cpu_ctx();
+    c->n = n;
+    c->x = malloc((size_t)n * LOADER_ROW * sizeof *c->x);
+    c->y = malloc((size_t)n * sizeof *c->y);
+    c->got = malloc((size_t)n * sizeof *c->got);
+    cr_assert(c->x && c->y && c->got);
+    for (int64_t i = 0; i < n; i++) {
+        c->x[LOADER_ROW * i] = (float)i;
+        c->x[LOADER_ROW * i + 1] = (float)i + 0.5f;
+        c->x[LOADER_ROW * i + 2] = -(float)i;
+        c->y[i] = 1000 + (int32_t)i;
+    }
+    int64_t shape[2] = {n, LOADER_ROW};
+    AX_ASSERT_OK(ax_data_loader_create(c->x, 2, shape, c->y, batch, shuffle, drop_last, seed,
+                                       &c->l));
+    c->batch = batch < n ? batch : n;
+    int64_t xs[2] = {c->batch, LOADER_ROW};
+    c->xb = th_nan_tensor(c->ctx, 2, xs);
+    AX_ASSERT_OK(ax_tensor_zeros(c->ctx, AX_I32, 1, &c->batch, &c->yb));
+}
+
+static void loader_close(loader_case *c) {
+    ax_data_loader_destroy(c->l);
+    ax_tensor_destroy(c->xb);
+    ax_tensor_destroy(c->yb);
+    ax_ctx_destroy(c->ctx);
+    free(c->x);
+    free(c->y);
+    free(c->got);
+}
+
+/* The next batch into c->got (sample ids, checked against both tensors: every row's features
+ * are those of its label's sample); returns its rows, 0 at the end of an epoch. */
+static int64_t loader_next(loader_case *c) {
+    int64_t rows = -1;
+    AX_ASSERT_OK(ax_data_loader_next(c->l, c->xb, c->yb, &rows));
+    cr_assert(rows >= 0 && rows <= c->batch, "a batch of %lld rows", (long long)rows);
+    if (rows == 0)
+        return 0;
+    cr_assert(ax_tensor_dim(c->xb, 0) == rows && ax_tensor_dim(c->yb, 0) == rows,
+              "x and y hold the batch's rows");
+    float *xv = malloc((size_t)rows * LOADER_ROW * sizeof *xv);
+    int32_t *yv = malloc((size_t)rows * sizeof *yv);
+    cr_assert(xv && yv);
+    AX_ASSERT_OK(ax_tensor_to_host(c->xb, xv, (size_t)rows * LOADER_ROW * sizeof *xv));
+    AX_ASSERT_OK(ax_tensor_to_host(c->yb, yv, (size_t)rows * sizeof *yv));
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t s = yv[r] - 1000;
+        cr_assert(s >= 0 && s < c->n, "label %d is no sample's", yv[r]);
+        cr_assert(xv[LOADER_ROW * r] == (float)s && xv[LOADER_ROW * r + 1] == (float)s + 0.5f &&
+                      xv[LOADER_ROW * r + 2] == -(float)s,
+                  "row %lld: features [%g, %g, %g] with the label of sample %lld", (long long)r,
+                  xv[LOADER_ROW * r], xv[LOADER_ROW * r + 1], xv[LOADER_ROW * r + 2],
+                  (long long)s);
+        c->got[r] = s;
+    }
+    free(xv);
+    free(yv);
+    return rows;
+}
+
+/* One whole epoch into order (the samples served, in order); returns how many. Checks that no
+ * sample comes twice, that every batch but the last is full, and that the epoch ends with a
+ * call that returns 0 rows and moves to the next epoch. */
+static int64_t loader_epoch(loader_case *c, int64_t *order, int64_t *n_batches) {
+    int64_t epoch = ax_data_loader_epoch(c->l), total = 0, rows, batches = 0, last = c->batch;
+    char *seen = calloc((size_t)c->n, 1);
+    cr_assert_not_null(seen);
+    while ((rows = loader_next(c)) > 0) {
+        cr_assert_eq(last, c->batch, "only the last batch may be partial");
+        cr_assert_eq(ax_data_loader_epoch(c->l), epoch, "a batch of epoch %lld", (long long)epoch);
+        for (int64_t r = 0; r < rows; r++) {
+            cr_assert(!seen[c->got[r]], "sample %lld twice in an epoch", (long long)c->got[r]);
+            seen[c->got[r]] = 1;
+            order[total + r] = c->got[r];
+        }
+        total += rows;
+        last = rows;
+        batches++;
+    }
+    cr_assert_eq(ax_data_loader_epoch(c->l), epoch + 1, "the end of an epoch starts the next");
+    free(seen);
+    if (n_batches)
+        *n_batches = batches;
+    return total;
+}
+
+/* Sizes that divide the batch and sizes that do not, with and without drop_last and shuffle. */
+Test(loader, batches_and_drop_last) {
+    enum { B = 4 };
+    const int64_t sizes[] = {1, B - 1, B, B + 1, 2 * B, 2 * B + 1, 7 * B + 3};
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        int64_t n = sizes[k];
+        int64_t b = n < B ? n : B; /* a batch above N is taken as N */
+        for (int drop = 0; drop < 2; drop++) {
+            for (int shuffle = 0; shuffle < 2; shuffle++) {
+                loader_case c;
+                loader_open(&c, n, B, shuffle, drop, 5 + (uint64_t)k);
+                int64_t want_batches = drop ? n / b : (n + b - 1) / b;
+                int64_t want_rows = drop ? n / b * b : n;
+                cr_assert_eq(ax_data_loader_batches(c.l), want_batches,
+                             "N %lld, B %d, drop_last %d: %lld batches, expected %lld",
+                             (long long)n, B, drop, (long long)ax_data_loader_batches(c.l),
+                             (long long)want_batches);
+                int64_t *order = malloc((size_t)n * sizeof *order);
+                cr_assert_not_null(order);
+                for (int epoch = 0; epoch < 3; epoch++) {
+                    int64_t batches;
+                    int64_t total = loader_epoch(&c, order, &batches);
+                    cr_assert_eq(total, want_rows, "N %lld drop_last %d: %lld rows an epoch",
+                                 (long long)n, drop, (long long)total);
+                    cr_assert_eq(batches, want_batches);
+                    if (!shuffle)
+                        for (int64_t i = 0; i < total; i++)
+                            cr_assert_eq(order[i], i, "unshuffled: sample %lld at %lld",
+                                         (long long)order[i], (long long)i);
+                }
+                /* the last, partial batch holds the epoch's last rows */
+                if (!drop && n % b) {
+                    for (int64_t i = 0; i < want_batches - 1; i++)
+                        cr_assert_eq(loader_next(&c), b);
+                    cr_assert_eq(loader_next(&c), n % b);
+                    if (!shuffle)
+                        for (int64_t r = 0; r < n % b; r++)
+                            cr_assert_eq(c.got[r], n - n % b + r);
+                }
+                free(order);
+                loader_close(&c);
+            }
+        }
+    }
+}
+
+/* No samples, and labels that are not there. */
+Test(loader, empty_and_unlabelled) {
+    float x[3] = {1, 2, 3};
+    int64_t zero[2] = {0, 3}, one[2] = {1, 3};
+    ax_data_loader *l = (ax_data_loader *)1;
+    AX_ASSERT_FAILS(ax_data_loader_create(x, 2, zero, NULL, 1, 0, 0, 0, &l), AX_ERR_SHAPE,
+                    "ax_data_loader_create");
+    cr_assert_null(l);
+    cr_assert_eq(ax_data_loader_batches(NULL), 0);
+
+    ax_ctx *ctx = th_cpu_ctx();
+    AX_ASSERT_OK(ax_data_loader_create(x, 2, one, NULL, 8, 1, 1, 0, &l));
+    cr_assert_eq(ax_data_loader_batches(l), 1);
+    ax_tensor *xb = th_nan_tensor(ctx, 2, one);
+    int64_t n = -1;
+    AX_ASSERT_OK(ax_data_loader_next(l, xb, NULL, &n));
+    cr_assert_eq(n, 1);
+    float got[3];
+    AX_ASSERT_OK(ax_tensor_to_host(xb, got, sizeof got));
+    cr_assert_arr_eq(got, x, sizeof x);
+    AX_ASSERT_OK(ax_data_loader_next(l, xb, NULL, &n));
+    cr_assert_eq(n, 0);
+    cr_assert_eq(ax_data_loader_epoch(l), 1);
+    ax_data_loader_destroy(l);
+    ax_tensor_destroy(xb);
+    ax_ctx_destroy(ctx);
+}
+
+/* Index of the permutation of {0, 1, 2} in order[0..3), in 0..5. */
+static int perm3_index(const int64_t *order) {
+    static const int64_t perms[6][3] = {{0, 1, 2}, {0, 2, 1}, {1, 0, 2},
+                                        {1, 2, 0}, {2, 0, 1}, {2, 1, 0}};
+    for (int p = 0; p < 6; p++)
+        if (memcmp(order, perms[p], sizeof perms[p]) == 0)
+            return p;
+    cr_assert_fail("[%lld, %lld, %lld] is not a permutation of 3", (long long)order[0],
+                   (long long)order[1], (long long)order[2]);
+    return -1;
+}
+
+/* Pearson's chi-square of observed counts against equal expected counts. */
+static double chi_square_uniform(const int64_t *counts, int cells, int64_t total) {
+    double expected = (double)total / cells, chi2 = 0.0;
+    for (int i = 0; i < cells; i++) {
+        double d = (double)counts[i] - expected;
+        chi2 += d * d / expected;
+    }
+    return chi2;
+}
+
+/* Fisher-Yates gives each of the 3! orders probability 1/6. Drawing j from [0, i) instead of
+ * [0, i] (Sattolo's algorithm) gives only the 2 cyclic ones, and a lazy shuffle leaves some
+ * out or favours others. 6000 epochs, 5 degrees of freedom: a fair shuffle exceeds 30 with
+ * probability 1.5e-5, and the seeds are fixed, so the result is deterministic. */
+Test(loader, shuffle_every_permutation_equally_often) {
+    enum { EPOCHS = 6000 };
+    const uint64_t seeds[] = {0, 1, 42, 0x9e3779b97f4a7c15ull};
+    for (size_t s = 0; s < sizeof seeds / sizeof *seeds; s++) {
+        loader_case c;
+        loader_open(&c, 3, 3, 1, 0, seeds[s]);
+        int64_t counts[6] = {0}, order[3];
+        for (int e = 0; e < EPOCHS; e++) {
+            cr_assert_eq(loader_epoch(&c, order, NULL), 3);
+            counts[perm3_index(order)]++;
+        }
+        double chi2 = chi_square_uniform(counts, 6, EPOCHS);
+        cr_assert(chi2 < 30.0,
+                  "seed %llu: permutation counts %lld %lld %lld %lld %lld %lld, chi-square "
+                  "%.1f (5 dof) is not uniform",
+                  (unsigned long long)seeds[s], (long long)counts[0], (long long)counts[1],
+                  (long long)counts[2], (long long)counts[3], (long long)counts[4],
+                  (long long)counts[5], chi2);
+        cr_assert(counts[0] > 0, "the original order comes back");
+        loader_close(&c);
+    }
+}
+
+/* Every sample is equally likely at every position: N = 10 over 20000 epochs, a 10 x 10
+ * table of (sample, position) counts, chi-square with 81 degrees of freedom (mean 81, sd 12.7);
+ * a fair shuffle exceeds 170 with probability below 1e-7. */
+Test(loader, shuffle_positions_uniform) {
+    enum { N = 10, EPOCHS = 20000 };
+    loader_case c;
+    loader_open(&c, N, 4, 1, 0, 2024);
+    int64_t counts[N * N] = {0}, order[N];
+    for (int e = 0; e < EPOCHS; e++) {
+        cr_assert_eq(loader_epoch(&c, order, NULL), N);
+        for (int p = 0; p < N; p++)
+            counts[order[p] * N + p]++;
+    }
+    double expected = (double)EPOCHS / N, chi2 = 0.0;
+    for (int i = 0; i < N * N; i++)
+        chi2 += ((double)counts[i] - expected) * ((double)counts[i] - expected) / expected;
+    cr_assert(chi2 < 170.0, "(sample, position) chi-square %.1f (81 dof): not uniform", chi2);
+    loader_close(&c);
+}
+
+/* The Philox word to index mapping over a large range: on N = 40000 samples (not a power of
+ * 2), which tenth of the samples lands at the first, middle and last positions is uniform. A
+ * modulo of a 16-bit draw (twice the weight for j below 65536 - 40000) or a mapping that
+ * cannot reach the top of [0, i] shows here. 800 epochs, 9 dof per position: a fair mapping
+ * exceeds 40 with probability 5e-6. */
+Test(loader, shuffle_index_mapping_unbiased) {
+    enum { N = 40000, EPOCHS = 800, BINS = 10 };
+    loader_case c;
+    loader_open(&c, N, N, 1, 0, 77);
+    const int64_t positions[3] = {0, N / 2, N - 1};
+    int64_t counts[3][BINS] = {{0}};
+    int64_t *order = malloc(N * sizeof *order);
+    cr_assert_not_null(order);
+    for (int e = 0; e < EPOCHS; e++) {
+        cr_assert_eq(loader_epoch(&c, order, NULL), N);
+        for (int p = 0; p < 3; p++)
+            counts[p][order[positions[p]] * BINS / N]++;
+    }
+    for (int p = 0; p < 3; p++) {
+        double chi2 = chi_square_uniform(counts[p], BINS, EPOCHS);
+        cr_assert(chi2 < 40.0, "position %lld: the sample's tenth has chi-square %.1f (9 dof)",
+                  (long long)positions[p], chi2);
+    }
+    free(order);
+    loader_close(&c);
+}
+
+/* Each epoch its own order, a function of (seed, epoch): 30 epochs of 12 samples differ
+ * pairwise, another loader with the seed repeats them, another seed does not. */
+Test(loader, shuffle_epochs_differ_and_repeat) {
+    enum { N = 12, EPOCHS = 30 };
+    loader_case a, b, other;
+    loader_open(&a, N, 5, 1, 0, 9);
+    loader_open(&b, N, 5, 1, 0, 9);
+    loader_open(&other, N, 5, 1, 0, 10);
+    int64_t orders[EPOCHS][N], again[N], third[N];
+    int same_as_other = 0;
+    for (int e = 0; e < EPOCHS; e++) {
+        cr_assert_eq(loader_epoch(&a, orders[e], NULL), N);
+        cr_assert_eq(loader_epoch(&b, again, NULL), N);
+        cr_assert_eq(loader_epoch(&other, third, NULL), N);
+        cr_assert(memcmp(orders[e], again, sizeof again) == 0, "epoch %d: the same seed repeats",
+                  e);
+        same_as_other += memcmp(orders[e], third, sizeof third) == 0;
+        for (int f = 0; f < e; f++)
+            cr_assert(memcmp(orders[e], orders[f], sizeof again) != 0,
+                      "epochs %d and %d have the same order", f, e);
+    }
+    cr_assert_eq(same_as_other, 0, "another seed gives other orders");
+    loader_close(&a);
+    loader_close(&b);
+    loader_close(&other);
+}
+
+/* Shapes whose sizes overflow int64 or size_t are refused before anything is allocated (an
+ * overflowed product would allocate a short staging buffer that the gather overruns). */
+Test(badinput, loader_overflowing_shapes) {
+    float x[4] = {0};
+    int32_t y[4] = {0};
+    const int64_t big = INT64_C(1) << 62;
+    const int64_t shapes[][4] = {
+        {1, big, 1, 1},                          /* 2^62 floats: 2^64 bytes */
+        {4, big, 1, 1},                          /* batch * row = 2^64 */
+        {2, INT64_C(1) << 32, INT64_C(1) << 32, 1}, /* the row overflows to 0 */
+        {1, (INT64_C(1) << 33) + 1, INT64_C(1) << 31, 1}, /* the row wraps to 2^31 */
+        {3, INT64_C(3) << 60, 1, 1},
+        {INT64_MAX, 1, 1, 1}, /* N overflows the order's bytes */
+        {big, 1, 1, 1},
+        {INT64_C(1) << 61, 1, 1, 1},
+        {2, 2, INT64_MAX, 1},
+        {1, 1, 1, INT64_MAX},
+    };
+    for (size_t k = 0; k < sizeof shapes / sizeof *shapes; k++) {
+        for (int batch = 1; batch <= 4; batch += 3) {
+            ax_data_loader *l = (ax_data_loader *)1;
+            AX_ASSERT_FAILS(ax_data_loader_create(x, 4, shapes[k], y, batch, 1, 0, 0, &l),
+                            AX_ERR_SHAPE, "ax_data_loader_create");
+            cr_assert_null(l, "shape %zu: out is NULL", k);
+        }
+    }
+}

@@ -1,5 +1,7 @@
 /* Mini-batch loader over host arrays: a Philox Fisher-Yates shuffle per epoch, batches gathered
  * into host staging buffers and copied to the device in one transfer each. */
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,17 +55,28 @@ ax_status ax_data_loader_create(const float *x, int x_ndim, const int64_t *x_sha
         return AX_FAIL(AX_ERR_INVALID_ARG, "x or x_shape is NULL");
     if (x_ndim < 1 || x_ndim > AX_MAX_DIMS)
         return AX_FAIL(AX_ERR_SHAPE, "x_ndim %d is outside [1, %d]", x_ndim, AX_MAX_DIMS);
-    int64_t row = 1;
-    for (int i = 0; i < x_ndim; i++) {
+    for (int i = 0; i < x_ndim; i++)
         if (x_shape[i] < 1)
             return AX_FAIL(AX_ERR_SHAPE, "x_shape[%d] is %lld; every dim must be >= 1", i,
                            (long long)x_shape[i]);
+    /* The caller's x holds n * row floats, so that many must be addressable (every size below
+     * then fits too: batch_size * row <= n * row); the order takes n int64s. */
+    const int64_t max_elems = (int64_t)(PTRDIFF_MAX / sizeof(float));
+    int64_t n = x_shape[0], row = 1;
+    for (int i = 0; i < x_ndim; i++) {
+        if (x_shape[i] > max_elems / (i ? n * row : 1))
+            return AX_FAIL(AX_ERR_SHAPE,
+                           "x_shape[%d] = %lld makes x larger than memory can address (the "
+                           "product of x_shape must be at most %lld)",
+                           i, (long long)x_shape[i], (long long)max_elems);
         if (i > 0)
             row *= x_shape[i];
     }
+    if (n > (int64_t)(PTRDIFF_MAX / sizeof(int64_t)))
+        return AX_FAIL(AX_ERR_SHAPE, "x_shape[0] = %lld samples are too many to order",
+                       (long long)n);
     if (batch_size < 1)
         return AX_FAIL(AX_ERR_INVALID_ARG, "batch_size %lld must be >= 1", (long long)batch_size);
-    int64_t n = x_shape[0];
     if (batch_size > n)
         batch_size = n;
     ax_data_loader *l = calloc(1, sizeof *l);

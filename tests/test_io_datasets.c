@@ -14,6 +14,8 @@
 #include <zlib.h>
 
 #include "helpers.h"
+#include "host/core/philox.h"
+#include "host/graph/loader_internal.h"
 
 /* ---------------------------------------------------------------- temporary folder */
 
@@ -931,5 +933,65 @@ Test(badinput, loader_overflowing_shapes) {
                             AX_ERR_SHAPE, "ax_data_loader_create");
             cr_assert_null(l, "shape %zu: out is NULL", k);
         }
+    }
+}
+
+/* The draw behind the shuffle, for datasets beyond 2^32 samples too (which the tests above
+ * cannot build): j = floor(word (i + 1) / 2^w) exactly, against a 128-bit product, with a
+ * 32-bit word up to i + 1 = 2^32 and a 64-bit word above. */
+__extension__ typedef unsigned __int128 u128;
+
+Test(loader, draw_matches_multiply_shift) {
+    const uint64_t is[] = {1,
+                           2,
+                           3,
+                           9,
+                           (UINT64_C(1) << 32) - 2,
+                           (UINT64_C(1) << 32) - 1,
+                           UINT64_C(1) << 32,
+                           (UINT64_C(1) << 32) + 1,
+                           (UINT64_C(1) << 40) + 12345,
+                           (UINT64_C(1) << 61) - 1,
+                           UINT64_MAX - 1};
+    for (uint64_t seed = 0; seed < 3; seed++) {
+        for (uint64_t epoch = 0; epoch < 50; epoch++) {
+            for (size_t k = 0; k < sizeof is / sizeof *is; k++) {
+                uint64_t i = is[k], want;
+                if (i < (UINT64_C(1) << 32)) {
+                    philox4x32_ctr_t r = ax_philox_block(seed, epoch, i / 4);
+                    want = (uint64_t)(((u128)r.v[i % 4] * (i + 1)) >> 32);
+                } else {
+                    philox4x32_ctr_t r = ax_philox_block(seed, epoch, i / 2);
+                    uint64_t word = (uint64_t)r.v[2 * (i % 2) + 1] << 32 | r.v[2 * (i % 2)];
+                    want = (uint64_t)(((u128)word * (i + 1)) >> 64);
+                }
+                uint64_t j = ax_loader_draw(seed, epoch, i);
+                cr_assert_eq(j, want, "seed %llu epoch %llu i %llu: j %llu, expected %llu",
+                             (unsigned long long)seed, (unsigned long long)epoch,
+                             (unsigned long long)i, (unsigned long long)j,
+                             (unsigned long long)want);
+                cr_assert(j <= i);
+            }
+        }
+    }
+}
+
+/* Above 2^32 the draw still covers [0, i] uniformly: 16 equal bins of j for i = 2^40 + 5 and
+ * 2^61 - 1 (the largest a loader takes) over 4000 epochs, chi-square with 15 dof below 50
+ * (probability 1e-5 for a fair draw). A 32-bit word there would leave all but the first bin
+ * empty. */
+Test(loader, draw_uniform_beyond_32_bits) {
+    enum { EPOCHS = 4000, BINS = 16 };
+    const uint64_t is[] = {(UINT64_C(1) << 40) + 5, (UINT64_C(1) << 61) - 1};
+    for (size_t k = 0; k < 2; k++) {
+        int64_t counts[BINS] = {0};
+        for (uint64_t e = 0; e < EPOCHS; e++) {
+            uint64_t j = ax_loader_draw(3, e, is[k]);
+            cr_assert(j <= is[k]);
+            counts[(uint64_t)(((u128)j * BINS) / ((u128)is[k] + 1))]++;
+        }
+        double chi2 = chi_square_uniform(counts, BINS, EPOCHS);
+        cr_assert(chi2 < 50.0, "i = %llu: chi-square %.1f over %d bins",
+                  (unsigned long long)is[k], chi2, BINS);
     }
 }

@@ -6,6 +6,7 @@
 
 #include <ftw.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -401,6 +402,136 @@ static void assert_idx_fails(const char *name, const void *bytes, size_t n, int 
     AX_ASSERT_FAILS(ax_idx_read(tmp_path(name), &idx), status, "ax_idx_read");
     assert_message_has(tmp_path(name));
     cr_assert(idx.data == NULL && idx.ndim == 0 && idx.count == 0, "out is zeroed");
+}
+
+/* ---------------------------------------------------------------- IDX files numpy wrote */
+
+/* th_golden_dir()/idx/<name>.idx, plus ".gz" when gz, into a static buffer. */
+static const char *golden_idx(const char *name, int gz) {
+    static char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/idx/%s.idx%s", th_golden_dir(), name, gz ? ".gz" : "");
+    return path;
+}
+
+/* One array of tests/golden/gen_idx.py: its name, type, dims and values in host order. */
+typedef struct idx_golden {
+    const char *name;
+    ax_idx_type type;
+    int ndim;
+    int64_t dims[AX_IDX_MAX_DIMS];
+    const void *values;
+    size_t bytes;
+} idx_golden;
+
+static const uint8_t golden_u8[] = {0, 1, 2, 127, 128, 255};
+static const int8_t golden_i8[] = {0, 1, -1, 127, -128};
+static const int16_t golden_i16[] = {0x0102, -2, 32767, -32768, 0, 1, -256, 0x7f00};
+static const int32_t golden_i32[] = {0x01020304, -2, INT32_MAX, INT32_MIN, 0, -16777216};
+static const float golden_f32[] = {1.5f, -2.25f, 0.1f, -0.0f, 3.4028234663852886e38f,
+                                   (float)INFINITY, 0x1p-149f};
+static const double golden_f64[] = {0.1, -1e300, 2.5, -0.0, 0x1p-1074, -(double)INFINITY};
+
+static const idx_golden idx_goldens[] = {
+    {"u8", AX_IDX_U8, 2, {2, 3}, golden_u8, sizeof golden_u8},
+    {"i8", AX_IDX_I8, 1, {5}, golden_i8, sizeof golden_i8},
+    {"i16", AX_IDX_I16, 3, {2, 2, 2}, golden_i16, sizeof golden_i16},
+    {"i32", AX_IDX_I32, 4, {3, 1, 2, 1}, golden_i32, sizeof golden_i32},
+    {"f32", AX_IDX_F32, 1, {7}, golden_f32, sizeof golden_f32},
+    {"f64", AX_IDX_F64, 2, {2, 3}, golden_f64, sizeof golden_f64},
+};
+
+/* Every element type, plain and gzip, in host byte order bit for bit (-0.0, inf and
+ * subnormals included). */
+Test(io, idx_golden_every_type) {
+    for (size_t k = 0; k < sizeof idx_goldens / sizeof *idx_goldens; k++) {
+        const idx_golden *g = &idx_goldens[k];
+        for (int gz = 0; gz < 2; gz++) {
+            ax_idx idx;
+            AX_ASSERT_OK(ax_idx_read(golden_idx(g->name, gz), &idx));
+            cr_assert_eq(idx.type, g->type, "%s: type 0x%02x", g->name, (unsigned)idx.type);
+            cr_assert_eq(idx.ndim, g->ndim, "%s: %d dims", g->name, idx.ndim);
+            int64_t count = 1;
+            for (int i = 0; i < g->ndim; i++) {
+                cr_assert_eq(idx.dims[i], g->dims[i], "%s: dim %d is %lld", g->name, i,
+                             (long long)idx.dims[i]);
+                count *= g->dims[i];
+            }
+            cr_assert_eq(idx.count, count, "%s: count %lld", g->name, (long long)idx.count);
+            cr_assert_eq((size_t)count * (g->bytes / (size_t)count), g->bytes);
+            const unsigned char *got = idx.data, *want = g->values;
+            for (size_t b = 0; b < g->bytes; b++)
+                cr_assert_eq(got[b], want[b], "%s%s: byte %zu of the data is 0x%02x, expected "
+                             "0x%02x (byte order?)", g->name, gz ? ".gz" : "", b, got[b],
+                             want[b]);
+            ax_idx_free(&idx);
+        }
+    }
+}
+
+/* The same files cut one byte short, or with a byte of garbage after the data. */
+Test(badinput, idx_golden_short_and_trailing) {
+    for (size_t k = 0; k < sizeof idx_goldens / sizeof *idx_goldens; k++) {
+        for (int gz = 0; gz < 2; gz++) {
+            for (int trailing = 0; trailing < 2; trailing++) {
+                char name[32];
+                snprintf(name, sizeof name, "%s_%s", idx_goldens[k].name,
+                         trailing ? "trailing" : "short");
+                ax_idx idx;
+                memset(&idx, 0x5a, sizeof idx);
+                AX_ASSERT_FAILS(ax_idx_read(golden_idx(name, gz), &idx), AX_ERR_FORMAT,
+                                "ax_idx_read");
+                assert_message_has(trailing ? "trailing" : "truncated");
+                assert_message_has(golden_idx(name, gz));
+                cr_assert(idx.data == NULL && idx.ndim == 0 && idx.count == 0, "out is zeroed");
+            }
+        }
+    }
+}
+
+/* Headers whose element count or byte size overflows 64 bits and no data: refused as too
+ * large (never AX_OK with a wrapped count of 0), out zeroed. */
+Test(badinput, idx_golden_overflowing_dims) {
+    const char *names[] = {"overflow_u8_2p31_2p31_4", "overflow_u8_2p31_2p31_2",
+                           "overflow_i16_2p31_2p31", "overflow_f64_max4"};
+    for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
+        for (int gz = 0; gz < 2; gz++) {
+            ax_idx idx;
+            memset(&idx, 0x5a, sizeof idx);
+            AX_ASSERT_FAILS(ax_idx_read(golden_idx(names[k], gz), &idx), AX_ERR_FORMAT,
+                            "ax_idx_read");
+            assert_message_has("too large");
+            cr_assert(idx.data == NULL && idx.ndim == 0 && idx.count == 0, "out is zeroed");
+        }
+    }
+    /* 2^50 bytes fit in 64 bits: a truncated file, not an overflow */
+    ax_idx idx;
+    AX_ASSERT_FAILS(ax_idx_read(golden_idx("overflow_i32_2p16_2p16_2p15_2", 1), &idx),
+                    AX_ERR_FORMAT, "ax_idx_read");
+    assert_message_has("1125899906842624 bytes of data, the file holds 0");
+}
+
+/* Counts near the largest that fits, INT64_MAX / size elements (within 2^31), and twice
+ * that, for every element size, without data: truncated, then too large. */
+Test(badinput, idx_dims_at_the_limit) {
+    make_tmp();
+    const struct {
+        int type;
+        uint64_t esize;
+    } types[] = {{AX_IDX_U8, 1}, {AX_IDX_I16, 2}, {AX_IDX_F32, 4}, {AX_IDX_F64, 8}};
+    for (size_t k = 0; k < 4; k++) {
+        uint64_t limit = (uint64_t)INT64_MAX / types[k].esize;
+        uint32_t f = (uint32_t)(limit >> 31);
+        uint32_t fits[3] = {1u << 31, f, 1}, over[3] = {1u << 31, f, 2};
+        size_t size;
+        unsigned char *b = idx_bytes(types[k].type, 3, fits, NULL, 0, &size);
+        assert_idx_fails("fits", b, size, 0, AX_ERR_FORMAT);
+        assert_message_has("truncated");
+        free(b);
+        b = idx_bytes(types[k].type, 3, over, NULL, 0, &size);
+        assert_idx_fails("over", b, size, 0, AX_ERR_FORMAT);
+        assert_message_has("too large");
+        free(b);
+    }
 }
 
 Test(badinput, idx_bad_headers) {

@@ -314,9 +314,8 @@ static void log_close(train_log *log) {
 static float run_epoch(model *m, ax_optimizer *opt, const ax_lr_schedule *schedule,
                        ax_data_loader *loader, int epoch, int epochs, int64_t *global_step,
                        train_log *log) {
-    int n;
-    ax_tensor *const *params, *const *grads;
-    TRY(ax_graph_param_tensors(m->g, &n, &params, &grads));
+    ax_param_list p;
+    TRY(ax_graph_params(m->g, &p));
     TRY(ax_graph_set_training(m->g, 1));
     int64_t steps = ax_data_loader_batches(loader), step = 0, examples = 0, rows;
     double started = now_s(), last_draw = 0.0, loss_sum = 0.0;
@@ -329,7 +328,7 @@ static float run_epoch(model *m, ax_optimizer *opt, const ax_lr_schedule *schedu
         TRY(ax_graph_forward(m->g));
         TRY(ax_graph_backward(m->g));
         TRY(ax_optimizer_set_lr(opt, ax_lr_schedule_value(schedule, *global_step)));
-        TRY(ax_optimizer_step(opt, n, params, grads));
+        TRY(ax_optimizer_step(opt, p.n, p.values, p.grads));
         float loss;
         TRY(ax_graph_loss(m->g, &loss));
         step++;

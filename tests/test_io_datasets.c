@@ -1126,3 +1126,137 @@ Test(loader, draw_uniform_beyond_32_bits) {
                   (unsigned long long)is[k], chi2, BINS);
     }
 }
+
+/* ---------------------------------------------------------------- feeding host data */
+
+/* A compiled graph: x f32 [4, 2, 3] flattened by a sum over axis 2 into [4, 2], a dense layer
+ * to 3 classes, cross-entropy with labels y [4]. */
+typedef struct feed_case {
+    ax_ctx *ctx;
+    ax_graph *g;
+    ax_node *x, *y, *s, *logits, *loss;
+} feed_case;
+
+enum { FEED_MAX = 4, FEED_ROW = 6 };
+
+static void feed_open(feed_case *c, int compile) {
+    c->ctx = th_cpu_ctx();
+    AX_ASSERT_OK(ax_graph_create(c->ctx, 3, &c->g));
+    AX_ASSERT_OK(ax_graph_input(c->g, "x", 3, (int64_t[]){FEED_MAX, 2, 3}, &c->x));
+    AX_ASSERT_OK(ax_graph_labels(c->g, "y", FEED_MAX, &c->y));
+    AX_ASSERT_OK(ax_graph_sum(c->g, "s", c->x, 2, &c->s));
+    AX_ASSERT_OK(ax_graph_dense(c->g, "fc", c->s, 3, &c->logits));
+    AX_ASSERT_OK(ax_graph_cross_entropy(c->g, "loss", c->logits, c->y, &c->loss));
+    if (compile)
+        AX_ASSERT_OK(ax_graph_compile(c->g, c->loss));
+}
+
+static void feed_close(feed_case *c) {
+    ax_graph_destroy(c->g);
+    ax_ctx_destroy(c->ctx);
+}
+
+/* Host rows land in the input, with its row count, and give the loss that the same data fed
+ * as tensors give, for every batch from 1 to the max. */
+Test(feed, host_rows_match_tensor_feed) {
+    feed_case a, b;
+    feed_open(&a, 1);
+    feed_open(&b, 1);
+    float x[FEED_MAX * FEED_ROW];
+    int32_t y[FEED_MAX] = {2, 0, 1, 2};
+    th_random(x, FEED_MAX * FEED_ROW, 11, -2.0f, 2.0f);
+    for (int64_t rows = 1; rows <= FEED_MAX; rows++) {
+        AX_ASSERT_OK(ax_graph_feed_f32(a.g, a.x, x, rows));
+        AX_ASSERT_OK(ax_graph_feed_i32(a.g, a.y, y, rows));
+        ax_tensor *xv = ax_graph_value(a.g, a.x), *yv = ax_graph_value(a.g, a.y);
+        cr_assert(ax_tensor_dim(xv, 0) == rows && ax_tensor_dim(xv, 1) == 2 &&
+                  ax_tensor_dim(xv, 2) == 3 && ax_tensor_dim(yv, 0) == rows);
+        cr_assert_eq(ax_graph_batch(a.g), rows);
+        float got_x[FEED_MAX * FEED_ROW];
+        int32_t got_y[FEED_MAX];
+        AX_ASSERT_OK(ax_tensor_to_host(xv, got_x, (size_t)rows * FEED_ROW * sizeof(float)));
+        AX_ASSERT_OK(ax_tensor_to_host(yv, got_y, (size_t)rows * sizeof(int32_t)));
+        th_assert_equal(got_x, x, rows * FEED_ROW, "fed features");
+        cr_assert_arr_eq(got_y, y, (size_t)rows * sizeof(int32_t), "fed labels");
+
+        ax_tensor *xt = th_tensor(b.ctx, 3, (int64_t[]){rows, 2, 3}, x);
+        ax_tensor *yt = th_tensor_i32(b.ctx, 1, &rows, y);
+        AX_ASSERT_OK(ax_graph_feed(b.g, b.x, xt));
+        AX_ASSERT_OK(ax_graph_feed(b.g, b.y, yt));
+        ax_tensor_destroy(xt);
+        ax_tensor_destroy(yt);
+        float la, lb;
+        AX_ASSERT_OK(ax_graph_forward(a.g));
+        AX_ASSERT_OK(ax_graph_forward(b.g));
+        AX_ASSERT_OK(ax_graph_loss(a.g, &la));
+        AX_ASSERT_OK(ax_graph_loss(b.g, &lb));
+        cr_assert(la == lb && la > 0.0f, "rows %lld: loss %g from host data, %g from tensors",
+                  (long long)rows, la, lb);
+    }
+    feed_close(&a);
+    feed_close(&b);
+}
+
+Test(feed, bad_host_feeds) {
+    feed_case c, other;
+    feed_open(&c, 1);
+    feed_open(&other, 1);
+    float x[(FEED_MAX + 1) * FEED_ROW] = {0};
+    int32_t y[FEED_MAX + 1] = {0};
+    const int64_t bad_rows[] = {0, -1, FEED_MAX + 1, INT64_MAX, INT64_MIN};
+    for (size_t k = 0; k < sizeof bad_rows / sizeof *bad_rows; k++) {
+        AX_ASSERT_FAILS(ax_graph_feed_f32(c.g, c.x, x, bad_rows[k]), AX_ERR_SHAPE,
+                        "ax_graph_feed_f32");
+        AX_ASSERT_FAILS(ax_graph_feed_i32(c.g, c.y, y, bad_rows[k]), AX_ERR_SHAPE,
+                        "ax_graph_feed_i32");
+    }
+    cr_assert_eq(ax_tensor_dim(ax_graph_value(c.g, c.x), 0), FEED_MAX, "a refusal changes nothing");
+    AX_ASSERT_FAILS(ax_graph_feed_f32(c.g, c.y, x, 1), AX_ERR_DTYPE, "ax_graph_feed_f32");
+    assert_message_has("'y' takes i32");
+    AX_ASSERT_FAILS(ax_graph_feed_i32(c.g, c.x, y, 1), AX_ERR_DTYPE, "ax_graph_feed_i32");
+    AX_ASSERT_FAILS(ax_graph_feed_f32(c.g, c.x, NULL, 1), AX_ERR_INVALID_ARG,
+                    "ax_graph_feed_f32");
+    AX_ASSERT_FAILS(ax_graph_feed_i32(c.g, c.y, NULL, 1), AX_ERR_INVALID_ARG,
+                    "ax_graph_feed_i32");
+    AX_ASSERT_FAILS(ax_graph_feed_f32(c.g, c.s, x, 1), AX_ERR_INVALID_ARG, "ax_graph_feed_f32");
+    assert_message_has("not an input");
+    AX_ASSERT_FAILS(ax_graph_feed_f32(c.g, other.x, x, 1), AX_ERR_INVALID_ARG,
+                    "ax_graph_feed_f32");
+    AX_ASSERT_FAILS(ax_graph_feed_f32(c.g, NULL, x, 1), AX_ERR_INVALID_ARG, "ax_graph_feed_f32");
+    AX_ASSERT_FAILS(ax_graph_feed_f32(NULL, c.x, x, 1), AX_ERR_INVALID_ARG, "ax_graph_feed_f32");
+    feed_close(&c);
+    feed_close(&other);
+
+    feed_case raw;
+    feed_open(&raw, 0);
+    AX_ASSERT_FAILS(ax_graph_feed_f32(raw.g, raw.x, x, 1), AX_ERR_STATE, "ax_graph_feed_f32");
+    feed_close(&raw);
+}
+
+/* The parameter arrays: the graph's parameters in creation order, gradients once compiled. */
+Test(feed, param_list) {
+    feed_case c;
+    feed_open(&c, 0);
+    ax_param_list p;
+    AX_ASSERT_OK(ax_graph_params(c.g, &p));
+    const char *names[2] = {"fc.weight", "fc.bias"};
+    for (int compiled = 0; compiled < 2; compiled++) {
+        if (compiled) {
+            AX_ASSERT_OK(ax_graph_compile(c.g, c.loss));
+            AX_ASSERT_OK(ax_graph_params(c.g, &p));
+        }
+        cr_assert(p.n == 2 && p.n == ax_graph_param_count(c.g));
+        for (int k = 0; k < p.n; k++) {
+            const char *name;
+            ax_tensor *v, *gr;
+            AX_ASSERT_OK(ax_graph_param_get(c.g, k, &name, &v, &gr));
+            cr_assert_str_eq(name, names[k]);
+            cr_assert(p.values[k] == v && p.grads[k] == gr && gr != NULL, "parameter %d", k);
+        }
+    }
+    memset(&p, 0x5a, sizeof p);
+    AX_ASSERT_FAILS(ax_graph_params(NULL, &p), AX_ERR_INVALID_ARG, "ax_graph_params");
+    cr_assert(p.n == 0 && p.values == NULL && p.grads == NULL, "out is cleared on failure");
+    AX_ASSERT_FAILS(ax_graph_params(c.g, NULL), AX_ERR_INVALID_ARG, "ax_graph_params");
+    feed_close(&c);
+}

@@ -140,7 +140,7 @@ AX_API ax_status ax_graph_save(ax_graph *g, const char *path);
 AX_API ax_status ax_graph_load(ax_graph *g, const char *path);
 
 /* Save and load the state of an optimizer that steps g's parameters (the arrays of
- * ax_graph_param_tensors), so that training resumes where it stopped: one F32 tensor per
+ * ax_graph_params), so that training resumes where it stopped: one F32 tensor per
  * parameter and state, named "<parameter>.<state>" after PyTorch's optimizer state
  * ("fc1.weight.exp_avg", "fc1.weight.exp_avg_sq", "fc1.weight.momentum_buffer", "...sum",
  * "...square_avg", "...acc_delta", "...grad_avg", "...max_exp_avg_sq"), and "step", the step

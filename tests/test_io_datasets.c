@@ -468,6 +468,18 @@ Test(io, idx_golden_every_type) {
     }
 }
 
+Test(io, idx_type_sizes) {
+    const struct {
+        int type;
+        size_t size;
+    } cases[] = {{AX_IDX_U8, 1},  {AX_IDX_I8, 1},  {AX_IDX_I16, 2}, {AX_IDX_I32, 4},
+                 {AX_IDX_F32, 4}, {AX_IDX_F64, 8}, {0x0A, 0},       {0x0F, 0},
+                 {0, 0},          {-1, 0}};
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++)
+        cr_assert_eq(ax_idx_type_size((ax_idx_type)cases[k].type), cases[k].size,
+                     "type 0x%02x", (unsigned)cases[k].type);
+}
+
 /* The same files cut one byte short, or with a byte of garbage after the data. */
 Test(badinput, idx_golden_short_and_trailing) {
     for (size_t k = 0; k < sizeof idx_goldens / sizeof *idx_goldens; k++) {

@@ -36,6 +36,9 @@ typedef enum ax_idx_type {
     AX_IDX_F64 = 0x0E,
 } ax_idx_type;
 
+/* Bytes per element of an IDX type (1, 2, 4 or 8); 0 for a value that is no IDX type. */
+AX_API size_t ax_idx_type_size(ax_idx_type type);
+
 #define AX_IDX_MAX_DIMS 4
 
 /* One IDX array: dims[0..ndim), count = product of the dims, data = count elements of

@@ -735,6 +735,17 @@ Test(badinput, text_calls) {
                     "ax_text_batch");
     AX_ASSERT_FAILS(ax_text_batch(ds, INT64_MAX, 2, 0, 0, ids, ids + 4), AX_ERR_INVALID_ARG,
                     "ax_text_batch");
+    assert_message_has("more than memory can address");
+    /* batch x seq_len overflows 64 bits, or its bytes do, with either factor small */
+    const int64_t big[][2] = {{INT64_C(1) << 32, INT64_C(1) << 32},
+                              {INT64_C(1) << 61, 1},
+                              {3, INT64_C(3) << 60},
+                              {(INT64_C(1) << 31) + 1, INT64_C(1) << 30}};
+    for (size_t k = 0; k < sizeof big / sizeof *big; k++) {
+        AX_ASSERT_FAILS(ax_text_batch(ds, big[k][0], big[k][1], 0, 0, ids, ids + 4),
+                        AX_ERR_INVALID_ARG, "ax_text_batch");
+        assert_message_has("more than memory can address");
+    }
     AX_ASSERT_FAILS(ax_text_batch(ds, 1, 2, 0, 0, NULL, ids), AX_ERR_INVALID_ARG,
                     "ax_text_batch");
     AX_ASSERT_FAILS(ax_text_dataset_split(ds, 1.0, &train, &val), AX_ERR_INVALID_ARG,

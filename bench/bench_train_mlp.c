@@ -147,13 +147,12 @@ static void build(ax_ctx *ctx, int batch, ax_graph **g_out, ax_optimizer **opt_o
 }
 
 static void train_step(ax_graph *g, ax_optimizer *opt) {
-    int n;
-    ax_tensor *const *params, *const *grads;
-    check(ax_graph_param_tensors(g, &n, &params, &grads), "ax_graph_param_tensors");
+    ax_param_list p;
+    check(ax_graph_params(g, &p), "ax_graph_params");
     check(ax_graph_zero_grad(g), "ax_graph_zero_grad");
     check(ax_graph_forward(g), "ax_graph_forward");
     check(ax_graph_backward(g), "ax_graph_backward");
-    check(ax_optimizer_step(opt, n, params, grads), "ax_optimizer_step");
+    check(ax_optimizer_step(opt, p.n, p.values, p.grads), "ax_optimizer_step");
 }
 
 /* Median milliseconds per step at `batch` on ctx. */

@@ -380,9 +380,8 @@ typedef struct epoch_score {
 static epoch_score run_epoch(model *m, ax_optimizer *opt, const ax_lr_schedule *schedule,
                              ax_data_loader *loader, int epoch, int epochs, int batch,
                              run_clock *clock, train_log *log) {
-    int n;
-    ax_tensor *const *params, *const *grads;
-    TRY(ax_graph_param_tensors(m->g, &n, &params, &grads));
+    ax_param_list params;
+    TRY(ax_graph_params(m->g, &params));
     TRY(ax_graph_set_training(m->g, 1));
     float *logits = checked_malloc((size_t)batch * CLASSES * sizeof *logits);
     int32_t *labels = checked_malloc((size_t)batch * sizeof *labels);
@@ -399,7 +398,7 @@ static epoch_score run_epoch(model *m, ax_optimizer *opt, const ax_lr_schedule *
         TRY(ax_graph_forward(m->g));
         TRY(ax_graph_backward(m->g));
         TRY(ax_optimizer_set_lr(opt, lr));
-        TRY(ax_optimizer_step(opt, n, params, grads));
+        TRY(ax_optimizer_step(opt, params.n, params.values, params.grads));
         float loss;
         TRY(ax_graph_loss(m->g, &loss));
         TRY(ax_tensor_to_host(ax_graph_value(m->g, m->logits), logits,

@@ -54,8 +54,8 @@ int main(int argc, char **argv) {
     TRY(ax_graph_dense(g, "fc2", d, C, &logits));
     TRY(ax_graph_cross_entropy(g, "loss", logits, y, &loss));
     TRY(ax_graph_compile(g, loss));
-    int n; ax_tensor *const *params, *const *grads;
-    TRY(ax_graph_param_tensors(g, &n, &params, &grads));
+    ax_param_list p;
+    TRY(ax_graph_params(g, &p));
     ax_adam_config adam = ax_adam_defaults();
     adam.lr = 0.01f;
     TRY(ax_optimizer_create_adam(ctx, &adam, &opt));
@@ -69,7 +69,7 @@ int main(int argc, char **argv) {
             TRY(ax_graph_zero_grad(g));
             TRY(ax_graph_forward(g)); /* batch = the rows just loaded */
             TRY(ax_graph_backward(g));
-            TRY(ax_optimizer_step(opt, n, params, grads));
+            TRY(ax_optimizer_step(opt, p.n, p.values, p.grads));
             TRY(ax_graph_loss(g, &l));
         }
         if (epoch % 10 == 9) printf("epoch %2d: loss %.4f\n", epoch + 1, l);

@@ -335,15 +335,13 @@ Test(graph, param_lookup) {
     CHECK_MSG("fc3.weight");
     AX_ASSERT_FAILS(ax_graph_param_get(m.g, 4, NULL, NULL, NULL), AX_ERR_INVALID_ARG,
                     "ax_graph_param_get");
-    int n;
-    ax_tensor *const *params;
-    ax_tensor *const *grads;
-    AX_ASSERT_OK(ax_graph_param_tensors(m.g, &n, &params, &grads));
-    cr_assert_eq(n, 4);
-    for (int k = 0; k < n; k++) {
+    ax_param_list p;
+    AX_ASSERT_OK(ax_graph_params(m.g, &p));
+    cr_assert_eq(p.n, 4);
+    for (int k = 0; k < p.n; k++) {
         ax_tensor *v, *gr;
         AX_ASSERT_OK(ax_graph_param_get(m.g, k, NULL, &v, &gr));
-        cr_assert(params[k] == v && grads[k] == gr);
+        cr_assert(p.values[k] == v && p.grads[k] == gr);
     }
     ax_graph_destroy(m.g);
     ax_ctx_destroy(ctx);
@@ -502,10 +500,10 @@ Test(graph, sgd_learns_synthetic_blobs) {
     ax_data_loader *train, *eval;
     AX_ASSERT_OK(ax_data_loader_create(feats, 2, data_shape, labels, B, 1, 0, 7, &train));
     AX_ASSERT_OK(ax_data_loader_create(feats, 2, data_shape, labels, B, 0, 0, 0, &eval));
-    int np;
-    ax_tensor *const *params;
-    ax_tensor *const *grads;
-    AX_ASSERT_OK(ax_graph_param_tensors(g, &np, &params, &grads));
+    ax_param_list pl;
+    AX_ASSERT_OK(ax_graph_params(g, &pl));
+    int np = pl.n;
+    ax_tensor *const *params = pl.values, *const *grads = pl.grads;
     ax_tensor *xin = ax_graph_value(g, x), *yin = ax_graph_value(g, y);
     int64_t n;
     for (int epoch = 0; epoch < 20; epoch++) {
@@ -657,10 +655,10 @@ static double loss_at(ax_graph *g) {
 /* Worst |a - n| / (atol + rtol |n|) over every parameter element, with the analytic gradient
  * of parameter `plant` (-1: none) scaled by factor. */
 static double graph_gradcheck(ax_graph *g, int plant, float factor, int64_t *checked) {
-    int np;
-    ax_tensor *const *params;
-    ax_tensor *const *grads;
-    AX_ASSERT_OK(ax_graph_param_tensors(g, &np, &params, &grads));
+    ax_param_list pl;
+    AX_ASSERT_OK(ax_graph_params(g, &pl));
+    int np = pl.n;
+    ax_tensor *const *params = pl.values, *const *grads = pl.grads;
     AX_ASSERT_OK(ax_graph_zero_grad(g));
     AX_ASSERT_OK(ax_graph_forward(g));
     AX_ASSERT_OK(ax_graph_backward(g));

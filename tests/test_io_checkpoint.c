@@ -347,10 +347,9 @@ static void trainer_step(ax_ctx *ctx, trainer *m, uint64_t step) {
     AX_ASSERT_OK(ax_graph_zero_grad(m->g));
     AX_ASSERT_OK(ax_graph_forward(m->g));
     AX_ASSERT_OK(ax_graph_backward(m->g));
-    int n;
-    ax_tensor *const *params, *const *grads;
-    AX_ASSERT_OK(ax_graph_param_tensors(m->g, &n, &params, &grads));
-    AX_ASSERT_OK(ax_optimizer_step(m->opt, n, params, grads));
+    ax_param_list p;
+    AX_ASSERT_OK(ax_graph_params(m->g, &p));
+    AX_ASSERT_OK(ax_optimizer_step(m->opt, p.n, p.values, p.grads));
 }
 
 static void trainer_destroy(trainer *m) {

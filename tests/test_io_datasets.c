@@ -6,6 +6,7 @@
 
 #include <ftw.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,8 @@
 
 #include "helpers.h"
 #include "mnist.h"
+#include "host/core/philox.h"
+#include "host/graph/loader_internal.h"
 
 /* ---------------------------------------------------------------- temporary folder */
 
@@ -400,6 +403,148 @@ static void assert_idx_fails(const char *name, const void *bytes, size_t n, int 
     cr_assert(idx.data == NULL && idx.ndim == 0 && idx.count == 0, "out is zeroed");
 }
 
+/* ---------------------------------------------------------------- IDX files numpy wrote */
+
+/* th_golden_dir()/idx/<name>.idx, plus ".gz" when gz, into a static buffer. */
+static const char *golden_idx(const char *name, int gz) {
+    static char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/idx/%s.idx%s", th_golden_dir(), name, gz ? ".gz" : "");
+    return path;
+}
+
+/* One array of tests/golden/gen_idx.py: its name, type, dims and values in host order. */
+typedef struct idx_golden {
+    const char *name;
+    ax_idx_type type;
+    int ndim;
+    int64_t dims[AX_IDX_MAX_DIMS];
+    const void *values;
+    size_t bytes;
+} idx_golden;
+
+static const uint8_t golden_u8[] = {0, 1, 2, 127, 128, 255};
+static const int8_t golden_i8[] = {0, 1, -1, 127, -128};
+static const int16_t golden_i16[] = {0x0102, -2, 32767, -32768, 0, 1, -256, 0x7f00};
+static const int32_t golden_i32[] = {0x01020304, -2, INT32_MAX, INT32_MIN, 0, -16777216};
+static const float golden_f32[] = {1.5f, -2.25f, 0.1f, -0.0f, 3.4028234663852886e38f,
+                                   (float)INFINITY, 0x1p-149f};
+static const double golden_f64[] = {0.1, -1e300, 2.5, -0.0, 0x1p-1074, -(double)INFINITY};
+
+static const idx_golden idx_goldens[] = {
+    {"u8", AX_IDX_U8, 2, {2, 3}, golden_u8, sizeof golden_u8},
+    {"i8", AX_IDX_I8, 1, {5}, golden_i8, sizeof golden_i8},
+    {"i16", AX_IDX_I16, 3, {2, 2, 2}, golden_i16, sizeof golden_i16},
+    {"i32", AX_IDX_I32, 4, {3, 1, 2, 1}, golden_i32, sizeof golden_i32},
+    {"f32", AX_IDX_F32, 1, {7}, golden_f32, sizeof golden_f32},
+    {"f64", AX_IDX_F64, 2, {2, 3}, golden_f64, sizeof golden_f64},
+};
+
+/* Every element type, plain and gzip, in host byte order bit for bit (-0.0, inf and
+ * subnormals included). */
+Test(io, idx_golden_every_type) {
+    for (size_t k = 0; k < sizeof idx_goldens / sizeof *idx_goldens; k++) {
+        const idx_golden *g = &idx_goldens[k];
+        for (int gz = 0; gz < 2; gz++) {
+            ax_idx idx;
+            AX_ASSERT_OK(ax_idx_read(golden_idx(g->name, gz), &idx));
+            cr_assert_eq(idx.type, g->type, "%s: type 0x%02x", g->name, (unsigned)idx.type);
+            cr_assert_eq(idx.ndim, g->ndim, "%s: %d dims", g->name, idx.ndim);
+            int64_t count = 1;
+            for (int i = 0; i < g->ndim; i++) {
+                cr_assert_eq(idx.dims[i], g->dims[i], "%s: dim %d is %lld", g->name, i,
+                             (long long)idx.dims[i]);
+                count *= g->dims[i];
+            }
+            cr_assert_eq(idx.count, count, "%s: count %lld", g->name, (long long)idx.count);
+            cr_assert_eq((size_t)count * (g->bytes / (size_t)count), g->bytes);
+            const unsigned char *got = idx.data, *want = g->values;
+            for (size_t b = 0; b < g->bytes; b++)
+                cr_assert_eq(got[b], want[b], "%s%s: byte %zu of the data is 0x%02x, expected "
+                             "0x%02x (byte order?)", g->name, gz ? ".gz" : "", b, got[b],
+                             want[b]);
+            ax_idx_free(&idx);
+        }
+    }
+}
+
+Test(io, idx_type_sizes) {
+    const struct {
+        int type;
+        size_t size;
+    } cases[] = {{AX_IDX_U8, 1},  {AX_IDX_I8, 1},  {AX_IDX_I16, 2}, {AX_IDX_I32, 4},
+                 {AX_IDX_F32, 4}, {AX_IDX_F64, 8}, {0x0A, 0},       {0x0F, 0},
+                 {0, 0},          {-1, 0}};
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++)
+        cr_assert_eq(ax_idx_type_size((ax_idx_type)cases[k].type), cases[k].size,
+                     "type 0x%02x", (unsigned)cases[k].type);
+}
+
+/* The same files cut one byte short, or with a byte of garbage after the data. */
+Test(badinput, idx_golden_short_and_trailing) {
+    for (size_t k = 0; k < sizeof idx_goldens / sizeof *idx_goldens; k++) {
+        for (int gz = 0; gz < 2; gz++) {
+            for (int trailing = 0; trailing < 2; trailing++) {
+                char name[32];
+                snprintf(name, sizeof name, "%s_%s", idx_goldens[k].name,
+                         trailing ? "trailing" : "short");
+                ax_idx idx;
+                memset(&idx, 0x5a, sizeof idx);
+                AX_ASSERT_FAILS(ax_idx_read(golden_idx(name, gz), &idx), AX_ERR_FORMAT,
+                                "ax_idx_read");
+                assert_message_has(trailing ? "trailing" : "truncated");
+                assert_message_has(golden_idx(name, gz));
+                cr_assert(idx.data == NULL && idx.ndim == 0 && idx.count == 0, "out is zeroed");
+            }
+        }
+    }
+}
+
+/* Headers whose element count or byte size overflows 64 bits and no data: refused as too
+ * large (never AX_OK with a wrapped count of 0), out zeroed. */
+Test(badinput, idx_golden_overflowing_dims) {
+    const char *names[] = {"overflow_u8_2p31_2p31_4", "overflow_u8_2p31_2p31_2",
+                           "overflow_i16_2p31_2p31", "overflow_f64_max4"};
+    for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
+        for (int gz = 0; gz < 2; gz++) {
+            ax_idx idx;
+            memset(&idx, 0x5a, sizeof idx);
+            AX_ASSERT_FAILS(ax_idx_read(golden_idx(names[k], gz), &idx), AX_ERR_FORMAT,
+                            "ax_idx_read");
+            assert_message_has("too large");
+            cr_assert(idx.data == NULL && idx.ndim == 0 && idx.count == 0, "out is zeroed");
+        }
+    }
+    /* 2^50 bytes fit in 64 bits: a truncated file, not an overflow */
+    ax_idx idx;
+    AX_ASSERT_FAILS(ax_idx_read(golden_idx("overflow_i32_2p16_2p16_2p15_2", 1), &idx),
+                    AX_ERR_FORMAT, "ax_idx_read");
+    assert_message_has("1125899906842624 bytes of data, the file holds 0");
+}
+
+/* Counts near the largest that fits, INT64_MAX / size elements (within 2^31), and twice
+ * that, for every element size, without data: truncated, then too large. */
+Test(badinput, idx_dims_at_the_limit) {
+    make_tmp();
+    const struct {
+        int type;
+        uint64_t esize;
+    } types[] = {{AX_IDX_U8, 1}, {AX_IDX_I16, 2}, {AX_IDX_F32, 4}, {AX_IDX_F64, 8}};
+    for (size_t k = 0; k < 4; k++) {
+        uint64_t limit = (uint64_t)INT64_MAX / types[k].esize;
+        uint32_t f = (uint32_t)(limit >> 31);
+        uint32_t fits[3] = {1u << 31, f, 1}, over[3] = {1u << 31, f, 2};
+        size_t size;
+        unsigned char *b = idx_bytes(types[k].type, 3, fits, NULL, 0, &size);
+        assert_idx_fails("fits", b, size, 0, AX_ERR_FORMAT);
+        assert_message_has("truncated");
+        free(b);
+        b = idx_bytes(types[k].type, 3, over, NULL, 0, &size);
+        assert_idx_fails("over", b, size, 0, AX_ERR_FORMAT);
+        assert_message_has("too large");
+        free(b);
+    }
+}
+
 Test(badinput, idx_bad_headers) {
     make_tmp();
     const unsigned char bad_magic[] = {1, 0, 8, 1, 0, 0, 0, 1, 7};
@@ -593,6 +738,17 @@ Test(badinput, text_calls) {
                     "ax_text_batch");
     AX_ASSERT_FAILS(ax_text_batch(ds, INT64_MAX, 2, 0, 0, ids, ids + 4), AX_ERR_INVALID_ARG,
                     "ax_text_batch");
+    assert_message_has("more than memory can address");
+    /* batch x seq_len overflows 64 bits, or its bytes do, with either factor small */
+    const int64_t big[][2] = {{INT64_C(1) << 32, INT64_C(1) << 32},
+                              {INT64_C(1) << 61, 1},
+                              {3, INT64_C(3) << 60},
+                              {(INT64_C(1) << 31) + 1, INT64_C(1) << 30}};
+    for (size_t k = 0; k < sizeof big / sizeof *big; k++) {
+        AX_ASSERT_FAILS(ax_text_batch(ds, big[k][0], big[k][1], 0, 0, ids, ids + 4),
+                        AX_ERR_INVALID_ARG, "ax_text_batch");
+        assert_message_has("more than memory can address");
+    }
     AX_ASSERT_FAILS(ax_text_batch(ds, 1, 2, 0, 0, NULL, ids), AX_ERR_INVALID_ARG,
                     "ax_text_batch");
     AX_ASSERT_FAILS(ax_text_dataset_split(ds, 1.0, &train, &val), AX_ERR_INVALID_ARG,
@@ -604,4 +760,529 @@ Test(badinput, text_calls) {
     cr_assert_eq(ax_text_length(NULL), 0);
     cr_assert_null(ax_text_ids(NULL));
     ax_text_dataset_destroy(ds);
+}
+
+/* ---------------------------------------------------------------- mini-batch loader */
+
+/* N samples of 3 features [i, i + 0.5, -i] with label 1000 + i, a loader over them and CPU
+ * tensors for its batches. */
+typedef struct loader_case {
+    ax_ctx *ctx;
+    int64_t n, batch;
+    float *x;
+    int32_t *y;
+    ax_data_loader *l;
+    ax_tensor *xb, *yb;
+    int64_t *got; /* the samples of the last batch */
+} loader_case;
+
+#define LOADER_ROW 3
+
+static void loader_open(loader_case *c, int64_t n, int64_t batch, int shuffle, int drop_last,
+                        uint64_t seed) {
+    memset(c, 0, sizeof *c);
+    c->ctx = th_cpu_ctx();
+    c->n = n;
+    c->x = malloc((size_t)n * LOADER_ROW * sizeof *c->x);
+    c->y = malloc((size_t)n * sizeof *c->y);
+    c->got = malloc((size_t)n * sizeof *c->got);
+    cr_assert(c->x && c->y && c->got);
+    for (int64_t i = 0; i < n; i++) {
+        c->x[LOADER_ROW * i] = (float)i;
+        c->x[LOADER_ROW * i + 1] = (float)i + 0.5f;
+        c->x[LOADER_ROW * i + 2] = -(float)i;
+        c->y[i] = 1000 + (int32_t)i;
+    }
+    int64_t shape[2] = {n, LOADER_ROW};
+    AX_ASSERT_OK(ax_data_loader_create(c->x, 2, shape, c->y, batch, shuffle, drop_last, seed,
+                                       &c->l));
+    c->batch = batch < n ? batch : n;
+    int64_t xs[2] = {c->batch, LOADER_ROW};
+    c->xb = th_nan_tensor(c->ctx, 2, xs);
+    AX_ASSERT_OK(ax_tensor_zeros(c->ctx, AX_I32, 1, &c->batch, &c->yb));
+}
+
+static void loader_close(loader_case *c) {
+    ax_data_loader_destroy(c->l);
+    ax_tensor_destroy(c->xb);
+    ax_tensor_destroy(c->yb);
+    ax_ctx_destroy(c->ctx);
+    free(c->x);
+    free(c->y);
+    free(c->got);
+}
+
+/* The next batch into c->got (sample ids, checked against both tensors: every row's features
+ * are those of its label's sample); returns its rows, 0 at the end of an epoch. */
+static int64_t loader_next(loader_case *c) {
+    int64_t rows = -1;
+    AX_ASSERT_OK(ax_data_loader_next(c->l, c->xb, c->yb, &rows));
+    cr_assert(rows >= 0 && rows <= c->batch, "a batch of %lld rows", (long long)rows);
+    if (rows == 0)
+        return 0;
+    cr_assert(ax_tensor_dim(c->xb, 0) == rows && ax_tensor_dim(c->yb, 0) == rows,
+              "x and y hold the batch's rows");
+    float *xv = malloc((size_t)rows * LOADER_ROW * sizeof *xv);
+    int32_t *yv = malloc((size_t)rows * sizeof *yv);
+    cr_assert(xv && yv);
+    AX_ASSERT_OK(ax_tensor_to_host(c->xb, xv, (size_t)rows * LOADER_ROW * sizeof *xv));
+    AX_ASSERT_OK(ax_tensor_to_host(c->yb, yv, (size_t)rows * sizeof *yv));
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t s = yv[r] - 1000;
+        cr_assert(s >= 0 && s < c->n, "label %d is no sample's", yv[r]);
+        cr_assert(xv[LOADER_ROW * r] == (float)s && xv[LOADER_ROW * r + 1] == (float)s + 0.5f &&
+                      xv[LOADER_ROW * r + 2] == -(float)s,
+                  "row %lld: features [%g, %g, %g] with the label of sample %lld", (long long)r,
+                  xv[LOADER_ROW * r], xv[LOADER_ROW * r + 1], xv[LOADER_ROW * r + 2],
+                  (long long)s);
+        c->got[r] = s;
+    }
+    free(xv);
+    free(yv);
+    return rows;
+}
+
+/* One whole epoch into order (the samples served, in order); returns how many. Checks that no
+ * sample comes twice, that every batch but the last is full, and that the epoch ends with a
+ * call that returns 0 rows and moves to the next epoch. */
+static int64_t loader_epoch(loader_case *c, int64_t *order, int64_t *n_batches) {
+    int64_t epoch = ax_data_loader_epoch(c->l), total = 0, rows, batches = 0, last = c->batch;
+    char *seen = calloc((size_t)c->n, 1);
+    cr_assert_not_null(seen);
+    while ((rows = loader_next(c)) > 0) {
+        cr_assert_eq(last, c->batch, "only the last batch may be partial");
+        cr_assert_eq(ax_data_loader_epoch(c->l), epoch, "a batch of epoch %lld", (long long)epoch);
+        for (int64_t r = 0; r < rows; r++) {
+            cr_assert(!seen[c->got[r]], "sample %lld twice in an epoch", (long long)c->got[r]);
+            seen[c->got[r]] = 1;
+            order[total + r] = c->got[r];
+        }
+        total += rows;
+        last = rows;
+        batches++;
+    }
+    cr_assert_eq(ax_data_loader_epoch(c->l), epoch + 1, "the end of an epoch starts the next");
+    free(seen);
+    if (n_batches)
+        *n_batches = batches;
+    return total;
+}
+
+/* Sizes that divide the batch and sizes that do not, with and without drop_last and shuffle. */
+Test(loader, batches_and_drop_last) {
+    enum { B = 4 };
+    const int64_t sizes[] = {1, B - 1, B, B + 1, 2 * B, 2 * B + 1, 7 * B + 3};
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        int64_t n = sizes[k];
+        int64_t b = n < B ? n : B; /* a batch above N is taken as N */
+        for (int drop = 0; drop < 2; drop++) {
+            for (int shuffle = 0; shuffle < 2; shuffle++) {
+                loader_case c;
+                loader_open(&c, n, B, shuffle, drop, 5 + (uint64_t)k);
+                int64_t want_batches = drop ? n / b : (n + b - 1) / b;
+                int64_t want_rows = drop ? n / b * b : n;
+                cr_assert_eq(ax_data_loader_batches(c.l), want_batches,
+                             "N %lld, B %d, drop_last %d: %lld batches, expected %lld",
+                             (long long)n, B, drop, (long long)ax_data_loader_batches(c.l),
+                             (long long)want_batches);
+                int64_t *order = malloc((size_t)n * sizeof *order);
+                cr_assert_not_null(order);
+                for (int epoch = 0; epoch < 3; epoch++) {
+                    int64_t batches;
+                    int64_t total = loader_epoch(&c, order, &batches);
+                    cr_assert_eq(total, want_rows, "N %lld drop_last %d: %lld rows an epoch",
+                                 (long long)n, drop, (long long)total);
+                    cr_assert_eq(batches, want_batches);
+                    if (!shuffle)
+                        for (int64_t i = 0; i < total; i++)
+                            cr_assert_eq(order[i], i, "unshuffled: sample %lld at %lld",
+                                         (long long)order[i], (long long)i);
+                }
+                /* the last, partial batch holds the epoch's last rows */
+                if (!drop && n % b) {
+                    for (int64_t i = 0; i < want_batches - 1; i++)
+                        cr_assert_eq(loader_next(&c), b);
+                    cr_assert_eq(loader_next(&c), n % b);
+                    if (!shuffle)
+                        for (int64_t r = 0; r < n % b; r++)
+                            cr_assert_eq(c.got[r], n - n % b + r);
+                }
+                free(order);
+                loader_close(&c);
+            }
+        }
+    }
+}
+
+/* No samples, and labels that are not there. */
+Test(loader, empty_and_unlabelled) {
+    float x[3] = {1, 2, 3};
+    int64_t zero[2] = {0, 3}, one[2] = {1, 3};
+    ax_data_loader *l = (ax_data_loader *)1;
+    AX_ASSERT_FAILS(ax_data_loader_create(x, 2, zero, NULL, 1, 0, 0, 0, &l), AX_ERR_SHAPE,
+                    "ax_data_loader_create");
+    cr_assert_null(l);
+    cr_assert_eq(ax_data_loader_batches(NULL), 0);
+
+    ax_ctx *ctx = th_cpu_ctx();
+    AX_ASSERT_OK(ax_data_loader_create(x, 2, one, NULL, 8, 1, 1, 0, &l));
+    cr_assert_eq(ax_data_loader_batches(l), 1);
+    ax_tensor *xb = th_nan_tensor(ctx, 2, one);
+    int64_t n = -1;
+    AX_ASSERT_OK(ax_data_loader_next(l, xb, NULL, &n));
+    cr_assert_eq(n, 1);
+    float got[3];
+    AX_ASSERT_OK(ax_tensor_to_host(xb, got, sizeof got));
+    cr_assert_arr_eq(got, x, sizeof x);
+    AX_ASSERT_OK(ax_data_loader_next(l, xb, NULL, &n));
+    cr_assert_eq(n, 0);
+    cr_assert_eq(ax_data_loader_epoch(l), 1);
+    ax_data_loader_destroy(l);
+    ax_tensor_destroy(xb);
+    ax_ctx_destroy(ctx);
+}
+
+/* Index of the permutation of {0, 1, 2} in order[0..3), in 0..5. */
+static int perm3_index(const int64_t *order) {
+    static const int64_t perms[6][3] = {{0, 1, 2}, {0, 2, 1}, {1, 0, 2},
+                                        {1, 2, 0}, {2, 0, 1}, {2, 1, 0}};
+    for (int p = 0; p < 6; p++)
+        if (memcmp(order, perms[p], sizeof perms[p]) == 0)
+            return p;
+    cr_assert_fail("[%lld, %lld, %lld] is not a permutation of 3", (long long)order[0],
+                   (long long)order[1], (long long)order[2]);
+    return -1;
+}
+
+/* Pearson's chi-square of observed counts against equal expected counts. */
+static double chi_square_uniform(const int64_t *counts, int cells, int64_t total) {
+    double expected = (double)total / cells, chi2 = 0.0;
+    for (int i = 0; i < cells; i++) {
+        double d = (double)counts[i] - expected;
+        chi2 += d * d / expected;
+    }
+    return chi2;
+}
+
+/* Fisher-Yates gives each of the 3! orders probability 1/6. Drawing j from [0, i) instead of
+ * [0, i] (Sattolo's algorithm) gives only the 2 cyclic ones, and a lazy shuffle leaves some
+ * out or favours others. 6000 epochs, 5 degrees of freedom: a fair shuffle exceeds 30 with
+ * probability 1.5e-5, and the seeds are fixed, so the result is deterministic. */
+Test(loader, shuffle_every_permutation_equally_often) {
+    enum { EPOCHS = 6000 };
+    const uint64_t seeds[] = {0, 1, 42, 0x9e3779b97f4a7c15ull};
+    for (size_t s = 0; s < sizeof seeds / sizeof *seeds; s++) {
+        loader_case c;
+        loader_open(&c, 3, 3, 1, 0, seeds[s]);
+        int64_t counts[6] = {0}, order[3];
+        for (int e = 0; e < EPOCHS; e++) {
+            cr_assert_eq(loader_epoch(&c, order, NULL), 3);
+            counts[perm3_index(order)]++;
+        }
+        double chi2 = chi_square_uniform(counts, 6, EPOCHS);
+        cr_assert(chi2 < 30.0,
+                  "seed %llu: permutation counts %lld %lld %lld %lld %lld %lld, chi-square "
+                  "%.1f (5 dof) is not uniform",
+                  (unsigned long long)seeds[s], (long long)counts[0], (long long)counts[1],
+                  (long long)counts[2], (long long)counts[3], (long long)counts[4],
+                  (long long)counts[5], chi2);
+        cr_assert(counts[0] > 0, "the original order comes back");
+        loader_close(&c);
+    }
+}
+
+/* Every sample is equally likely at every position: N = 10 over 20000 epochs, a 10 x 10
+ * table of (sample, position) counts, chi-square with 81 degrees of freedom (mean 81, sd 12.7);
+ * a fair shuffle exceeds 170 with probability below 1e-7. */
+Test(loader, shuffle_positions_uniform) {
+    enum { N = 10, EPOCHS = 20000 };
+    loader_case c;
+    loader_open(&c, N, 4, 1, 0, 2024);
+    int64_t counts[N * N] = {0}, order[N];
+    for (int e = 0; e < EPOCHS; e++) {
+        cr_assert_eq(loader_epoch(&c, order, NULL), N);
+        for (int p = 0; p < N; p++)
+            counts[order[p] * N + p]++;
+    }
+    double expected = (double)EPOCHS / N, chi2 = 0.0;
+    for (int i = 0; i < N * N; i++)
+        chi2 += ((double)counts[i] - expected) * ((double)counts[i] - expected) / expected;
+    cr_assert(chi2 < 170.0, "(sample, position) chi-square %.1f (81 dof): not uniform", chi2);
+    loader_close(&c);
+}
+
+/* The Philox word to index mapping over a large range: on N = 40000 samples (not a power of
+ * 2), which tenth of the samples lands at the first, middle and last positions is uniform. A
+ * modulo of a 16-bit draw (twice the weight for j below 65536 - 40000) or a mapping that
+ * cannot reach the top of [0, i] shows here. 800 epochs, 9 dof per position: a fair mapping
+ * exceeds 40 with probability 5e-6. */
+Test(loader, shuffle_index_mapping_unbiased) {
+    enum { N = 40000, EPOCHS = 800, BINS = 10 };
+    loader_case c;
+    loader_open(&c, N, N, 1, 0, 77);
+    const int64_t positions[3] = {0, N / 2, N - 1};
+    int64_t counts[3][BINS] = {{0}};
+    int64_t *order = malloc(N * sizeof *order);
+    cr_assert_not_null(order);
+    for (int e = 0; e < EPOCHS; e++) {
+        cr_assert_eq(loader_epoch(&c, order, NULL), N);
+        for (int p = 0; p < 3; p++)
+            counts[p][order[positions[p]] * BINS / N]++;
+    }
+    for (int p = 0; p < 3; p++) {
+        double chi2 = chi_square_uniform(counts[p], BINS, EPOCHS);
+        cr_assert(chi2 < 40.0, "position %lld: the sample's tenth has chi-square %.1f (9 dof)",
+                  (long long)positions[p], chi2);
+    }
+    free(order);
+    loader_close(&c);
+}
+
+/* Each epoch its own order, a function of (seed, epoch): 30 epochs of 12 samples differ
+ * pairwise, another loader with the seed repeats them, another seed does not. */
+Test(loader, shuffle_epochs_differ_and_repeat) {
+    enum { N = 12, EPOCHS = 30 };
+    loader_case a, b, other;
+    loader_open(&a, N, 5, 1, 0, 9);
+    loader_open(&b, N, 5, 1, 0, 9);
+    loader_open(&other, N, 5, 1, 0, 10);
+    int64_t orders[EPOCHS][N], again[N], third[N];
+    int same_as_other = 0;
+    for (int e = 0; e < EPOCHS; e++) {
+        cr_assert_eq(loader_epoch(&a, orders[e], NULL), N);
+        cr_assert_eq(loader_epoch(&b, again, NULL), N);
+        cr_assert_eq(loader_epoch(&other, third, NULL), N);
+        cr_assert(memcmp(orders[e], again, sizeof again) == 0, "epoch %d: the same seed repeats",
+                  e);
+        same_as_other += memcmp(orders[e], third, sizeof third) == 0;
+        for (int f = 0; f < e; f++)
+            cr_assert(memcmp(orders[e], orders[f], sizeof again) != 0,
+                      "epochs %d and %d have the same order", f, e);
+    }
+    cr_assert_eq(same_as_other, 0, "another seed gives other orders");
+    loader_close(&a);
+    loader_close(&b);
+    loader_close(&other);
+}
+
+/* Shapes whose sizes overflow int64 or size_t are refused before anything is allocated (an
+ * overflowed product would allocate a short staging buffer that the gather overruns). */
+Test(badinput, loader_overflowing_shapes) {
+    float x[4] = {0};
+    int32_t y[4] = {0};
+    const int64_t big = INT64_C(1) << 62;
+    const int64_t shapes[][4] = {
+        {1, big, 1, 1},                          /* 2^62 floats: 2^64 bytes */
+        {4, big, 1, 1},                          /* batch * row = 2^64 */
+        {2, INT64_C(1) << 32, INT64_C(1) << 32, 1}, /* the row overflows to 0 */
+        {1, (INT64_C(1) << 33) + 1, INT64_C(1) << 31, 1}, /* the row wraps to 2^31 */
+        {3, INT64_C(3) << 60, 1, 1},
+        {INT64_MAX, 1, 1, 1}, /* N overflows the order's bytes */
+        {big, 1, 1, 1},
+        {INT64_C(1) << 61, 1, 1, 1},
+        {2, 2, INT64_MAX, 1},
+        {1, 1, 1, INT64_MAX},
+    };
+    for (size_t k = 0; k < sizeof shapes / sizeof *shapes; k++) {
+        for (int batch = 1; batch <= 4; batch += 3) {
+            ax_data_loader *l = (ax_data_loader *)1;
+            AX_ASSERT_FAILS(ax_data_loader_create(x, 4, shapes[k], y, batch, 1, 0, 0, &l),
+                            AX_ERR_SHAPE, "ax_data_loader_create");
+            cr_assert_null(l, "shape %zu: out is NULL", k);
+        }
+    }
+}
+
+/* The draw behind the shuffle, for datasets beyond 2^32 samples too (which the tests above
+ * cannot build): j = floor(word (i + 1) / 2^w) exactly, against a 128-bit product, with a
+ * 32-bit word up to i + 1 = 2^32 and a 64-bit word above. */
+__extension__ typedef unsigned __int128 u128;
+
+Test(loader, draw_matches_multiply_shift) {
+    const uint64_t is[] = {1,
+                           2,
+                           3,
+                           9,
+                           (UINT64_C(1) << 32) - 2,
+                           (UINT64_C(1) << 32) - 1,
+                           UINT64_C(1) << 32,
+                           (UINT64_C(1) << 32) + 1,
+                           (UINT64_C(1) << 40) + 12345,
+                           (UINT64_C(1) << 61) - 1,
+                           UINT64_MAX - 1};
+    for (uint64_t seed = 0; seed < 3; seed++) {
+        for (uint64_t epoch = 0; epoch < 50; epoch++) {
+            for (size_t k = 0; k < sizeof is / sizeof *is; k++) {
+                uint64_t i = is[k], want;
+                if (i < (UINT64_C(1) << 32)) {
+                    philox4x32_ctr_t r = ax_philox_block(seed, epoch, i / 4);
+                    want = (uint64_t)(((u128)r.v[i % 4] * (i + 1)) >> 32);
+                } else {
+                    philox4x32_ctr_t r = ax_philox_block(seed, epoch, i / 2);
+                    uint64_t word = (uint64_t)r.v[2 * (i % 2) + 1] << 32 | r.v[2 * (i % 2)];
+                    want = (uint64_t)(((u128)word * (i + 1)) >> 64);
+                }
+                uint64_t j = ax_loader_draw(seed, epoch, i);
+                cr_assert_eq(j, want, "seed %llu epoch %llu i %llu: j %llu, expected %llu",
+                             (unsigned long long)seed, (unsigned long long)epoch,
+                             (unsigned long long)i, (unsigned long long)j,
+                             (unsigned long long)want);
+                cr_assert(j <= i);
+            }
+        }
+    }
+}
+
+/* Above 2^32 the draw still covers [0, i] uniformly: 16 equal bins of j for i = 2^40 + 5 and
+ * 2^61 - 1 (the largest a loader takes) over 4000 epochs, chi-square with 15 dof below 50
+ * (probability 1e-5 for a fair draw). A 32-bit word there would leave all but the first bin
+ * empty. */
+Test(loader, draw_uniform_beyond_32_bits) {
+    enum { EPOCHS = 4000, BINS = 16 };
+    const uint64_t is[] = {(UINT64_C(1) << 40) + 5, (UINT64_C(1) << 61) - 1};
+    for (size_t k = 0; k < 2; k++) {
+        int64_t counts[BINS] = {0};
+        for (uint64_t e = 0; e < EPOCHS; e++) {
+            uint64_t j = ax_loader_draw(3, e, is[k]);
+            cr_assert(j <= is[k]);
+            counts[(uint64_t)(((u128)j * BINS) / ((u128)is[k] + 1))]++;
+        }
+        double chi2 = chi_square_uniform(counts, BINS, EPOCHS);
+        cr_assert(chi2 < 50.0, "i = %llu: chi-square %.1f over %d bins",
+                  (unsigned long long)is[k], chi2, BINS);
+    }
+}
+
+/* ---------------------------------------------------------------- feeding host data */
+
+/* A compiled graph: x f32 [4, 2, 3] flattened by a sum over axis 2 into [4, 2], a dense layer
+ * to 3 classes, cross-entropy with labels y [4]. */
+typedef struct feed_case {
+    ax_ctx *ctx;
+    ax_graph *g;
+    ax_node *x, *y, *s, *logits, *loss;
+} feed_case;
+
+enum { FEED_MAX = 4, FEED_ROW = 6 };
+
+static void feed_open(feed_case *c, int compile) {
+    c->ctx = th_cpu_ctx();
+    AX_ASSERT_OK(ax_graph_create(c->ctx, 3, &c->g));
+    AX_ASSERT_OK(ax_graph_input(c->g, "x", 3, (int64_t[]){FEED_MAX, 2, 3}, &c->x));
+    AX_ASSERT_OK(ax_graph_labels(c->g, "y", FEED_MAX, &c->y));
+    AX_ASSERT_OK(ax_graph_sum(c->g, "s", c->x, 2, &c->s));
+    AX_ASSERT_OK(ax_graph_dense(c->g, "fc", c->s, 3, &c->logits));
+    AX_ASSERT_OK(ax_graph_cross_entropy(c->g, "loss", c->logits, c->y, &c->loss));
+    if (compile)
+        AX_ASSERT_OK(ax_graph_compile(c->g, c->loss));
+}
+
+static void feed_close(feed_case *c) {
+    ax_graph_destroy(c->g);
+    ax_ctx_destroy(c->ctx);
+}
+
+/* Host rows land in the input, with its row count, and give the loss that the same data fed
+ * as tensors give, for every batch from 1 to the max. */
+Test(feed, host_rows_match_tensor_feed) {
+    feed_case a, b;
+    feed_open(&a, 1);
+    feed_open(&b, 1);
+    float x[FEED_MAX * FEED_ROW];
+    int32_t y[FEED_MAX] = {2, 0, 1, 2};
+    th_random(x, FEED_MAX * FEED_ROW, 11, -2.0f, 2.0f);
+    for (int64_t rows = 1; rows <= FEED_MAX; rows++) {
+        AX_ASSERT_OK(ax_graph_feed_f32(a.g, a.x, x, rows));
+        AX_ASSERT_OK(ax_graph_feed_i32(a.g, a.y, y, rows));
+        ax_tensor *xv = ax_graph_value(a.g, a.x), *yv = ax_graph_value(a.g, a.y);
+        cr_assert(ax_tensor_dim(xv, 0) == rows && ax_tensor_dim(xv, 1) == 2 &&
+                  ax_tensor_dim(xv, 2) == 3 && ax_tensor_dim(yv, 0) == rows);
+        cr_assert_eq(ax_graph_batch(a.g), rows);
+        float got_x[FEED_MAX * FEED_ROW];
+        int32_t got_y[FEED_MAX];
+        AX_ASSERT_OK(ax_tensor_to_host(xv, got_x, (size_t)rows * FEED_ROW * sizeof(float)));
+        AX_ASSERT_OK(ax_tensor_to_host(yv, got_y, (size_t)rows * sizeof(int32_t)));
+        th_assert_equal(got_x, x, rows * FEED_ROW, "fed features");
+        cr_assert_arr_eq(got_y, y, (size_t)rows * sizeof(int32_t), "fed labels");
+
+        ax_tensor *xt = th_tensor(b.ctx, 3, (int64_t[]){rows, 2, 3}, x);
+        ax_tensor *yt = th_tensor_i32(b.ctx, 1, &rows, y);
+        AX_ASSERT_OK(ax_graph_feed(b.g, b.x, xt));
+        AX_ASSERT_OK(ax_graph_feed(b.g, b.y, yt));
+        ax_tensor_destroy(xt);
+        ax_tensor_destroy(yt);
+        float la, lb;
+        AX_ASSERT_OK(ax_graph_forward(a.g));
+        AX_ASSERT_OK(ax_graph_forward(b.g));
+        AX_ASSERT_OK(ax_graph_loss(a.g, &la));
+        AX_ASSERT_OK(ax_graph_loss(b.g, &lb));
+        cr_assert(la == lb && la > 0.0f, "rows %lld: loss %g from host data, %g from tensors",
+                  (long long)rows, la, lb);
+    }
+    feed_close(&a);
+    feed_close(&b);
+}
+
+Test(feed, bad_host_feeds) {
+    feed_case c, other;
+    feed_open(&c, 1);
+    feed_open(&other, 1);
+    float x[(FEED_MAX + 1) * FEED_ROW] = {0};
+    int32_t y[FEED_MAX + 1] = {0};
+    const int64_t bad_rows[] = {0, -1, FEED_MAX + 1, INT64_MAX, INT64_MIN};
+    for (size_t k = 0; k < sizeof bad_rows / sizeof *bad_rows; k++) {
+        AX_ASSERT_FAILS(ax_graph_feed_f32(c.g, c.x, x, bad_rows[k]), AX_ERR_SHAPE,
+                        "ax_graph_feed_f32");
+        AX_ASSERT_FAILS(ax_graph_feed_i32(c.g, c.y, y, bad_rows[k]), AX_ERR_SHAPE,
+                        "ax_graph_feed_i32");
+    }
+    cr_assert_eq(ax_tensor_dim(ax_graph_value(c.g, c.x), 0), FEED_MAX, "a refusal changes nothing");
+    AX_ASSERT_FAILS(ax_graph_feed_f32(c.g, c.y, x, 1), AX_ERR_DTYPE, "ax_graph_feed_f32");
+    assert_message_has("'y' takes i32");
+    AX_ASSERT_FAILS(ax_graph_feed_i32(c.g, c.x, y, 1), AX_ERR_DTYPE, "ax_graph_feed_i32");
+    AX_ASSERT_FAILS(ax_graph_feed_f32(c.g, c.x, NULL, 1), AX_ERR_INVALID_ARG,
+                    "ax_graph_feed_f32");
+    AX_ASSERT_FAILS(ax_graph_feed_i32(c.g, c.y, NULL, 1), AX_ERR_INVALID_ARG,
+                    "ax_graph_feed_i32");
+    AX_ASSERT_FAILS(ax_graph_feed_f32(c.g, c.s, x, 1), AX_ERR_INVALID_ARG, "ax_graph_feed_f32");
+    assert_message_has("not an input");
+    AX_ASSERT_FAILS(ax_graph_feed_f32(c.g, other.x, x, 1), AX_ERR_INVALID_ARG,
+                    "ax_graph_feed_f32");
+    AX_ASSERT_FAILS(ax_graph_feed_f32(c.g, NULL, x, 1), AX_ERR_INVALID_ARG, "ax_graph_feed_f32");
+    AX_ASSERT_FAILS(ax_graph_feed_f32(NULL, c.x, x, 1), AX_ERR_INVALID_ARG, "ax_graph_feed_f32");
+    feed_close(&c);
+    feed_close(&other);
+
+    feed_case raw;
+    feed_open(&raw, 0);
+    AX_ASSERT_FAILS(ax_graph_feed_f32(raw.g, raw.x, x, 1), AX_ERR_STATE, "ax_graph_feed_f32");
+    feed_close(&raw);
+}
+
+/* The parameter arrays: the graph's parameters in creation order, gradients once compiled. */
+Test(feed, param_list) {
+    feed_case c;
+    feed_open(&c, 0);
+    ax_param_list p;
+    AX_ASSERT_OK(ax_graph_params(c.g, &p));
+    const char *names[2] = {"fc.weight", "fc.bias"};
+    for (int compiled = 0; compiled < 2; compiled++) {
+        if (compiled) {
+            AX_ASSERT_OK(ax_graph_compile(c.g, c.loss));
+            AX_ASSERT_OK(ax_graph_params(c.g, &p));
+        }
+        cr_assert(p.n == 2 && p.n == ax_graph_param_count(c.g));
+        for (int k = 0; k < p.n; k++) {
+            const char *name;
+            ax_tensor *v, *gr;
+            AX_ASSERT_OK(ax_graph_param_get(c.g, k, &name, &v, &gr));
+            cr_assert_str_eq(name, names[k]);
+            cr_assert(p.values[k] == v && p.grads[k] == gr && gr != NULL, "parameter %d", k);
+        }
+    }
+    memset(&p, 0x5a, sizeof p);
+    AX_ASSERT_FAILS(ax_graph_params(NULL, &p), AX_ERR_INVALID_ARG, "ax_graph_params");
+    cr_assert(p.n == 0 && p.values == NULL && p.grads == NULL, "out is cleared on failure");
+    AX_ASSERT_FAILS(ax_graph_params(c.g, NULL), AX_ERR_INVALID_ARG, "ax_graph_params");
+    feed_close(&c);
 }

@@ -45,9 +45,8 @@ static void train_mlp(ax_ctx *ctx, run_result *r) {
     AX_ASSERT_OK(ax_graph_dense(g, "fc2", d, CLASSES, &logits));
     AX_ASSERT_OK(ax_graph_cross_entropy(g, "loss", logits, y, &loss));
     AX_ASSERT_OK(ax_graph_compile(g, loss));
-    int n;
-    ax_tensor *const *params, *const *grads;
-    AX_ASSERT_OK(ax_graph_param_tensors(g, &n, &params, &grads));
+    ax_param_list p;
+    AX_ASSERT_OK(ax_graph_params(g, &p));
     ax_adam_config cfg = ax_adam_defaults();
     cfg.lr = 2e-3f;
     ax_optimizer *opt;
@@ -67,7 +66,7 @@ static void train_mlp(ax_ctx *ctx, run_result *r) {
             AX_ASSERT_OK(ax_graph_zero_grad(g));
             AX_ASSERT_OK(ax_graph_forward(g));
             AX_ASSERT_OK(ax_graph_backward(g));
-            AX_ASSERT_OK(ax_optimizer_step(opt, n, params, grads));
+            AX_ASSERT_OK(ax_optimizer_step(opt, p.n, p.values, p.grads));
             AX_ASSERT_OK(ax_graph_loss(g, &r->loss[step++]));
         }
     }

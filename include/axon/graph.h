@@ -3,10 +3,10 @@
  * A graph is built once from node calls (inputs, parameters, layers, losses), compiled once
  * (backward plan and gradient memory), then run any number of times without allocating:
  *
- *     ax_graph_feed(g, x, xb); ax_graph_feed(g, y, yb);   // or fill ax_graph_value(g, x)
+ *     ax_graph_feed_f32(g, x, xb, rows); ax_graph_feed_i32(g, y, yb, rows); // host arrays
  *     ax_graph_zero_grad(g);
  *     ax_graph_forward(g); ax_graph_backward(g);
- *     ax_optimizer_step(opt, n, params, grads);            // from ax_graph_param_tensors
+ *     ax_optimizer_step(opt, p.n, p.values, p.grads);      // p from ax_graph_params
  *
  * Nodes are referred to by ax_node handles owned by their graph. A node's inputs must exist
  * when it is created and nodes never change afterwards, so a graph cannot hold a cycle:
@@ -14,7 +14,7 @@
  *
  * The batch: inputs are created with their largest batch as shape[0]. Every node whose first
  * dim follows that batch ("batched") keeps storage for the largest batch, and the forward
- * takes the batch from the rows of its inputs (ax_graph_feed, ax_graph_set_batch, or a data
+ * takes the batch from the rows of its inputs (ax_graph_feed*, ax_graph_set_batch, or a data
  * loader writing straight into ax_graph_value(g, input)), so the last, partial batch needs no
  * recompiling. */
 #ifndef AXON_GRAPH_H
@@ -179,6 +179,14 @@ AX_API ax_status ax_graph_compile(ax_graph *g, ax_node *loss);
 /* Copy src (the input's dtype, shape [n, <the input's other dims>], 1 <= n <= max batch) into
  * the input node, which then holds n rows. */
 AX_API ax_status ax_graph_feed(ax_graph *g, ax_node *input, const ax_tensor *src);
+/* The same from host memory: `rows` rows (1 <= rows <= max batch, fewer for a last, partial
+ * batch) of the input's row size (the product of its dims after the first; 1 for labels),
+ * row-major, copied to the graph's device. f32 inputs (features) take ax_graph_feed_f32,
+ * i32 inputs (labels, token ids) ax_graph_feed_i32; the other is AX_ERR_DTYPE. Feed every
+ * input the same rows before a forward. */
+AX_API ax_status ax_graph_feed_f32(ax_graph *g, ax_node *input, const float *data, int64_t rows);
+AX_API ax_status ax_graph_feed_i32(ax_graph *g, ax_node *input, const int32_t *data,
+                                   int64_t rows);
 /* Give every input (and so every batched node) n rows, 1 <= n <= max batch. */
 AX_API ax_status ax_graph_set_batch(ax_graph *g, int64_t n);
 /* The batch of the inputs (all batched inputs must have the same rows at a forward). */
@@ -215,10 +223,19 @@ AX_API ax_status ax_graph_param_get(ax_graph *g, int index, const char **name, a
                                     ax_tensor **grad);
 /* Index of the parameter called name; AX_ERR_INVALID_ARG when there is none. */
 AX_API ax_status ax_graph_param_find(const ax_graph *g, const char *name, int *index);
-/* Arrays of every parameter's value and gradient (owned by the graph, valid until it is
- * destroyed), as an optimizer step takes them. */
-AX_API ax_status ax_graph_param_tensors(ax_graph *g, int *n, ax_tensor *const **params,
-                                        ax_tensor *const **grads);
+/* Every parameter's value and gradient, in creation order, as an optimizer step takes them:
+ *
+ *     ax_param_list p;
+ *     TRY(ax_graph_params(g, &p));
+ *     TRY(ax_optimizer_step(opt, p.n, p.values, p.grads));
+ *
+ * The arrays are owned by the graph and valid until it is destroyed. */
+typedef struct ax_param_list {
+    int n;                    /* number of parameters */
+    ax_tensor *const *values; /* [n] */
+    ax_tensor *const *grads;  /* [n] */
+} ax_param_list;
+AX_API ax_status ax_graph_params(ax_graph *g, ax_param_list *out);
 
 /* ---------------------------------------------------------------- mini-batches */
 

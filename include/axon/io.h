@@ -39,6 +39,9 @@ typedef enum ax_idx_type {
     AX_IDX_F64 = 0x0E,
 } ax_idx_type;
 
+/* Bytes per element of an IDX type (1, 2, 4 or 8); 0 for a value that is no IDX type. */
+AX_API size_t ax_idx_type_size(ax_idx_type type);
+
 #define AX_IDX_MAX_DIMS 4
 
 /* One IDX array: dims[0..ndim), count = product of the dims, data = count elements of
@@ -143,7 +146,7 @@ AX_API ax_status ax_graph_save(ax_graph *g, const char *path);
 AX_API ax_status ax_graph_load(ax_graph *g, const char *path);
 
 /* Save and load the state of an optimizer that steps g's parameters (the arrays of
- * ax_graph_param_tensors), so that training resumes where it stopped: one F32 tensor per
+ * ax_graph_params), so that training resumes where it stopped: one F32 tensor per
  * parameter and state, named "<parameter>.<state>" after PyTorch's optimizer state
  * ("fc1.weight.exp_avg", "fc1.weight.exp_avg_sq", "fc1.weight.momentum_buffer", "...sum",
  * "...square_avg", "...acc_delta", "...grad_avg", "...max_exp_avg_sq"), and "step", the step

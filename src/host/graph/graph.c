@@ -266,14 +266,3 @@ ax_status ax_graph_param_find(const ax_graph *g, const char *name, int *index) {
     }
     return AX_FAIL(AX_ERR_INVALID_ARG, "the graph has no parameter named '%s'", name);
 }
-
-ax_status ax_graph_param_tensors(ax_graph *g, int *n, ax_tensor *const **params,
-                                 ax_tensor *const **grads) {
-    AX_TRY(ax_graph_check(__func__, g));
-    if (!n || !params || !grads)
-        return AX_FAIL(AX_ERR_INVALID_ARG, "n, params or grads is NULL");
-    *n = g->n_params;
-    *params = g->param_values;
-    *grads = g->param_grads;
-    return AX_OK;
-}

@@ -1,5 +1,7 @@
 /* Mini-batch loader over host arrays: a Philox Fisher-Yates shuffle per epoch, batches gathered
  * into host staging buffers and copied to the device in one transfer each. */
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,6 +10,7 @@
 #include "../core/internal.h"
 #include "../core/philox.h"
 #include "../ops/check.h"
+#include "loader_internal.h"
 
 #define AX_LOADER_MAGIC 0x41584c44u /* "AXLD" */
 
@@ -25,18 +28,37 @@ struct ax_data_loader {
     int32_t *y_stage; /* [batch_size] */
 };
 
-/* The permutation of epoch e: Fisher-Yates, swap i with j uniform in [0, i] for i = n-1..1,
- * j from the 32-bit Philox word of element i under (seed, offset e): a function of (seed, e)
- * alone. j = word (i+1) / 2^32 (a bias below (i+1) / 2^32, nothing for datasets of practical
- * size). */
+/* (a * b) >> 64 for 64-bit a and b, from 32-bit halves. */
+static uint64_t mul_high64(uint64_t a, uint64_t b) {
+    uint64_t a_lo = (uint32_t)a, a_hi = a >> 32, b_lo = (uint32_t)b, b_hi = b >> 32;
+    uint64_t lo_lo = a_lo * b_lo, hi_lo = a_hi * b_lo, lo_hi = a_lo * b_hi;
+    uint64_t mid = (lo_lo >> 32) + (uint32_t)hi_lo + (uint32_t)lo_hi;
+    return a_hi * b_hi + (hi_lo >> 32) + (lo_hi >> 32) + (mid >> 32);
+}
+
+/* j = floor(word (i + 1) / 2^w) for a w-bit Philox word: uniform in [0, i] up to a bias below
+ * (i + 1) / 2^w (no modulo). Up to i + 1 = 2^32 the word is 32-bit, word i % 4 of block i / 4;
+ * above, it is 64-bit, words 2 (i % 2) and the next of block i / 2 (from 2^31 on, so no block
+ * serves both). */
+uint64_t ax_loader_draw(uint64_t seed, uint64_t epoch, uint64_t i) {
+    if (i < (UINT64_C(1) << 32)) {
+        philox4x32_ctr_t r = ax_philox_block(seed, epoch, i >> 2);
+        return ((uint64_t)r.v[i & 3] * (i + 1)) >> 32;
+    }
+    philox4x32_ctr_t r = ax_philox_block(seed, epoch, i >> 1);
+    int w = 2 * (int)(i & 1);
+    return mul_high64((uint64_t)r.v[w + 1] << 32 | r.v[w], i + 1);
+}
+
+/* The permutation of epoch e: Fisher-Yates, swap i with j = ax_loader_draw(seed, e, i) in
+ * [0, i] for i = n-1..1: a function of (seed, e) alone. */
 static void make_order(ax_data_loader *l) {
     for (int64_t i = 0; i < l->n; i++)
         l->order[i] = i;
     if (!l->shuffle)
         return;
     for (int64_t i = l->n - 1; i > 0; i--) {
-        philox4x32_ctr_t r = ax_philox_block(l->seed, (uint64_t)l->epoch, (uint64_t)i >> 2);
-        uint64_t j = ((uint64_t)r.v[i & 3] * (uint64_t)(i + 1)) >> 32;
+        uint64_t j = ax_loader_draw(l->seed, (uint64_t)l->epoch, (uint64_t)i);
         int64_t tmp = l->order[i];
         l->order[i] = l->order[j];
         l->order[j] = tmp;
@@ -53,17 +75,28 @@ ax_status ax_data_loader_create(const float *x, int x_ndim, const int64_t *x_sha
         return AX_FAIL(AX_ERR_INVALID_ARG, "x or x_shape is NULL");
     if (x_ndim < 1 || x_ndim > AX_MAX_DIMS)
         return AX_FAIL(AX_ERR_SHAPE, "x_ndim %d is outside [1, %d]", x_ndim, AX_MAX_DIMS);
-    int64_t row = 1;
-    for (int i = 0; i < x_ndim; i++) {
+    for (int i = 0; i < x_ndim; i++)
         if (x_shape[i] < 1)
             return AX_FAIL(AX_ERR_SHAPE, "x_shape[%d] is %lld; every dim must be >= 1", i,
                            (long long)x_shape[i]);
+    /* The caller's x holds n * row floats, so that many must be addressable (every size below
+     * then fits too: batch_size * row <= n * row); the order takes n int64s. */
+    const int64_t max_elems = (int64_t)(PTRDIFF_MAX / sizeof(float));
+    int64_t n = x_shape[0], row = 1;
+    for (int i = 0; i < x_ndim; i++) {
+        if (x_shape[i] > max_elems / (i ? n * row : 1))
+            return AX_FAIL(AX_ERR_SHAPE,
+                           "x_shape[%d] = %lld makes x larger than memory can address (the "
+                           "product of x_shape must be at most %lld)",
+                           i, (long long)x_shape[i], (long long)max_elems);
         if (i > 0)
             row *= x_shape[i];
     }
+    if (n > (int64_t)(PTRDIFF_MAX / sizeof(int64_t)))
+        return AX_FAIL(AX_ERR_SHAPE, "x_shape[0] = %lld samples are too many to order",
+                       (long long)n);
     if (batch_size < 1)
         return AX_FAIL(AX_ERR_INVALID_ARG, "batch_size %lld must be >= 1", (long long)batch_size);
-    int64_t n = x_shape[0];
     if (batch_size > n)
         batch_size = n;
     ax_data_loader *l = calloc(1, sizeof *l);

@@ -53,16 +53,25 @@ int64_t ax_graph_batch(const ax_graph *g) {
     return in ? in->value->shape[0] : 0;
 }
 
-ax_status ax_graph_feed(ax_graph *g, ax_node *input, const ax_tensor *src) {
-    AX_TRY(check_compiled(__func__, g));
-    AX_TRY(ax_graph_check_node(__func__, g, input, "input"));
-    AX_TRY(ax_check_live(__func__, src, "src"));
+static const char *dtype_name(ax_dtype dtype) { return dtype == AX_F32 ? "f32" : "i32"; }
+
+/* input is an input node of the compiled g and takes dtype. */
+static ax_status check_input(const char *fn, ax_graph *g, ax_node *input, ax_dtype dtype,
+                             const char *what) {
+    AX_TRY(check_compiled(fn, g));
+    AX_TRY(ax_graph_check_node(fn, g, input, "input"));
     if (input->op != AX_OP_INPUT)
-        return AX_FAIL(AX_ERR_INVALID_ARG, "node '%s' is not an input", input->name);
+        return ax_fail(AX_ERR_INVALID_ARG, fn, "node '%s' is not an input", input->name);
+    if (input->value->dtype != dtype)
+        return ax_fail(AX_ERR_DTYPE, fn, "input '%s' takes %s, %s is %s", input->name,
+                       dtype_name(input->value->dtype), what, dtype_name(dtype));
+    return AX_OK;
+}
+
+ax_status ax_graph_feed(ax_graph *g, ax_node *input, const ax_tensor *src) {
+    AX_TRY(ax_check_live(__func__, src, "src"));
+    AX_TRY(check_input(__func__, g, input, src->dtype, "src"));
     ax_tensor *v = input->value;
-    if (src->dtype != v->dtype)
-        return AX_FAIL(AX_ERR_DTYPE, "input '%s' takes %s, src is %s", input->name,
-                       v->dtype == AX_F32 ? "f32" : "i32", src->dtype == AX_F32 ? "f32" : "i32");
     int fits = src->ndim == v->ndim && src->shape[0] >= 1 && src->shape[0] <= g->max_batch;
     for (int i = 1; fits && i < v->ndim; i++)
         fits = src->shape[i] == v->shape[i];
@@ -78,6 +87,37 @@ ax_status ax_graph_feed(ax_graph *g, ax_node *input, const ax_tensor *src) {
     }
     AX_TRY(ax_graph_wrap(ax_tensor_set_rows(__func__, v, src->shape[0]), __func__, input));
     return ax_graph_wrap(ax_tensor_copy(v, src), __func__, input);
+}
+
+/* rows rows of host data of dtype (element size esize) into input. */
+static ax_status feed_host(const char *fn, ax_graph *g, ax_node *input, ax_dtype dtype,
+                           const void *data, size_t esize, int64_t rows) {
+    AX_TRY(check_input(fn, g, input, dtype, "the data"));
+    if (!data)
+        return ax_fail(AX_ERR_INVALID_ARG, fn, "data is NULL");
+    if (rows < 1 || rows > g->max_batch)
+        return ax_fail(AX_ERR_SHAPE, fn, "%lld rows for input '%s': expected 1 to %lld (the max "
+                       "batch)", (long long)rows, input->name, (long long)g->max_batch);
+    ax_tensor *v = input->value;
+    AX_TRY(ax_graph_wrap(ax_tensor_set_rows(fn, v, rows), fn, input));
+    return ax_graph_wrap(ax_tensor_set_from_host(v, data, (size_t)v->numel * esize), fn, input);
+}
+
+ax_status ax_graph_feed_f32(ax_graph *g, ax_node *input, const float *data, int64_t rows) {
+    return feed_host(__func__, g, input, AX_F32, data, sizeof *data, rows);
+}
+
+ax_status ax_graph_feed_i32(ax_graph *g, ax_node *input, const int32_t *data, int64_t rows) {
+    return feed_host(__func__, g, input, AX_I32, data, sizeof *data, rows);
+}
+
+ax_status ax_graph_params(ax_graph *g, ax_param_list *out) {
+    if (!out)
+        return AX_FAIL(AX_ERR_INVALID_ARG, "out is NULL");
+    *out = (ax_param_list){0, NULL, NULL};
+    AX_TRY(ax_graph_check(__func__, g));
+    *out = (ax_param_list){g->n_params, g->param_values, g->param_grads};
+    return AX_OK;
 }
 
 ax_status ax_graph_set_training(ax_graph *g, int training) {

@@ -18,7 +18,7 @@
 #define GZ_CHUNK_MAX (1u << 30) /* gzread takes an unsigned length and returns an int */
 #define FIRST_CAPACITY ((size_t)1 << 20)
 
-static size_t idx_type_size(int type) {
+size_t ax_idx_type_size(ax_idx_type type) {
     switch (type) {
     case AX_IDX_U8:
     case AX_IDX_I8: return 1;
@@ -109,7 +109,7 @@ static ax_status read_header(const char *fn, const char *path, gzFile f, ax_idx 
         return ax_fail(AX_ERR_FORMAT, fn,
                        "'%s': bad IDX magic %02x %02x %02x %02x (expected 00 00 type ndim)",
                        path, head[0], head[1], head[2], head[3]);
-    size_t esize = idx_type_size(head[2]);
+    size_t esize = ax_idx_type_size((ax_idx_type)head[2]);
     if (esize == 0)
         return ax_fail(AX_ERR_FORMAT, fn, "'%s': unknown IDX element type 0x%02x", path,
                        head[2]);
@@ -142,7 +142,7 @@ static ax_status read_header(const char *fn, const char *path, gzFile f, ax_idx 
 
 /* The data of an open IDX file whose header is in out, into out->data. */
 static ax_status read_data(const char *fn, const char *path, gzFile f, ax_idx *out) {
-    size_t esize = idx_type_size(out->type);
+    size_t esize = ax_idx_type_size(out->type);
     size_t bytes = (size_t)out->count * esize;
     unsigned char *data = NULL;
     size_t capacity = 0, used = 0;

@@ -3,6 +3,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,8 +199,12 @@ ax_status ax_text_batch(const ax_text_dataset *ds, int64_t batch, int64_t seq_le
                         uint64_t seed, uint64_t index, int32_t *inputs, int32_t *targets) {
     if (!ds || !inputs || !targets)
         return AX_FAIL(AX_ERR_INVALID_ARG, "ds, inputs and targets must not be NULL");
-    if (batch < 1 || seq_len < 1 || batch > INT64_MAX / seq_len)
+    if (batch < 1 || seq_len < 1)
         return AX_FAIL(AX_ERR_INVALID_ARG, "batch %lld and seq_len %lld must be >= 1",
+                       (long long)batch, (long long)seq_len);
+    if (batch > (int64_t)(PTRDIFF_MAX / sizeof *inputs) / seq_len)
+        return AX_FAIL(AX_ERR_INVALID_ARG,
+                       "batch %lld x seq_len %lld ids are more than memory can address",
                        (long long)batch, (long long)seq_len);
     if (seq_len >= ds->length)
         return AX_FAIL(AX_ERR_INVALID_ARG,

@@ -21,8 +21,9 @@ extern "C" {
 AX_API ax_status ax_fill(ax_ctx *ctx, ax_tensor *y, float value); /* f32 or i32 (value integral) */
 AX_API ax_status ax_scale(ax_ctx *ctx, float alpha, const ax_tensor *x,
                           ax_tensor *y); /* y = alpha x; y may alias x */
-AX_API ax_status ax_axpy(ax_ctx *ctx, float alpha, const ax_tensor *x,
-                         ax_tensor *y); /* y += alpha x; y must not alias x */
+/* y += alpha x, one fused multiply-add per element (rounded once, as PyTorch's
+ * y.add_(x, alpha=alpha) on CUDA and FMA CPUs); y must not alias x. */
+AX_API ax_status ax_axpy(ax_ctx *ctx, float alpha, const ax_tensor *x, ax_tensor *y);
 /* y = a + b and y = a * b, same shapes; y may alias a or b. */
 AX_API ax_status ax_add(ax_ctx *ctx, const ax_tensor *a, const ax_tensor *b, ax_tensor *y);
 AX_API ax_status ax_mul(ax_ctx *ctx, const ax_tensor *a, const ax_tensor *b, ax_tensor *y);
@@ -143,8 +144,9 @@ AX_API ax_status ax_cross_entropy_backward(ax_ctx *ctx, const ax_tensor *logits,
                                            const ax_tensor *labels, ax_reduction reduction,
                                            const ax_tensor *dloss, ax_tensor *dlogits);
 
-/* Binary cross-entropy with logits, the stable form
- * max(x, 0) - x t + log(1 + e^-|x|), mean over all elements or sum; targets in [0, 1]. */
+/* Binary cross-entropy with logits, PyTorch's stable form
+ * (1 - t) x - min(x, 0) + log(1 + e^-|x|), mean over all elements or sum; targets in [0, 1].
+ * As in PyTorch, x = +Inf gives Inf for t < 1 and NaN for t = 1, x = -Inf gives NaN. */
 AX_API ax_status ax_bce_with_logits_forward(ax_ctx *ctx, const ax_tensor *logits,
                                             const ax_tensor *targets, ax_reduction reduction,
                                             ax_tensor *loss);
@@ -158,7 +160,8 @@ AX_API ax_status ax_bce_with_logits_backward(ax_ctx *ctx, const ax_tensor *logit
 /* Inverted dropout: y = x * keep / (1 - p), keep = (Philox uniform of element e >= p) from
  * (seed, offset) exactly as ax_rng_uniform draws it, so CPU and CUDA masks are bit-identical
  * and the backward regenerates the mask instead of storing it. p in [0, 1]: p = 0 copies,
- * p = 1 writes zeros. y may alias x. */
+ * p = 1 multiplies everything by 0. A dropped element is x * 0, as in PyTorch: NaN and +-Inf
+ * give NaN (a NaN is never hidden), x < 0 gives -0. y may alias x. */
 AX_API ax_status ax_dropout_forward(ax_ctx *ctx, float p, uint64_t seed, uint64_t offset,
                                     const ax_tensor *x, ax_tensor *y);
 /* dx = dy * keep / (1 - p) with the same (p, seed, offset). dx may alias dy. */

@@ -91,11 +91,12 @@ Test(golden, dense_linear_without_bias) { linear_case("linear_nobias", 0); }
 
 /* ---------------------------------------------------------------- activations */
 
-static void activation_case(const char *name, ax_activation act) {
+/* The case run with the slope it was made with, or with `slope` instead when given. */
+static void activation_case_slope(const char *name, ax_activation act, const float *slope_given) {
     ax_ctx *ctx = th_cpu_ctx();
     gd_case *c = gd_load(AREA, name);
     bag b = {0};
-    float slope = gd_scalar(c, "slope");
+    float slope = slope_given ? *slope_given : gd_scalar(c, "slope");
     ax_tensor *x = keep(&b, gd_tensor_on(ctx, c, "x")), *dy = keep(&b, gd_tensor_on(ctx, c, "dy"));
     ax_tensor *y = keep(&b, nan_like(ctx, c, "y")), *dx = keep(&b, nan_like(ctx, c, "dx"));
     AX_ASSERT_OK(ax_activation_forward(ctx, act, slope, x, y));
@@ -105,6 +106,10 @@ static void activation_case(const char *name, ax_activation act) {
     bag_free(&b);
     gd_free(c);
     ax_ctx_destroy(ctx);
+}
+
+static void activation_case(const char *name, ax_activation act) {
+    activation_case_slope(name, act, NULL);
 }
 
 Test(golden, sigmoid_forward_backward) { activation_case("act_sigmoid", AX_ACT_SIGMOID); }
@@ -118,6 +123,61 @@ Test(golden, leaky_relu_default_slope) {
     gd_free(c);
 }
 Test(golden, leaky_relu_slope_0_2) { activation_case("act_leaky_relu_0.2", AX_ACT_LEAKY_RELU); }
+
+/* Leaky ReLU's y = act(x) and dx = dy act'(x) through a graph: loss = sum(act(x) * dy) with x
+ * and dy parameters, so x's gradient is dx. */
+static void leaky_relu_graph_case(const char *name, float slope) {
+    ax_ctx *ctx = th_cpu_ctx();
+    gd_case *c = gd_load(AREA, name);
+    const gd_tensor *xs = gd_get(c, "x");
+    ax_graph *g = NULL;
+    ax_node *x = NULL, *dy = NULL, *a = NULL, *m = NULL, *rows = NULL, *loss = NULL;
+    ax_init zeros = {.kind = AX_INIT_ZEROS};
+    AX_ASSERT_OK(ax_graph_create(ctx, 1, &g));
+    AX_ASSERT_OK(ax_graph_param(g, "x", xs->ndim, xs->shape, &zeros, &x));
+    AX_ASSERT_OK(ax_graph_param(g, "dy", xs->ndim, xs->shape, &zeros, &dy));
+    AX_ASSERT_OK(ax_graph_activation(g, "a", AX_ACT_LEAKY_RELU, slope, x, &a));
+    AX_ASSERT_OK(ax_graph_mul(g, "m", a, dy, &m));
+    AX_ASSERT_OK(ax_graph_sum(g, "rows", m, 1, &rows));
+    AX_ASSERT_OK(ax_graph_sum(g, "loss", rows, 0, &loss));
+    AX_ASSERT_OK(ax_graph_compile(g, loss));
+    size_t bytes = (size_t)xs->numel * sizeof(float);
+    AX_ASSERT_OK(ax_tensor_set_from_host(ax_graph_value(g, x), xs->f, bytes));
+    AX_ASSERT_OK(ax_tensor_set_from_host(ax_graph_value(g, dy), gd_get(c, "dy")->f, bytes));
+    AX_ASSERT_OK(ax_graph_zero_grad(g));
+    AX_ASSERT_OK(ax_graph_forward(g));
+    AX_ASSERT_OK(ax_graph_backward(g));
+    expect_ieee(ax_graph_value(g, a), c, "y", TH_ZERO_SIGN);
+    expect_ieee(ax_graph_grad(g, x), c, "dx", TH_ZERO_SIGN);
+    ax_graph_destroy(g);
+    gd_free(c);
+    ax_ctx_destroy(ctx);
+}
+
+/* Slope 0 (or -0) is leaky ReLU's default slope AX_LEAKY_RELU_SLOPE (plain ReLU is AX_ACT_RELU):
+ * given 0, the op and the graph's activation node reproduce PyTorch's F.leaky_relu with its
+ * default negative_slope, forward and backward; given 0.2, the 0.2 case. */
+Test(golden, leaky_relu_slope_0_means_the_default) {
+    static const float zero = 0.0f, minus_zero = -0.0f;
+    activation_case_slope("act_leaky_relu", AX_ACT_LEAKY_RELU, &zero);
+    activation_case_slope("act_special_leaky_relu", AX_ACT_LEAKY_RELU, &minus_zero);
+    leaky_relu_graph_case("act_leaky_relu", 0.0f);
+    leaky_relu_graph_case("act_leaky_relu_0.2", 0.2f);
+}
+
+/* AX_ACT_LINEAR names the identity's gain; there is no activation op for it. */
+Test(golden, linear_is_a_gain_not_an_activation_op) {
+    ax_ctx *ctx = th_cpu_ctx();
+    int64_t shape[1] = {3};
+    ax_tensor *x = th_nan_tensor(ctx, 1, shape), *y = th_nan_tensor(ctx, 1, shape);
+    AX_ASSERT_FAILS(ax_activation_forward(ctx, AX_ACT_LINEAR, 0, x, y), AX_ERR_INVALID_ARG,
+                    "ax_activation_forward");
+    AX_ASSERT_FAILS(ax_activation_backward(ctx, AX_ACT_LINEAR, 0, x, x, x, y), AX_ERR_INVALID_ARG,
+                    "ax_activation_backward");
+    ax_tensor_destroy(x);
+    ax_tensor_destroy(y);
+    ax_ctx_destroy(ctx);
+}
 
 /* NaN, +-Inf, +-0, denormals and saturating x, with finite and with NaN / Inf / +-0 dy: NaN
  * propagates (ReLU passes NaN forward, and dy backward at x = NaN), relu(-0) = -0, and the

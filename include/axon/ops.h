@@ -90,16 +90,25 @@ AX_API ax_status ax_l2_penalty(ax_ctx *ctx, const ax_tensor *w, float lambda, ax
 
 /* ---------------------------------------------------------------- activations */
 
+/* Activation functions. The same enum names the nonlinearity of an initialiser's gain
+ * (graph.h: ax_nonlinearity is this type, ax_init_gain takes it), in the order and with the
+ * names of PyTorch's torch.nn.init.calculate_gain, so an activation and its gain cannot be
+ * mixed up. Gains in brackets. */
 typedef enum ax_activation {
-    AX_ACT_SIGMOID = 0, /* 1 / (1 + e^-x) */
-    AX_ACT_TANH = 1,
-    AX_ACT_RELU = 2,       /* max(x, 0) */
-    AX_ACT_LEAKY_RELU = 3, /* x > 0 ? x : slope x; slope defaults to AX_LEAKY_RELU_SLOPE */
+    AX_ACT_LINEAR = 0,     /* the identity [1]: a gain only, the activation ops refuse it */
+    AX_ACT_SIGMOID = 1,    /* 1 / (1 + e^-x) [1] */
+    AX_ACT_TANH = 2,       /* [5/3] */
+    AX_ACT_RELU = 3,       /* x < 0 ? 0 : x (NaN and -0 pass through) [sqrt(2)] */
+    AX_ACT_LEAKY_RELU = 4, /* x > 0 ? x : slope x [sqrt(2 / (1 + slope^2))] */
 } ax_activation;
 
+/* Leaky ReLU's slope where 0 is given (PyTorch's default negative_slope): slope 0 would be
+ * plain ReLU, which is AX_ACT_RELU. The activation ops on every backend, the graph's
+ * activation node and ax_init_gain all read a slope of 0 (or -0) as this. */
 #define AX_LEAKY_RELU_SLOPE 0.01f
 
-/* y = act(x); slope is used by leaky ReLU only. y may alias x. */
+/* y = act(x); slope is used by leaky ReLU only (finite; 0 means AX_LEAKY_RELU_SLOPE).
+ * y may alias x. */
 AX_API ax_status ax_activation_forward(ax_ctx *ctx, ax_activation act, float slope,
                                        const ax_tensor *x, ax_tensor *y);
 /* dx = dy * act'(x). Needs x for (leaky) ReLU and y for sigmoid and tanh; the one not needed

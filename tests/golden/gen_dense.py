@@ -340,6 +340,20 @@ def reduction_special_cases():
                 ("sumsq", (x[1, 2] * x[1, 2]).sum()), ("sumsq_inf", (x[1] * x[1]).sum())])
 
 
+def init_gain_cases():
+    """torch.nn.init.calculate_gain for each nonlinearity axon names, in ax_activation's order
+    (linear, sigmoid, tanh, relu, leaky_relu with its default slope), then leaky_relu at the
+    slopes 0.2 and sqrt(5) (nn.Linear's kaiming_uniform a)."""
+    from torch.nn.init import calculate_gain
+    gains = [calculate_gain(n) for n in ("linear", "sigmoid", "tanh", "relu", "leaky_relu")]
+    slopes = [0.2, 5 ** 0.5]
+    write_case("init_gains", "calculate_gain(linear, sigmoid, tanh, relu, leaky_relu) and leaky_relu at slopes",
+               [("gains", torch.tensor(gains, dtype=torch.float32)),
+                ("slopes", torch.tensor(slopes, dtype=torch.float32)),
+                ("leaky_gains", torch.tensor([calculate_gain("leaky_relu", a) for a in slopes],
+                                             dtype=torch.float32))])
+
+
 def main():
     linear_cases()
     activation_cases()
@@ -353,6 +367,7 @@ def main():
     loss_special_cases()
     elementwise_special_cases()
     reduction_special_cases()
+    init_gain_cases()
 
 
 if __name__ == "__main__":

@@ -153,8 +153,8 @@ AX_API ax_status ax_cross_entropy_backward(ax_ctx *ctx, const ax_tensor *logits,
                                            const ax_tensor *labels, ax_reduction reduction,
                                            const ax_tensor *dloss, ax_tensor *dlogits);
 
-/* Binary cross-entropy with logits, PyTorch's stable form
- * (1 - t) x - min(x, 0) + log(1 + e^-|x|), mean over all elements or sum; targets in [0, 1].
+/* Binary cross-entropy with logits, the stable form
+ * max(x, 0) - x t + log(1 + e^-|x|), mean over all elements or sum; targets in [0, 1].
  * As in PyTorch, x = +Inf gives Inf for t < 1 and NaN for t = 1, x = -Inf gives NaN. */
 AX_API ax_status ax_bce_with_logits_forward(ax_ctx *ctx, const ax_tensor *logits,
                                             const ax_tensor *targets, ax_reduction reduction,

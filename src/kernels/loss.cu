@@ -39,12 +39,13 @@ struct MseBackward {
 
 // ---------------------------------------------------------------- BCE with logits
 
-// (1 - t) x - min(x, 0) + log(1 + e^-|x|), the CPU reference's (PyTorch's) form, so that
-// x = +-Inf gives the same Inf or NaN
+// max(x, 0) - x t + log(1 + e^-|x|); at x = +-Inf PyTorch's (1 - t) x - min(x, 0) + log(...)
+// instead, so that Inf and NaN come out as there (the CPU reference explains)
 struct BceTerm {
     static constexpr int kInputs = 2;
     __device__ float f(float x, float t) const {
-        const float lin = __fsub_rn(__fmul_rn(__fsub_rn(1.0f, t), x), fminf(x, 0.0f));
+        const float lin = isinf(x) ? __fsub_rn(__fmul_rn(__fsub_rn(1.0f, t), x), fminf(x, 0.0f))
+                                   : __fsub_rn(fmaxf(x, 0.0f), __fmul_rn(x, t));
         return __fadd_rn(lin, log1pf(expf(-fabsf(x))));
     }
 };

@@ -75,9 +75,10 @@ ax_status ax_cpu_cross_entropy_backward(ax_ctx *ctx, const float *logits,
     return AX_OK;
 }
 
-/* BCE with logits, term: (1 - t) x - log sigmoid(x) = (1 - t) x - min(x, 0) + log(1 + e^-|x|),
- * PyTorch's form: it never overflows, and at x = +-Inf it gives PyTorch's Inf or NaN
- * ((1 - t) x is NaN at t = 1, x = Inf; Inf - Inf at x = -Inf);
+/* BCE with logits, term: (1 - t) x - log sigmoid(x) = max(x, 0) - x t + log(1 + e^-|x|), which
+ * never overflows. At x = +-Inf it is PyTorch's form (1 - t) x - min(x, 0) + log(...), so that
+ * x = -Inf, or x = +Inf with t = 1, gives NaN and x = +Inf with t < 1 gives Inf as there;
+ * for finite x the first form, which does not cancel (x t against x) for x << 0.
  * derivative: sigmoid(x) - t. */
 ax_status ax_cpu_bce_forward(ax_ctx *ctx, const float *logits, const float *targets, int64_t n,
                              float scale, float *loss) {
@@ -85,7 +86,8 @@ ax_status ax_cpu_bce_forward(ax_ctx *ctx, const float *logits, const float *targ
     double s = 0.0;
     for (int64_t i = 0; i < n; i++) {
         double x = logits[i], t = targets[i];
-        s += (1.0 - t) * x - fmin(x, 0.0) + log1p(exp(-fabs(x)));
+        double lin = isinf(x) ? (1.0 - t) * x - fmin(x, 0.0) : fmax(x, 0.0) - x * t;
+        s += lin + log1p(exp(-fabs(x)));
     }
     loss[0] = (float)(scale * s);
     return AX_OK;

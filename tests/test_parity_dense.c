@@ -860,7 +860,9 @@ static void softmax_special_parity(duo *d, int64_t rows, int64_t cols, uint64_t 
 
 Test(parity, softmax_extreme_rows) {
     duo d = duo_open();
-    static const int64_t cols[] = {1, 2, 3, 4, 7, 33, 128, 257, 1001, 1024, 1025, 3000};
+    /* every warp-path shape (up to 4, 32, 128, 256, 512, 1024 columns), float4 rows
+     * (cols % 4 == 0) and scalar ones, and the block path beyond 1024 */
+    static const int64_t cols[] = {1, 2, 3, 4, 7, 33, 128, 200, 255, 257, 1001, 1024, 1025, 3000};
     for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++)
         softmax_special_parity(&d, 2 * N_ROW_KINDS + 3, cols[i], 2200 + 10 * i);
     duo_close(&d);
@@ -907,7 +909,7 @@ static void cross_entropy_special_parity(duo *d, int64_t rows, int64_t cols, uin
 
 Test(parity, cross_entropy_extreme_rows) {
     duo d = duo_open();
-    static const int64_t cols[] = {1, 3, 4, 33, 1001, 1025, 3000};
+    static const int64_t cols[] = {1, 3, 4, 33, 128, 200, 512, 1001, 1025, 3000};
     for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++)
         cross_entropy_special_parity(&d, 2 * N_ROW_KINDS + 1, cols[i], 2300 + 10 * i);
     duo_close(&d);

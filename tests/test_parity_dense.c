@@ -621,12 +621,26 @@ static void check_dropout_mask(ax_ctx *ctx, int64_t n, float p, uint64_t seed, u
     ax_tensor_destroy(u);
 }
 
+/* The draw of element e at (seed, offset), used as p: that element is then exactly at the
+ * threshold and must be kept (keep = u >= p, not u > p). */
+static float draw_of(ax_ctx *ctx, uint64_t seed, uint64_t offset, int64_t e) {
+    int64_t shape[1] = {e + 1};
+    ax_tensor *u = th_nan_tensor(ctx, 1, shape);
+    AX_ASSERT_OK(ax_rng_uniform(ctx, u, 0.0f, 1.0f, seed, offset));
+    float *h = th_to_host(u), p = h[e];
+    cr_assert(p > 0.0f && p < 1.0f, "draw %g", (double)p);
+    free(h);
+    ax_tensor_destroy(u);
+    return p;
+}
+
 /* The CPU half runs everywhere; the GPU half needs a GPU. */
 Test(parity, dropout_cpu_mask_is_philox_uniform) {
     ax_ctx *ctx = th_cpu_ctx();
     check_dropout_mask(ctx, 100003, 0.1f, 11, 0);
     check_dropout_mask(ctx, 100003, 0.5f, 12, 7);
     check_dropout_mask(ctx, 100003, 0.9f, 13, 1ull << 40);
+    check_dropout_mask(ctx, 100003, draw_of(ctx, 14, 3, 777), 14, 3);
     ax_ctx_destroy(ctx);
 }
 
@@ -635,6 +649,7 @@ Test(parity, dropout_gpu_mask_is_philox_uniform) {
     check_dropout_mask(ctx, (1 << 22) + 3, 0.1f, 11, 0);
     check_dropout_mask(ctx, (1 << 22) + 3, 0.5f, 12, 7);
     check_dropout_mask(ctx, (1 << 22) + 3, 0.9f, 13, 1ull << 40);
+    check_dropout_mask(ctx, (1 << 22) + 3, draw_of(ctx, 14, 3, 777), 14, 3);
     AX_ASSERT_OK(ax_ctx_synchronize(ctx));
     ax_ctx_destroy(ctx);
 }
@@ -779,7 +794,7 @@ Test(parity, in_place_gpu_matches_cpu) {
 #define N_ROW_KINDS 10
 
 /* rows x cols logits, row r of kind r % N_ROW_KINDS over random values in [-10, 10):
- * 0: x[0] = 1e4, x[last] = -1e4    1: every x - 1e4 (e^x underflows without the max)
+ * 0: x[0] = -1e4, x[last] = 1e4   1: every x - 1e4 (e^x underflows without the max)
  * 2: every x = 1e4 (ties)          3: x[0] = x[1] = 3e38, x[last] = -3e38
  * 4: -Inf but one finite value     5: one NaN          6: one +Inf
  * 7: all -Inf (NaN out)            8: +-0 alternating  9: plain random */
@@ -812,7 +827,7 @@ static float *extreme_rows(int64_t rows, int64_t cols, uint64_t seed) {
             }
         switch (r % N_ROW_KINDS) {
         case 0:
-            x[0] = 1e4f, x[last] = -1e4f;
+            x[0] = -1e4f, x[last] = 1e4f; /* the maximum last */
             break;
         case 3:
             x[0] = x[cols > 1] = 3e38f, x[last] = -3e38f;

@@ -240,6 +240,8 @@ def activation_special_cases():
 # rows of 4 logits: finite extremes (max subtraction needed in float and double), ties, values
 # whose differences overflow float, one finite among -Inf, signed zeros, then NaN / Inf rows
 EXTREME_ROWS = [[1e4, -1e4, 0.0, 1.0],
+                [-1e4, 1.0, 0.0, 1e4],  # the maximum last
+                [-INF, -1e4, 2.0, 3e38],
                 [-1e4, -1e4 + 1, -1e4 + 2, -1e4],
                 [1e4, 1e4, 1e4 - 1, -1e4],
                 [3e38, 3e38, -3e38, 0.0],
@@ -271,8 +273,8 @@ def softmax_extreme_cases():
 def loss_special_cases():
     """Per-row (per-element) losses with reduction='none' (the C test runs the forward on each
     row alone), and the gradient of the 'sum' for dloss."""
-    labels = torch.tensor([1, 0, 3, 0, 2, 4 % 4, 1, 0, 1, 0, 2, 3, 1], dtype=torch.int32)
-    labels[5] = 2  # [-inf, -inf, 1e4, -1e4]: the finite maximum
+    labels = torch.tensor([1, 2, 0, 0, 3, 0, 2, 2, 1, 0, 1, 0, 2, 3, 1], dtype=torch.int32)
+    # row 7, [-inf, -inf, 1e4, -1e4], takes its finite maximum
     for suffix, rows, lab in [("extreme", EXTREME_ROWS, labels),
                               ("one_column", ONE_COLUMN, torch.zeros(len(ONE_COLUMN), dtype=torch.int32))]:
         x = f32(rows).requires_grad_(True)

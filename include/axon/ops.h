@@ -112,14 +112,17 @@ typedef enum ax_activation {
 AX_API ax_status ax_activation_forward(ax_ctx *ctx, ax_activation act, float slope,
                                        const ax_tensor *x, ax_tensor *y);
 /* dx = dy * act'(x). Needs x for (leaky) ReLU and y for sigmoid and tanh; the one not needed
- * may be NULL. dx may alias dy. */
+ * may be NULL. dx may alias dy. At x = +-0 the derivative is taken from the left, as PyTorch:
+ * 0 for ReLU, slope for leaky ReLU; at x = NaN ReLU passes dy and leaky ReLU gives slope dy. */
 AX_API ax_status ax_activation_backward(ax_ctx *ctx, ax_activation act, float slope,
                                         const ax_tensor *x, const ax_tensor *y,
                                         const ax_tensor *dy, ax_tensor *dx);
 
 /* ---------------------------------------------------------------- softmax */
 
-/* Along the last dimension, max-subtracted. y may alias x. */
+/* Along the last dimension, max-subtracted (rows of +-1e4 or 3e38 are fine). As in PyTorch, a
+ * row holding NaN or +Inf, or only -Inf, gives NaN; -Inf entries beside a finite one give 0.
+ * y may alias x. */
 AX_API ax_status ax_softmax_forward(ax_ctx *ctx, const ax_tensor *x, ax_tensor *y);
 /* dx = y * (dy - sum(dy * y)). */
 AX_API ax_status ax_softmax_backward(ax_ctx *ctx, const ax_tensor *y, const ax_tensor *dy,

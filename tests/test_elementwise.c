@@ -29,7 +29,7 @@ static float *run_op(ax_ctx *ctx, int op, const float *a, const float *b, int64_
 static float expected(int op, float a, float b) {
     switch (op) {
     case OP_SCALE: return -1.5f * a;
-    case OP_AXPY: return b + 0.75f * a;
+    case OP_AXPY: return fmaf(0.75f, a, b); /* one rounding, as PyTorch's add(alpha=) */
     case OP_ADD: return a + b;
     default: return a * b;
     }
@@ -45,7 +45,7 @@ Test(api, elementwise_ops_compute_their_formulas) {
         for (int i = 0; i < N; i++)
             want[i] = expected(op, a[i], b[i]);
         float *got = run_op(ctx, op, a, b, N);
-        th_assert_close(got, want, N, 0, 1e-6, op_names[op]);
+        th_assert_equal(got, want, N, op_names[op]); /* each is one correctly rounded op */
         free(got);
     }
     ax_ctx_destroy(ctx);
@@ -99,8 +99,8 @@ Test(parity, elementwise_odd_sizes) {
         th_random(b, n, 200 + s, -8, 8);
         for (int op = 0; op < OP_COUNT; op++) {
             float *ref = run_op(cpu, op, a, b, n), *got = run_op(gpu, op, a, b, n);
-            /* one rounded operation each (axpy may fuse into an FMA on the GPU) */
-            th_assert_close(got, ref, n, 1e-6, 1e-6, op_names[op]);
+            /* one correctly rounded operation each (axpy one fused multiply-add on both) */
+            th_assert_equal(got, ref, n, op_names[op]);
             free(ref);
             free(got);
         }

@@ -22,12 +22,18 @@
  * - Activations, softmax, per-element loss gradients: libm versus CUDA's expf/tanhf differ by
  *   a few ulp and softmax normalizes by a differently ordered sum: rtol 1e-5, atol 1e-6
  *   (values near 0 come out of cancellations such as 1 - sigmoid or y * (dy - <dy, y>)).
- * - Broadcasts and exact elementwise rules (sum/mean backward, ReLU): rtol 1e-6, atol 0. */
+ * - Broadcasts and exact elementwise rules (sum/mean backward, ReLU): rtol 1e-6, atol 0.
+ *
+ * Special values (the last section): NaN, +-Inf, +-0, denormals, +-1e4 and +-3e38 planted in
+ * the random inputs, compared with th_assert_ieee (NaN as NaN, Inf by sign, zeros by sign bit
+ * where both backends compute the same correctly rounded operations), with the tolerances
+ * above for the finite values. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "helpers.h"
+#include "ieee.h"
 
 #define CPU 0
 #define GPU 1
@@ -88,6 +94,14 @@ static void pair_free(pair *p) {
     }
 }
 
+/* pair_free of each argument, e.g. PAIRS_FREE(&x, &y) */
+#define PAIRS_FREE(...)                                                                            \
+    do {                                                                                           \
+        pair *all_[] = {__VA_ARGS__};                                                              \
+        for (size_t i_ = 0; i_ < sizeof all_ / sizeof all_[0]; i_++)                               \
+            pair_free(all_[i_]);                                                                   \
+    } while (0)
+
 /* GPU result against the CPU reference. */
 static void pair_expect(const pair *p, double atol, double rtol, const char *what) {
     float *ref = th_to_host(p->t[CPU]), *got = th_to_host(p->t[GPU]);
@@ -99,6 +113,58 @@ static void pair_expect(const pair *p, double atol, double rtol, const char *wha
 static void pair_expect_equal(const pair *p, const char *what) {
     float *ref = th_to_host(p->t[CPU]), *got = th_to_host(p->t[GPU]);
     th_assert_equal(got, ref, ax_tensor_numel(p->t[CPU]), what);
+    free(ref);
+    free(got);
+}
+
+/* ---------------------------------------------------------------- special-value inputs */
+
+/* Planted at every 3rd element (cycling) of random data: NaN, +-Inf, +-0, denormals, values
+ * whose e^x overflows float (+-100) and double (+-1e4), values near FLT_MAX. */
+static const float specials[] = {NAN,   INFINITY, -INFINITY, 0.0f,  -0.0f,  1e-40f, -1e-40f,
+                                 3e38f, -3e38f,   1e4f,      -1e4f, 100.0f, -100.0f};
+#define N_SPECIALS ((int64_t)(sizeof specials / sizeof specials[0]))
+
+/* n random floats in [lo, hi) (|x| >= 1e-3) with specials[(i / 3 + phase) % N_SPECIALS] at
+ * every i = phase % 3 (mod 3), leaving out finite specials beyond max_finite in magnitude;
+ * malloc'ed. */
+static float *special_host_within(int64_t n, uint64_t seed, float lo, float hi, int64_t phase,
+                                  float max_finite) {
+    float *h = malloc((size_t)n * sizeof *h);
+    cr_assert_not_null(h);
+    th_random_away_from_zero(h, n, seed, lo, hi, 1e-3f);
+    for (int64_t i = phase % 3; i < n; i += 3) {
+        float v = specials[(i / 3 + phase) % N_SPECIALS];
+        if (!isfinite(v) || fabsf(v) <= max_finite)
+            h[i] = v;
+    }
+    return h;
+}
+
+static float *special_host(int64_t n, uint64_t seed, float lo, float hi, int64_t phase) {
+    return special_host_within(n, seed, lo, hi, phase, INFINITY);
+}
+
+static pair pair_host(duo *d, int ndim, const int64_t *shape, const float *h) {
+    pair p;
+    BOTH(s) p.t[s] = th_tensor(d->ctx[s], ndim, shape, h);
+    return p;
+}
+
+static pair pair_special(duo *d, int64_t n, uint64_t seed, float lo, float hi, int64_t phase,
+                         float max_finite) {
+    float *h = special_host_within(n, seed, lo, hi, phase, max_finite);
+    int64_t shape[1] = {n};
+    pair p = pair_host(d, 1, shape, h);
+    free(h);
+    return p;
+}
+
+/* GPU result against the CPU reference, special values compared as values. */
+static void pair_expect_ieee(const pair *p, double atol, double rtol, th_zero_rule zeros,
+                             const char *what) {
+    float *ref = th_to_host(p->t[CPU]), *got = th_to_host(p->t[GPU]);
+    th_assert_ieee(got, ref, ax_tensor_numel(p->t[CPU]), atol, rtol, zeros, what);
     free(ref);
     free(got);
 }
@@ -223,9 +289,7 @@ static void dense_parity(duo *d, int64_t n, int64_t in, int64_t out, uint64_t se
     BOTH(s)
     AX_ASSERT_OK(ax_dense_backward(d->ctx[s], x.t[s], w.t[s], dy.t[s], NULL, dw.t[s], NULL));
     pair_expect(&dw, gemm_atol(n), GEMM_RTOL, "dense dw alone");
-    pair *all[] = {&x, &w, &b, &y, &dy, &dx, &dw, &db};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        pair_free(all[i]);
+    PAIRS_FREE(&x, &w, &b, &y, &dy, &dx, &dw, &db);
 }
 
 Test(parity, dense_forward_backward) {
@@ -340,32 +404,40 @@ Test(parity, sum_squares_and_penalties) {
 
 /* ---------------------------------------------------------------- activations, softmax */
 
+/* Every activation forward and backward on random x and dy, then on x and dy with the
+ * special values of the last section planted (ReLU passes NaN and keeps -0, the gradients at
+ * +-0 and NaN are PyTorch's; zeros by sign bit). */
 Test(parity, activations_forward_backward) {
     duo d = duo_open();
     static const ax_activation acts[] = {AX_ACT_SIGMOID, AX_ACT_TANH, AX_ACT_RELU,
                                          AX_ACT_LEAKY_RELU, AX_ACT_LEAKY_RELU};
     static const float slopes[] = {0, 0, 0, AX_LEAKY_RELU_SLOPE, 0.2f};
     static const char *const names[] = {"sigmoid", "tanh", "relu", "leaky_relu", "leaky 0.2"};
-    for (size_t i = 0; i < N_ODD_SIZES; i++) {
-        int64_t n[1] = {odd_sizes[i]};
-        pair x = pair_random(&d, 1, n, 1100 + i, -8, 8),
-             dy = pair_random(&d, 1, n, 1110 + i, -1, 1);
+    for (size_t i = 0; i < 2 * N_ODD_SIZES; i++) {
+        int special = i >= N_ODD_SIZES;
+        int64_t n[1] = {odd_sizes[i % N_ODD_SIZES]};
+        pair x = special ? pair_special(&d, n[0], 2100 + i, -8, 8, 0, INFINITY)
+                         : pair_random(&d, 1, n, 1100 + i, -8, 8);
+        /* dy without large finite specials: 1e4 dy would magnify the ulp that libm's and
+         * CUDA's tanh / sigmoid may differ by near |y| = 1 beyond the tolerance */
+        pair dy = special ? pair_special(&d, n[0], 2110 + i, -1, 1, 1 + (int64_t)i, 1.0f)
+                          : pair_random(&d, 1, n, 1110 + i, -1, 1);
         pair y = pair_nan(&d, 1, n), dx = pair_nan(&d, 1, n);
         for (int a = 0; a < 5; a++) {
+            char what[64];
+            snprintf(what, sizeof what, "%s%s n=%lld", names[a], special ? " special" : "",
+                     (long long)n[0]);
             BOTH(s) AX_ASSERT_OK(ax_fill(d.ctx[s], y.t[s], NAN));
             BOTH(s) AX_ASSERT_OK(ax_fill(d.ctx[s], dx.t[s], NAN));
             BOTH(s)
             AX_ASSERT_OK(ax_activation_forward(d.ctx[s], acts[a], slopes[a], x.t[s], y.t[s]));
-            pair_expect(&y, ACT_ATOL, ACT_RTOL, names[a]);
+            pair_expect_ieee(&y, ACT_ATOL, ACT_RTOL, TH_ZERO_SIGN, what);
             BOTH(s)
             AX_ASSERT_OK(ax_activation_backward(d.ctx[s], acts[a], slopes[a], x.t[s], y.t[s],
                                                 dy.t[s], dx.t[s]));
-            pair_expect(&dx, ACT_ATOL, ACT_RTOL, names[a]);
+            pair_expect_ieee(&dx, ACT_ATOL, ACT_RTOL, TH_ZERO_SIGN, what);
         }
-        pair_free(&x);
-        pair_free(&dy);
-        pair_free(&y);
-        pair_free(&dx);
+        PAIRS_FREE(&x, &dy, &y, &dx);
     }
     duo_close(&d);
 }
@@ -435,9 +507,7 @@ static void elementwise_loss_parity(duo *d, int64_t n, uint64_t seed) {
             }
         }
     }
-    pair *all[] = {&x, &target, &prob, &loss, &dx, &dloss};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        pair_free(all[i]);
+    PAIRS_FREE(&x, &target, &prob, &loss, &dx, &dloss);
 }
 
 Test(parity, mse_and_bce_with_logits) {
@@ -470,9 +540,7 @@ static void cross_entropy_parity(duo *d, int64_t rows, int64_t cols, uint64_t se
                         "cross_entropy dlogits");
         }
     }
-    pair *all[] = {&x, &labels, &loss, &dx, &dloss};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        pair_free(all[i]);
+    PAIRS_FREE(&x, &labels, &loss, &dx, &dloss);
     free(lab);
     free(u);
 }
@@ -532,8 +600,9 @@ static void check_dropout_mask(ax_ctx *ctx, int64_t n, float p, uint64_t seed, u
         int keep = hu[e] >= p;
         kept += keep;
         if (!keep) {
-            cr_assert(hy[e] == 0.0f, "dropped y[%lld] = %g, u = %.9g, p = %g", (long long)e,
-                      (double)hy[e], (double)hu[e], (double)p);
+            cr_assert(hy[e] == 0.0f && signbit(hy[e]) == signbit(hx[e]),
+                      "dropped y[%lld] = %g is not x * 0 = %g, u = %.9g, p = %g", (long long)e,
+                      (double)hy[e], (double)(hx[e] * 0.0f), (double)hu[e], (double)p);
             continue;
         }
         double want = (double)hx[e] / (1.0 - (double)p);
@@ -552,12 +621,26 @@ static void check_dropout_mask(ax_ctx *ctx, int64_t n, float p, uint64_t seed, u
     ax_tensor_destroy(u);
 }
 
+/* The draw of element e at (seed, offset), used as p: that element is then exactly at the
+ * threshold and must be kept (keep = u >= p, not u > p). */
+static float draw_of(ax_ctx *ctx, uint64_t seed, uint64_t offset, int64_t e) {
+    int64_t shape[1] = {e + 1};
+    ax_tensor *u = th_nan_tensor(ctx, 1, shape);
+    AX_ASSERT_OK(ax_rng_uniform(ctx, u, 0.0f, 1.0f, seed, offset));
+    float *h = th_to_host(u), p = h[e];
+    cr_assert(p > 0.0f && p < 1.0f, "draw %g", (double)p);
+    free(h);
+    ax_tensor_destroy(u);
+    return p;
+}
+
 /* The CPU half runs everywhere; the GPU half needs a GPU. */
 Test(parity, dropout_cpu_mask_is_philox_uniform) {
     ax_ctx *ctx = th_cpu_ctx();
     check_dropout_mask(ctx, 100003, 0.1f, 11, 0);
     check_dropout_mask(ctx, 100003, 0.5f, 12, 7);
     check_dropout_mask(ctx, 100003, 0.9f, 13, 1ull << 40);
+    check_dropout_mask(ctx, 100003, draw_of(ctx, 14, 3, 777), 14, 3);
     ax_ctx_destroy(ctx);
 }
 
@@ -566,18 +649,22 @@ Test(parity, dropout_gpu_mask_is_philox_uniform) {
     check_dropout_mask(ctx, (1 << 22) + 3, 0.1f, 11, 0);
     check_dropout_mask(ctx, (1 << 22) + 3, 0.5f, 12, 7);
     check_dropout_mask(ctx, (1 << 22) + 3, 0.9f, 13, 1ull << 40);
+    check_dropout_mask(ctx, (1 << 22) + 3, draw_of(ctx, 14, 3, 777), 14, 3);
     AX_ASSERT_OK(ax_ctx_synchronize(ctx));
     ax_ctx_destroy(ctx);
 }
 
 /* ---------------------------------------------------------------- exact rules, in place */
 
-/* p = 0 copies x bit for bit and p = 1 writes zeros, forward and backward. */
+/* p = 0 copies x bit for bit and p = 1 gives x * 0 (zeros with x's sign), forward and
+ * backward. */
 static void check_dropout_extremes(ax_ctx *ctx) {
     int64_t shape[1] = {1001};
     ax_tensor *x = th_random_tensor(ctx, 1, shape, 1600, -3, 3, 1e-3f);
     ax_tensor *y = th_nan_tensor(ctx, 1, shape);
-    float *hx = th_to_host(x), *zeros = calloc(1001, sizeof *zeros);
+    float *hx = th_to_host(x), *zeros = malloc(1001 * sizeof *zeros);
+    for (int i = 0; i < 1001; i++)
+        zeros[i] = hx[i] * 0.0f;
     for (int backward = 0; backward < 2; backward++) {
         AX_ASSERT_OK(backward ? ax_dropout_backward(ctx, 0.0f, 5, 6, x, y)
                               : ax_dropout_forward(ctx, 0.0f, 5, 6, x, y));
@@ -700,4 +787,324 @@ Test(parity, in_place_gpu_matches_cpu) {
     check_in_place(ctx);
     AX_ASSERT_OK(ax_ctx_synchronize(ctx));
     ax_ctx_destroy(ctx);
+}
+
+/* ---------------------------------------------------------------- special values */
+
+#define N_ROW_KINDS 10
+
+/* rows x cols logits, row r of kind r % N_ROW_KINDS over random values in [-10, 10):
+ * 0: x[0] = -1e4, x[last] = 1e4   1: every x - 1e4 (e^x underflows without the max)
+ * 2: every x = 1e4 (ties)          3: x[0] = x[1] = 3e38, x[last] = -3e38
+ * 4: -Inf but one finite value     5: one NaN          6: one +Inf
+ * 7: all -Inf (NaN out)            8: +-0 alternating  9: plain random */
+static float *extreme_rows(int64_t rows, int64_t cols, uint64_t seed) {
+    float *h = malloc((size_t)(rows * cols) * sizeof *h);
+    cr_assert_not_null(h);
+    th_random(h, rows * cols, seed, -10, 10);
+    for (int64_t r = 0; r < rows; r++) {
+        float *x = h + r * cols;
+        int64_t at = (r * 7) % cols, last = cols - 1;
+        for (int64_t j = 0; j < cols; j++)
+            switch (r % N_ROW_KINDS) {
+            case 1:
+                x[j] -= 1e4f;
+                break;
+            case 2:
+                x[j] = 1e4f;
+                break;
+            case 4:
+                x[j] = j == at ? x[j] : -INFINITY;
+                break;
+            case 7:
+                x[j] = -INFINITY;
+                break;
+            case 8:
+                x[j] = j % 2 ? -0.0f : 0.0f;
+                break;
+            default:
+                break;
+            }
+        switch (r % N_ROW_KINDS) {
+        case 0:
+            x[0] = -1e4f, x[last] = 1e4f; /* the maximum last */
+            break;
+        case 3:
+            x[0] = x[cols > 1] = 3e38f, x[last] = -3e38f;
+            break;
+        case 5:
+            x[at] = NAN;
+            break;
+        case 6:
+            x[at] = INFINITY;
+            break;
+        default:
+            break;
+        }
+    }
+    return h;
+}
+
+/* Softmax and log-softmax of the extreme rows (warp path up to 1024 columns, block path
+ * beyond). Forward zeros by sign bit; the backward's zeros (y = 0 times dy - <dy, y>) by
+ * value, as their sign follows a difference of sums taken in different orders. */
+static void softmax_special_parity(duo *d, int64_t rows, int64_t cols, uint64_t seed) {
+    int64_t sx[2] = {rows, cols};
+    float *h = extreme_rows(rows, cols, seed);
+    pair x = pair_host(d, 2, sx, h), dy = pair_random(d, 2, sx, seed + 1, -1, 1);
+    pair y = pair_nan(d, 2, sx), dx = pair_nan(d, 2, sx);
+    for (int log = 0; log < 2; log++) {
+        char what[80];
+        snprintf(what, sizeof what, "%s of extreme rows, %lld x %lld",
+                 log ? "log_softmax" : "softmax", (long long)rows, (long long)cols);
+        BOTH(s)
+        AX_ASSERT_OK(log ? ax_log_softmax_forward(d->ctx[s], x.t[s], y.t[s])
+                         : ax_softmax_forward(d->ctx[s], x.t[s], y.t[s]));
+        pair_expect_ieee(&y, ACT_ATOL, ACT_RTOL, TH_ZERO_SIGN, what);
+        BOTH(s)
+        AX_ASSERT_OK(log ? ax_log_softmax_backward(d->ctx[s], y.t[s], dy.t[s], dx.t[s])
+                         : ax_softmax_backward(d->ctx[s], y.t[s], dy.t[s], dx.t[s]));
+        pair_expect_ieee(&dx, ACT_ATOL, ACT_RTOL, TH_ZERO_VALUE, what);
+    }
+    free(h);
+    pair_free(&x);
+    pair_free(&dy);
+    pair_free(&y);
+    pair_free(&dx);
+}
+
+Test(parity, softmax_extreme_rows) {
+    duo d = duo_open();
+    /* every warp-path shape (up to 4, 32, 128, 256, 512, 1024 columns), float4 rows
+     * (cols % 4 == 0) and scalar ones, and the block path beyond 1024 */
+    static const int64_t cols[] = {1, 2, 3, 4, 7, 33, 128, 200, 255, 257, 1001, 1024, 1025, 3000};
+    for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++)
+        softmax_special_parity(&d, 2 * N_ROW_KINDS + 3, cols[i], 2200 + 10 * i);
+    duo_close(&d);
+}
+
+/* Cross-entropy of the extreme rows: each of the first N_ROW_KINDS rows alone (so that a NaN
+ * row does not hide the others: losses of 2e4, Inf, NaN, 0), the whole batch, and the
+ * gradient of the sum scaled by dloss. */
+static void cross_entropy_special_parity(duo *d, int64_t rows, int64_t cols, uint64_t seed) {
+    int64_t sx[2] = {rows, cols}, sl[1] = {rows}, one[1] = {1}, srow[2] = {1, cols};
+    float *h = extreme_rows(rows, cols, seed);
+    int32_t *lab = malloc((size_t)rows * sizeof *lab);
+    for (int64_t r = 0; r < rows; r++)
+        lab[r] = (int32_t)((r * 5 + 3) % cols);
+    pair x = pair_host(d, 2, sx, h), labels = pair_i32(d, 1, sl, lab);
+    pair loss = pair_nan(d, 1, one), dx = pair_nan(d, 2, sx);
+    pair dloss = pair_random(d, 1, one, 7, 0.7f, 0.7f);
+    char what[80];
+    for (int64_t r = 0; r < N_ROW_KINDS && r < rows; r++) {
+        pair xr = pair_host(d, 2, srow, h + r * cols), lr = pair_i32(d, 1, one, lab + r);
+        BOTH(s)
+        AX_ASSERT_OK(
+            ax_cross_entropy_forward(d->ctx[s], xr.t[s], lr.t[s], AX_REDUCE_SUM, loss.t[s]));
+        snprintf(what, sizeof what, "cross_entropy of row kind %lld, %lld columns", (long long)r,
+                 (long long)cols);
+        pair_expect_ieee(&loss, LOSS_ATOL, LOSS_RTOL, TH_ZERO_VALUE, what);
+        pair_free(&xr);
+        pair_free(&lr);
+    }
+    snprintf(what, sizeof what, "cross_entropy of extreme rows, %lld x %lld", (long long)rows,
+             (long long)cols);
+    BOTH(s)
+    AX_ASSERT_OK(
+        ax_cross_entropy_forward(d->ctx[s], x.t[s], labels.t[s], AX_REDUCE_MEAN, loss.t[s]));
+    pair_expect_ieee(&loss, LOSS_ATOL, LOSS_RTOL, TH_ZERO_VALUE, what);
+    BOTH(s)
+    AX_ASSERT_OK(ax_cross_entropy_backward(d->ctx[s], x.t[s], labels.t[s], AX_REDUCE_SUM,
+                                           dloss.t[s], dx.t[s]));
+    pair_expect_ieee(&dx, ACT_ATOL, ACT_RTOL, TH_ZERO_VALUE, what);
+    PAIRS_FREE(&x, &labels, &loss, &dx, &dloss);
+    free(h);
+    free(lab);
+}
+
+Test(parity, cross_entropy_extreme_rows) {
+    duo d = duo_open();
+    static const int64_t cols[] = {1, 3, 4, 33, 128, 200, 512, 1001, 1025, 3000};
+    for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++)
+        cross_entropy_special_parity(&d, 2 * N_ROW_KINDS + 1, cols[i], 2300 + 10 * i);
+    duo_close(&d);
+}
+
+/* MSE and BCE with logits: each of the first 3 N_SPECIALS elements alone through the forward
+ * (NaN, Inf or 0 per element), then the gradient of the whole array for both reductions.
+ * BCE targets are random in [0, 1] with exact 0 and 1 planted. */
+static void elementwise_loss_special_parity(duo *d, int64_t n, uint64_t seed) {
+    int64_t sx[1] = {n}, one[1] = {1};
+    float *hx = special_host(n, seed, -6, 6, 0), *ht = special_host(n, seed + 1, -2, 2, 3);
+    float *hp = malloc((size_t)n * sizeof *hp);
+    th_random(hp, n, seed + 2, 0, 1);
+    for (int64_t i = 1; i < n; i += 4)
+        hp[i] = (float)(i / 4 % 2);
+    pair x = pair_host(d, 1, sx, hx), target = pair_host(d, 1, sx, ht),
+         prob = pair_host(d, 1, sx, hp);
+    pair loss = pair_nan(d, 1, one), dx = pair_nan(d, 1, sx);
+    char what[80];
+    for (int bce = 0; bce < 2; bce++) {
+        const float *ht_or_hp = bce ? hp : ht;
+        for (int64_t i = 0; i < n && i < 3 * N_SPECIALS; i++) {
+            pair xi = pair_host(d, 1, one, hx + i), ti = pair_host(d, 1, one, ht_or_hp + i);
+            BOTH(s)
+            AX_ASSERT_OK(
+                bce ? ax_bce_with_logits_forward(d->ctx[s], xi.t[s], ti.t[s], AX_REDUCE_SUM,
+                                                 loss.t[s])
+                    : ax_mse_loss_forward(d->ctx[s], xi.t[s], ti.t[s], AX_REDUCE_SUM, loss.t[s]));
+            snprintf(what, sizeof what, "%s of x = %g, t = %g", bce ? "bce" : "mse", (double)hx[i],
+                     (double)ht_or_hp[i]);
+            /* BCE's max(x, 0) - x t may cancel down from |x| to |x| (1 - t): the GPU's
+             * rounding of x t (|x| eps / 2, eps = 1.2e-7) is then not small next to the result */
+            double atol = LOSS_ATOL + (bce && isfinite(hx[i]) ? 1.2e-7 * fabs(hx[i]) : 0.0);
+            pair_expect_ieee(&loss, atol, LOSS_RTOL, TH_ZERO_VALUE, what);
+            pair_free(&xi);
+            pair_free(&ti);
+        }
+        for (int red = 0; red < 2; red++) {
+            pair *t = bce ? &prob : &target;
+            snprintf(what, sizeof what, "%s gradient with specials, n = %lld", bce ? "bce" : "mse",
+                     (long long)n);
+            BOTH(s)
+            AX_ASSERT_OK(
+                bce ? ax_bce_with_logits_backward(d->ctx[s], x.t[s], t->t[s], red, NULL, dx.t[s])
+                    : ax_mse_loss_backward(d->ctx[s], x.t[s], t->t[s], red, NULL, dx.t[s]));
+            pair_expect_ieee(&dx, ACT_ATOL / (red == AX_REDUCE_MEAN ? (double)n : 1.0), ACT_RTOL,
+                             TH_ZERO_SIGN, what);
+        }
+    }
+    PAIRS_FREE(&x, &target, &prob, &loss, &dx);
+    free(hx);
+    free(ht);
+    free(hp);
+}
+
+Test(parity, mse_and_bce_special_values) {
+    duo d = duo_open();
+    for (size_t i = 0; i < N_ODD_SIZES; i++)
+        elementwise_loss_special_parity(&d, odd_sizes[i], 2400 + 10 * i);
+    duo_close(&d);
+}
+
+/* add, mul, scale, axpy (one fused multiply-add on both) and dropout (x * 0 for a dropped
+ * element) on specials: the same correctly rounded operations, so equal, zeros by sign bit
+ * and NaN as NaN (a NaN's payload may differ between the backends). */
+Test(parity, elementwise_and_dropout_special_values) {
+    duo d = duo_open();
+    for (size_t i = 0; i < N_ODD_SIZES; i++) {
+        int64_t n[1] = {odd_sizes[i]};
+        pair a = pair_special(&d, n[0], 2500 + i, -4, 4, 0, INFINITY);
+        pair b = pair_special(&d, n[0], 2510 + i, -4, 4, 1 + (int64_t)i, INFINITY);
+        pair y = pair_nan(&d, 1, n);
+        BOTH(s) AX_ASSERT_OK(ax_add(d.ctx[s], a.t[s], b.t[s], y.t[s]));
+        pair_expect_ieee(&y, 0, 0, TH_ZERO_SIGN, "add special");
+        BOTH(s) AX_ASSERT_OK(ax_mul(d.ctx[s], a.t[s], b.t[s], y.t[s]));
+        pair_expect_ieee(&y, 0, 0, TH_ZERO_SIGN, "mul special");
+        BOTH(s) AX_ASSERT_OK(ax_scale(d.ctx[s], -0.5f, a.t[s], y.t[s]));
+        pair_expect_ieee(&y, 0, 0, TH_ZERO_SIGN, "scale special");
+        BOTH(s) AX_ASSERT_OK(ax_axpy(d.ctx[s], 3.0f, a.t[s], b.t[s]));
+        pair_expect_ieee(&b, 0, 0, TH_ZERO_SIGN, "axpy special");
+        static const float ps[] = {0.3f, 1.0f};
+        for (int k = 0; k < 2; k++) {
+            BOTH(s) AX_ASSERT_OK(ax_dropout_forward(d.ctx[s], ps[k], 77, i, a.t[s], y.t[s]));
+            pair_expect_ieee(&y, 0, 0, TH_ZERO_SIGN, "dropout special");
+            BOTH(s) AX_ASSERT_OK(ax_dropout_backward(d.ctx[s], ps[k], 77, i, b.t[s], y.t[s]));
+            pair_expect_ieee(&y, 0, 0, TH_ZERO_SIGN, "dropout backward special");
+        }
+        pair_free(&a);
+        pair_free(&b);
+        pair_free(&y);
+    }
+    duo_close(&d);
+}
+
+/* Dropout on ctx of specials follows y = x * (keep ? 1 / (1 - p) : 0) exactly: a dropped NaN
+ * or Inf is NaN (PyTorch's input * mask), a dropped x < 0 is -0, kept values are scaled. */
+static void check_dropout_special(ax_ctx *ctx, int64_t n, float p) {
+    int64_t shape[1] = {n};
+    float *hx = special_host(n, 2600, -3, 3, 0);
+    ax_tensor *x = th_tensor(ctx, 1, shape, hx);
+    ax_tensor *y = th_nan_tensor(ctx, 1, shape), *u = th_nan_tensor(ctx, 1, shape);
+    AX_ASSERT_OK(ax_dropout_forward(ctx, p, 5, 9, x, y));
+    AX_ASSERT_OK(ax_rng_uniform(ctx, u, 0.0f, 1.0f, 5, 9));
+    float *hy = th_to_host(y), *hu = th_to_host(u), *want = malloc((size_t)n * sizeof *want);
+    float scale = 1.0f / (1.0f - p);
+    int64_t dropped_nan = 0;
+    for (int64_t e = 0; e < n; e++) {
+        want[e] = hx[e] * (hu[e] >= p ? scale : 0.0f);
+        dropped_nan += hu[e] < p && !isfinite(hx[e]);
+    }
+    cr_assert(dropped_nan > 0, "no NaN or Inf was dropped: the test checks nothing there");
+    th_assert_ieee(hy, want, n, 0, 0, TH_ZERO_SIGN, "dropout of specials");
+    free(hx);
+    free(hy);
+    free(hu);
+    free(want);
+    ax_tensor_destroy(x);
+    ax_tensor_destroy(y);
+    ax_tensor_destroy(u);
+}
+
+Test(parity, dropout_cpu_special_values) {
+    ax_ctx *ctx = th_cpu_ctx();
+    check_dropout_special(ctx, 4099, 0.5f);
+    ax_ctx_destroy(ctx);
+}
+
+Test(parity, dropout_gpu_special_values) {
+    ax_ctx *ctx = th_gpu_ctx_or_skip();
+    check_dropout_special(ctx, (1 << 20) + 3, 0.5f);
+    AX_ASSERT_OK(ax_ctx_synchronize(ctx));
+    ax_ctx_destroy(ctx);
+}
+
+/* Bias add and gradient, sums and means over every axis, sum of squares and penalties with a
+ * sparse sprinkling of NaN, +-Inf, -0 and denormals (every 97th element, so most outputs stay
+ * finite and are compared too), and sums of -0 only (+0, as PyTorch's sums start at +0). */
+Test(parity, bias_and_reductions_special_values) {
+    duo d = duo_open();
+    static const float sparse[] = {NAN, INFINITY, -INFINITY, -0.0f, 1e-40f};
+    int64_t shape[3] = {33, 257, 7}, n = 33 * 257 * 7, sb[1] = {257}, one[1] = {1};
+    float *h = malloc((size_t)n * sizeof *h);
+    th_random_away_from_zero(h, n, 2700, -1, 1, 1e-3f);
+    for (int64_t i = 5; i < n; i += 97)
+        h[i] = sparse[(i / 97) % 5];
+    pair x = pair_host(&d, 3, shape, h), b = pair_special(&d, 257, 2710, -1, 1, 0, INFINITY);
+    pair db = pair_nan(&d, 1, sb), out = pair_nan(&d, 1, one), dw = pair_nan(&d, 3, shape);
+    BOTH(s) AX_ASSERT_OK(ax_bias_grad(d.ctx[s], x.t[s], 1, db.t[s]));
+    pair_expect_ieee(&db, reduce_atol(n / 257), REDUCE_RTOL, TH_ZERO_SIGN, "bias_grad special");
+    BOTH(s) AX_ASSERT_OK(ax_sum_squares(d.ctx[s], x.t[s], 0, out.t[s]));
+    pair_expect_ieee(&out, LOSS_ATOL, LOSS_RTOL, TH_ZERO_SIGN, "sum_squares special");
+    BOTH(s) AX_ASSERT_OK(ax_fill(d.ctx[s], out.t[s], 0.0f));
+    BOTH(s) AX_ASSERT_OK(ax_fill(d.ctx[s], dw.t[s], 0.0f));
+    BOTH(s) AX_ASSERT_OK(ax_l1_penalty(d.ctx[s], x.t[s], 0.1f, out.t[s], dw.t[s]));
+    pair_expect_ieee(&out, LOSS_ATOL, LOSS_RTOL, TH_ZERO_SIGN, "l1 special");
+    pair_expect_ieee(&dw, 0, 0, TH_ZERO_SIGN, "l1 dw special");
+    for (int axis = 0; axis < 3; axis++)
+        for (int mean = 0; mean < 2; mean++) {
+            int64_t sy[2], count = shape[axis];
+            for (int i = 0, j = 0; i < 3; i++)
+                if (i != axis)
+                    sy[j++] = shape[i];
+            pair y = pair_nan(&d, 2, sy);
+            BOTH(s)
+            AX_ASSERT_OK(mean ? ax_mean(d.ctx[s], x.t[s], axis, y.t[s])
+                              : ax_sum(d.ctx[s], x.t[s], axis, y.t[s]));
+            pair_expect_ieee(&y, reduce_atol(count) / (mean ? (double)count : 1.0), REDUCE_RTOL,
+                             TH_ZERO_SIGN, mean ? "mean special" : "sum special");
+            pair_free(&y);
+        }
+    BOTH(s) AX_ASSERT_OK(ax_bias_add(d.ctx[s], x.t[s], b.t[s], 1));
+    pair_expect_ieee(&x, 0, 0, TH_ZERO_SIGN, "bias_add special");
+    /* all -0: every sum is +0 */
+    BOTH(s) AX_ASSERT_OK(ax_fill(d.ctx[s], x.t[s], -0.0f));
+    BOTH(s) AX_ASSERT_OK(ax_bias_grad(d.ctx[s], x.t[s], 1, db.t[s]));
+    pair_expect_ieee(&db, 0, 0, TH_ZERO_SIGN, "bias_grad of -0");
+    float *got = th_to_host(db.t[GPU]);
+    cr_assert(got[0] == 0.0f && !signbit(got[0]), "bias_grad of -0 is %g, not +0", (double)got[0]);
+    free(got);
+    PAIRS_FREE(&x, &b, &db, &out, &dw);
+    free(h);
+    duo_close(&d);
 }

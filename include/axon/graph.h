@@ -29,15 +29,18 @@ extern "C" {
 
 /* ---------------------------------------------------------------- initialisers */
 
-/* Gain of a nonlinearity, as PyTorch's torch.nn.init.calculate_gain. */
-typedef enum ax_nonlinearity {
-    AX_GAIN_LINEAR = 0,     /* 1 (also conv, identity) */
-    AX_GAIN_SIGMOID = 1,    /* 1 */
-    AX_GAIN_TANH = 2,       /* 5/3 */
-    AX_GAIN_RELU = 3,       /* sqrt(2) */
-    AX_GAIN_LEAKY_RELU = 4, /* sqrt(2 / (1 + slope^2)) */
-} ax_nonlinearity;
+/* The nonlinearity of a gain is an activation (ops.h): one enum, so ax_init_gain(AX_ACT_RELU,
+ * 0) is ReLU's gain. The AX_GAIN_* names are the same values under PyTorch's gain names. */
+typedef ax_activation ax_nonlinearity;
+#define AX_GAIN_LINEAR AX_ACT_LINEAR         /* 1 (also conv, identity) */
+#define AX_GAIN_SIGMOID AX_ACT_SIGMOID       /* 1 */
+#define AX_GAIN_TANH AX_ACT_TANH             /* 5/3 */
+#define AX_GAIN_RELU AX_ACT_RELU             /* sqrt(2) */
+#define AX_GAIN_LEAKY_RELU AX_ACT_LEAKY_RELU /* sqrt(2 / (1 + slope^2)) */
 
+/* Gain of a nonlinearity, as PyTorch's torch.nn.init.calculate_gain(nonlinearity, slope);
+ * slope is read by leaky ReLU only, 0 meaning AX_LEAKY_RELU_SLOPE as everywhere (PyTorch's
+ * calculate_gain("leaky_relu") default). NaN for a value that is not an ax_activation. */
 AX_API float ax_init_gain(ax_nonlinearity nonlinearity, float slope);
 
 typedef enum ax_fan_mode { AX_FAN_IN = 0, AX_FAN_OUT = 1 } ax_fan_mode;
@@ -54,7 +57,10 @@ AX_API ax_status ax_init_fans(const ax_tensor *t, int64_t *fan_in, int64_t *fan_
  * LeCun normal:    N(0, 1 / fan_in) (plain, not truncated).
  * Kaiming (He):    gain = ax_init_gain(nonlinearity, a), fan by mode;
  *                  U(-b, b), b = gain sqrt(3 / fan), or N(0, gain^2 / fan).
- *                  PyTorch's defaults are a = 0, AX_FAN_IN, AX_GAIN_LEAKY_RELU. */
+ *                  PyTorch's default (a = 0, mode "fan_in", "leaky_relu", gain sqrt(2)) is
+ *                  AX_FAN_IN with AX_ACT_RELU here, as a = 0 with AX_ACT_LEAKY_RELU means the
+ *                  default slope 0.01.
+ * A non-finite gain or a, an unknown mode or nonlinearity is AX_ERR_INVALID_ARG. */
 AX_API ax_status ax_init_xavier_uniform(ax_ctx *ctx, ax_tensor *t, float gain, uint64_t seed,
                                         uint64_t offset);
 AX_API ax_status ax_init_xavier_normal(ax_ctx *ctx, ax_tensor *t, float gain, uint64_t seed,
@@ -127,7 +133,7 @@ AX_API ax_status ax_graph_param(ax_graph *g, const char *name, int ndim, const i
  * (kaiming_uniform with a = sqrt(5) for the weight). */
 AX_API ax_status ax_graph_dense(ax_graph *g, const char *name, ax_node *x, int64_t out_features,
                                 ax_node **out);
-/* y = act(x) (slope: leaky ReLU only), same shape. */
+/* y = act(x) (slope: leaky ReLU only, 0 meaning AX_LEAKY_RELU_SLOPE), same shape. */
 AX_API ax_status ax_graph_activation(ax_graph *g, const char *name, ax_activation act,
                                      float slope, ax_node *x, ax_node **out);
 /* Along the last dim. */

@@ -21,8 +21,9 @@ extern "C" {
 AX_API ax_status ax_fill(ax_ctx *ctx, ax_tensor *y, float value); /* f32 or i32 (value integral) */
 AX_API ax_status ax_scale(ax_ctx *ctx, float alpha, const ax_tensor *x,
                           ax_tensor *y); /* y = alpha x; y may alias x */
-AX_API ax_status ax_axpy(ax_ctx *ctx, float alpha, const ax_tensor *x,
-                         ax_tensor *y); /* y += alpha x; y must not alias x */
+/* y += alpha x, one fused multiply-add per element (rounded once, as PyTorch's
+ * y.add_(x, alpha=alpha) on CUDA and FMA CPUs); y must not alias x. */
+AX_API ax_status ax_axpy(ax_ctx *ctx, float alpha, const ax_tensor *x, ax_tensor *y);
 /* y = a + b and y = a * b, same shapes; y may alias a or b. */
 AX_API ax_status ax_add(ax_ctx *ctx, const ax_tensor *a, const ax_tensor *b, ax_tensor *y);
 AX_API ax_status ax_mul(ax_ctx *ctx, const ax_tensor *a, const ax_tensor *b, ax_tensor *y);
@@ -89,27 +90,39 @@ AX_API ax_status ax_l2_penalty(ax_ctx *ctx, const ax_tensor *w, float lambda, ax
 
 /* ---------------------------------------------------------------- activations */
 
+/* Activation functions. The same enum names the nonlinearity of an initialiser's gain
+ * (graph.h: ax_nonlinearity is this type, ax_init_gain takes it), in the order and with the
+ * names of PyTorch's torch.nn.init.calculate_gain, so an activation and its gain cannot be
+ * mixed up. Gains in brackets. */
 typedef enum ax_activation {
-    AX_ACT_SIGMOID = 0, /* 1 / (1 + e^-x) */
-    AX_ACT_TANH = 1,
-    AX_ACT_RELU = 2,       /* max(x, 0) */
-    AX_ACT_LEAKY_RELU = 3, /* x > 0 ? x : slope x; slope defaults to AX_LEAKY_RELU_SLOPE */
+    AX_ACT_LINEAR = 0,     /* the identity [1]: a gain only, the activation ops refuse it */
+    AX_ACT_SIGMOID = 1,    /* 1 / (1 + e^-x) [1] */
+    AX_ACT_TANH = 2,       /* [5/3] */
+    AX_ACT_RELU = 3,       /* x < 0 ? 0 : x (NaN and -0 pass through) [sqrt(2)] */
+    AX_ACT_LEAKY_RELU = 4, /* x > 0 ? x : slope x [sqrt(2 / (1 + slope^2))] */
 } ax_activation;
 
+/* Leaky ReLU's slope where 0 is given (PyTorch's default negative_slope): slope 0 would be
+ * plain ReLU, which is AX_ACT_RELU. The activation ops on every backend, the graph's
+ * activation node and ax_init_gain all read a slope of 0 (or -0) as this. */
 #define AX_LEAKY_RELU_SLOPE 0.01f
 
-/* y = act(x); slope is used by leaky ReLU only. y may alias x. */
+/* y = act(x); slope is used by leaky ReLU only (finite; 0 means AX_LEAKY_RELU_SLOPE).
+ * y may alias x. */
 AX_API ax_status ax_activation_forward(ax_ctx *ctx, ax_activation act, float slope,
                                        const ax_tensor *x, ax_tensor *y);
 /* dx = dy * act'(x). Needs x for (leaky) ReLU and y for sigmoid and tanh; the one not needed
- * may be NULL. dx may alias dy. */
+ * may be NULL. dx may alias dy. At x = +-0 the derivative is taken from the left, as PyTorch:
+ * 0 for ReLU, slope for leaky ReLU; at x = NaN ReLU passes dy and leaky ReLU gives slope dy. */
 AX_API ax_status ax_activation_backward(ax_ctx *ctx, ax_activation act, float slope,
                                         const ax_tensor *x, const ax_tensor *y,
                                         const ax_tensor *dy, ax_tensor *dx);
 
 /* ---------------------------------------------------------------- softmax */
 
-/* Along the last dimension, max-subtracted. y may alias x. */
+/* Along the last dimension, max-subtracted (rows of +-1e4 or 3e38 are fine). As in PyTorch, a
+ * row holding NaN or +Inf, or only -Inf, gives NaN; -Inf entries beside a finite one give 0.
+ * y may alias x. */
 AX_API ax_status ax_softmax_forward(ax_ctx *ctx, const ax_tensor *x, ax_tensor *y);
 /* dx = y * (dy - sum(dy * y)). */
 AX_API ax_status ax_softmax_backward(ax_ctx *ctx, const ax_tensor *y, const ax_tensor *dy,
@@ -144,7 +157,8 @@ AX_API ax_status ax_cross_entropy_backward(ax_ctx *ctx, const ax_tensor *logits,
                                            const ax_tensor *dloss, ax_tensor *dlogits);
 
 /* Binary cross-entropy with logits, the stable form
- * max(x, 0) - x t + log(1 + e^-|x|), mean over all elements or sum; targets in [0, 1]. */
+ * max(x, 0) - x t + log(1 + e^-|x|), mean over all elements or sum; targets in [0, 1].
+ * As in PyTorch, x = +Inf gives Inf for t < 1 and NaN for t = 1, x = -Inf gives NaN. */
 AX_API ax_status ax_bce_with_logits_forward(ax_ctx *ctx, const ax_tensor *logits,
                                             const ax_tensor *targets, ax_reduction reduction,
                                             ax_tensor *loss);
@@ -158,7 +172,8 @@ AX_API ax_status ax_bce_with_logits_backward(ax_ctx *ctx, const ax_tensor *logit
 /* Inverted dropout: y = x * keep / (1 - p), keep = (Philox uniform of element e >= p) from
  * (seed, offset) exactly as ax_rng_uniform draws it, so CPU and CUDA masks are bit-identical
  * and the backward regenerates the mask instead of storing it. p in [0, 1]: p = 0 copies,
- * p = 1 writes zeros. y may alias x. */
+ * p = 1 multiplies everything by 0. A dropped element is x * 0, as in PyTorch: NaN and +-Inf
+ * give NaN (a NaN is never hidden), x < 0 gives -0. y may alias x. */
 AX_API ax_status ax_dropout_forward(ax_ctx *ctx, float p, uint64_t seed, uint64_t offset,
                                     const ax_tensor *x, ax_tensor *y);
 /* dx = dy * keep / (1 - p) with the same (p, seed, offset). dx may alias dy. */

@@ -22,10 +22,10 @@ struct TanhForward {
     __device__ float f(float x, float) const { return tanhf(x); }
 };
 
-// y = max(x, 0)
+// y = x < 0 ? 0 : x, as PyTorch: NaN passes through and relu(-0) = -0
 struct ReluForward {
     static constexpr int kInputs = 1;
-    __device__ float f(float x, float) const { return x > 0.0f ? x : 0.0f; }
+    __device__ float f(float x, float) const { return x < 0.0f ? 0.0f : x; }
 };
 
 // y = x > 0 ? x : slope x
@@ -51,13 +51,13 @@ struct TanhBackward {
     }
 };
 
-// dx = x > 0 ? dy : 0
+// dx = x <= 0 ? 0 : dy: 0 at x = +-0, and dy at x = NaN (PyTorch masks where relu(x) <= 0)
 struct ReluBackward {
     static constexpr int kInputs = 2;
-    __device__ float f(float x, float dy) const { return x > 0.0f ? dy : 0.0f; }
+    __device__ float f(float x, float dy) const { return x <= 0.0f ? 0.0f : dy; }
 };
 
-// dx = x > 0 ? dy : slope dy
+// dx = x > 0 ? dy : slope dy (slope dy at x = +-0 and NaN, as PyTorch)
 struct LeakyReluBackward {
     static constexpr int kInputs = 2;
     float slope;

@@ -1,6 +1,7 @@
-// Inverted dropout, forward and backward alike: y = keep ? x * scale : 0 with
+// Inverted dropout, forward and backward alike: y = x * (keep ? scale : 0) with
 // keep = (Philox uniform of element e >= p) and scale = 1 / (1 - p), bit-identical to the CPU
-// reference: the same Philox words (philox.h) and one correctly rounded multiply.
+// reference: the same Philox words (philox.h) and one correctly rounded multiply. A dropped
+// element is x * 0 as in PyTorch (NaN and Inf give NaN, x < 0 gives -0).
 #include "../host/core/philox.h"
 #include "common.cuh"
 #include "kernels.h"
@@ -13,7 +14,7 @@ struct DropoutOp {
     uint64_t seed, offset;
 
     __device__ __forceinline__ float keep(uint32_t word, float x) const {
-        return ax_u32_to_unit(word) >= p ? __fmul_rn(x, scale) : 0.0f;
+        return __fmul_rn(x, ax_u32_to_unit(word) >= p ? scale : 0.0f);
     }
 
     // Elements e0..e0+3 (e0 % 4 == 0) are the four words of Philox block e0 / 4: one block

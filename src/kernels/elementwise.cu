@@ -19,11 +19,11 @@ __global__ void scale_kernel(int64_t n, float alpha, const float *x, float *y) {
         y[i] = alpha * x[i];
 }
 
-// y += alpha x
+// y += alpha x, one fused multiply-add (explicit, as the CPU reference's fmaf)
 __global__ void axpy_kernel(int64_t n, float alpha, const float *x, float *y) {
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
          i += (int64_t)gridDim.x * blockDim.x)
-        y[i] += alpha * x[i];
+        y[i] = fmaf(alpha, x[i], y[i]);
 }
 
 __global__ void add_kernel(int64_t n, const float *a, const float *b, float *y) {

@@ -39,11 +39,14 @@ struct MseBackward {
 
 // ---------------------------------------------------------------- BCE with logits
 
-// max(x, 0) - x t + log(1 + e^-|x|)
+// max(x, 0) - x t + log(1 + e^-|x|); at x = +-Inf PyTorch's (1 - t) x - min(x, 0) + log(...)
+// instead, so that Inf and NaN come out as there (the CPU reference explains)
 struct BceTerm {
     static constexpr int kInputs = 2;
     __device__ float f(float x, float t) const {
-        return __fadd_rn(__fsub_rn(fmaxf(x, 0.0f), __fmul_rn(x, t)), log1pf(expf(-fabsf(x))));
+        const float lin = isinf(x) ? __fsub_rn(__fmul_rn(__fsub_rn(1.0f, t), x), fminf(x, 0.0f))
+                                   : __fsub_rn(fmaxf(x, 0.0f), __fmul_rn(x, t));
+        return __fadd_rn(lin, log1pf(expf(-fabsf(x))));
     }
 };
 
@@ -79,9 +82,10 @@ __device__ __forceinline__ int64_t checked_label(const int32_t *labels, int64_t 
     return -1;
 }
 
-// loss of a row: log sum e^x - x[label] = (m + log s) - x[label]; 0 for a bad label
+// loss of a row: log sum e^x - x[label] = log s - (x[label] - m), PyTorch's order (m + log s
+// would lose log s at |m| ~ 1e38); 0 for a bad label
 __device__ __forceinline__ float row_loss(const float *row, int64_t label, float m, float s) {
-    return label < 0 ? 0.0f : __fsub_rn(__fadd_rn(m, logf(s)), row[label]);
+    return label < 0 ? 0.0f : __fsub_rn(logf(s), __fsub_rn(row[label], m));
 }
 
 // the end of a first stage: partial[block], or loss itself when the grid is one block

@@ -184,7 +184,7 @@ def reduction_cases():
     xm = x.clone().requires_grad_(True)
     xm.mean(dim=2).backward(dmean2)
     write_case("reduce", "sum over axis 1, mean over axis 2 (and backward); bias over axis 1",
-               [("x", x), ("sum1", x.sum(dim=1)), ("mean2", x.mean(dim=2)),
+               [("x", x), ("sum1", x.sum(dim=1)), ("mean2", x.double().mean(dim=2).float()),
                 ("mean0", x.mean(dim=0)), ("dsum1", dsum1), ("dsum1_dx", xs.grad),
                 ("dmean2", dmean2), ("dmean2_dx", xm.grad),
                 ("b", b), ("bias1", x + b.view(1, 3, 1)), ("dy", dy),
@@ -207,6 +207,155 @@ def penalty_cases():
                     ("out", out0 + pen.detach()), ("dw", dw0 + w.grad)])
 
 
+# ---------------------------------------------------------------- special values and extremes
+# NaN, +-Inf, +-0 and values whose exp() overflows float (and double: 1e4) or that round to
+# +-Inf in float arithmetic (3e38). The C tests compare NaN as NaN, Inf by sign and zeros by
+# sign bit (tests/support/ieee.h).
+
+NAN, INF = float("nan"), float("inf")
+SPECIAL_X = [NAN, INF, -INF, 0.0, -0.0, 1e-40, -1e-40, 1.0, -1.0, 20.0, -20.0, 100.0, -100.0,
+             3e38, -3e38, 0.5]
+
+
+def f32(v):
+    return torch.tensor(v, dtype=torch.float32)
+
+
+def activation_special_cases():
+    """Every activation at NaN, +-Inf, +-0 (the kink: PyTorch's gradient there), denormals and
+    saturating values; row 0 with a finite dy, row 1 with NaN / Inf / +-0 in dy."""
+    x0 = f32([SPECIAL_X, SPECIAL_X])
+    dy = f32([[-1.5] * 8 + [2.0] * 8,
+              [NAN, INF, -INF, -0.0, 0.0, INF, NAN, -0.0, 0.0, INF, -INF, NAN, 0.0, -0.0, INF, -INF]])
+    acts = [("sigmoid", torch.sigmoid, 0.0), ("tanh", torch.tanh, 0.0), ("relu", F.relu, 0.0),
+            ("leaky_relu", F.leaky_relu, 0.01), ("leaky_relu_0.2", lambda t: F.leaky_relu(t, 0.2), 0.2)]
+    for name, fn, slope in acts:
+        x = x0.clone().requires_grad_(True)
+        y = fn(x)
+        y.backward(dy)
+        write_case("act_special_" + name, f"{name} at NaN, +-Inf, +-0, denormals, saturation (slope {slope})",
+                   [("x", x), ("slope", scalar(slope)), ("dy", dy), ("y", y), ("dx", x.grad)])
+
+
+# rows of 4 logits: finite extremes (max subtraction needed in float and double), ties, values
+# whose differences overflow float, one finite among -Inf, signed zeros, then NaN / Inf rows
+EXTREME_ROWS = [[1e4, -1e4, 0.0, 1.0],
+                [-1e4, 1.0, 0.0, 1e4],  # the maximum last
+                [-INF, -1e4, 2.0, 3e38],
+                [-1e4, -1e4 + 1, -1e4 + 2, -1e4],
+                [1e4, 1e4, 1e4 - 1, -1e4],
+                [3e38, 3e38, -3e38, 0.0],
+                [-INF, 5.0, -INF, -INF],
+                [-INF, -INF, 1e4, -1e4],
+                [1000.0, 0.0, 1000.0, -1000.0],
+                [0.0, -0.0, 0.0, -0.0],
+                [NAN, 1.0, 2.0, 3.0],
+                [1.0, 2.0, INF, 3.0],
+                [-INF, -INF, -INF, -INF],
+                [INF, -INF, 0.0, 1.0],
+                [INF, INF, 1.0, 2.0]]
+ONE_COLUMN = [[5.0], [1e4], [-1e4], [3e38], [-0.0], [-INF], [INF], [NAN]]
+
+
+def softmax_extreme_cases():
+    torch.manual_seed(11)
+    for suffix, rows in [("extreme", EXTREME_ROWS), ("one_column", ONE_COLUMN)]:
+        base = f32(rows)
+        dy = torch.randn(base.shape)
+        for name, fn in [("softmax", F.softmax), ("log_softmax", F.log_softmax)]:
+            x = base.clone().requires_grad_(True)
+            y = fn(x, dim=-1)
+            y.backward(dy)
+            write_case(f"{name}_{suffix}", f"F.{name}(x, dim=-1) on extreme rows, backward for dy",
+                       [("x", x), ("dy", dy), ("y", y), ("dx", x.grad)])
+
+
+def loss_special_cases():
+    """Per-row (per-element) losses with reduction='none' (the C test runs the forward on each
+    row alone), and the gradient of the 'sum' for dloss."""
+    labels = torch.tensor([1, 2, 0, 0, 3, 0, 2, 2, 1, 0, 1, 0, 2, 3, 1], dtype=torch.int32)
+    # row 7, [-inf, -inf, 1e4, -1e4], takes its finite maximum
+    for suffix, rows, lab in [("extreme", EXTREME_ROWS, labels),
+                              ("one_column", ONE_COLUMN, torch.zeros(len(ONE_COLUMN), dtype=torch.int32))]:
+        x = f32(rows).requires_grad_(True)
+        dloss = 0.7
+        per_row = F.cross_entropy(x, lab.long(), reduction="none")
+        F.cross_entropy(x, lab.long(), reduction="sum").backward(torch.tensor(dloss))
+        write_case("cross_entropy_" + suffix, "F.cross_entropy per row ('none') and d 'sum' for dloss",
+                   [("logits", x), ("labels", lab), ("dloss", scalar(dloss)), ("loss_rows", per_row),
+                    ("dlogits", x.grad)])
+
+    xs = [NAN, INF, -INF, 0.0, -0.0, 100.0, -100.0, 1.0, 40.0, -45.0]
+    ts = [0.0, 1.0, 0.3]
+    logits = f32([[v for v in xs] for _ in ts]).requires_grad_(True)
+    targets = f32([[t] * len(xs) for t in ts])
+    dloss = 0.7
+    per = F.binary_cross_entropy_with_logits(logits, targets, reduction="none")
+    F.binary_cross_entropy_with_logits(logits, targets, reduction="sum").backward(torch.tensor(dloss))
+    write_case("bce_with_logits_special", "F.binary_cross_entropy_with_logits per element and d 'sum'",
+               [("logits", logits), ("targets", targets), ("dloss", scalar(dloss)), ("loss_elems", per),
+                ("dlogits", logits.grad)])
+
+    pairs = [(NAN, 1.0), (INF, 1.0), (INF, INF), (-INF, 1.0), (0.0, -0.0), (-0.0, 0.0), (1.0, NAN),
+             (3e38, -3e38), (1e20, 0.0), (-2.0, -2.0), (-0.0, -0.0), (1.5, -0.5)]
+    pred = f32([p for p, _ in pairs]).requires_grad_(True)
+    target = f32([t for _, t in pairs])
+    per = F.mse_loss(pred, target, reduction="none")
+    F.mse_loss(pred, target, reduction="sum").backward(torch.tensor(dloss))
+    write_case("mse_special", "F.mse_loss per element and d 'sum' for dloss",
+               [("pred", pred), ("target", target), ("dloss", scalar(dloss)), ("loss_elems", per),
+                ("dpred", pred.grad)])
+
+
+def elementwise_special_cases():
+    """add, mul, scale, axpy (PyTorch's add(alpha=), one fused multiply-add), dropout with p = 0
+    and p = 1 (input * 0) on special values."""
+    a = f32(SPECIAL_X + [2e38, -0.0, 0.0, INF])
+    b = f32([1.0, -INF, -INF, -0.0, -0.0, 1e-40, 1e-40, NAN, 0.0, 1e20, -1e20, -100.0, 100.0,
+             3e38, 3e38, -0.0, -3e38, 0.0, -0.0, 0.0])
+    alpha = 2.0
+    axpy = b.clone().add_(a, alpha=alpha)
+    exact = (b.double() + alpha * a.double()).float()  # the product of two floats is exact in double
+    assert torch.equal(torch.isnan(axpy), torch.isnan(exact)) and torch.equal(axpy[~axpy.isnan()], exact[~exact.isnan()]), \
+        "this torch does not fuse add(alpha=); the expected values assume one rounding"
+    a_req = a.clone().requires_grad_(True)
+    d1 = F.dropout(a_req, 1.0, training=True)
+    dy = f32([NAN, 1.0, -1.0, -1.0, 1.0, 2.0, -2.0, INF, -INF, 0.0, -0.0, 1.0, -1.0, 3.0, -3.0, 4.0, -4.0, NAN, 1.0, -1.0])
+    d1.backward(dy)
+    write_case("elementwise_special", "a + b, a * b, -0.5 a, b + 2 a (fused), dropout p = 1 forward / backward",
+               [("a", a), ("b", b), ("alpha", scalar(alpha)), ("add", a + b), ("mul", a * b),
+                ("scale", -0.5 * a), ("axpy", axpy), ("dy", dy), ("dropout1", d1),
+                ("dropout1_dx", a_req.grad), ("dropout0", F.dropout(a, 0.0, training=True))])
+
+
+def reduction_special_cases():
+    """sum / mean over an axis, bias add and its gradient, sum of squares with NaN, +-Inf, +-0.
+    The means are taken in double and rounded once, as axon's reference: PyTorch's float sum
+    overflows at 3e38 + 3e38 before it divides, which is not a rule worth copying."""
+    x = f32([[[INF, -INF, 1.0], [-0.0, -0.0, -0.0], [NAN, 1.0, 2.0], [3e38, 3e38, -1.0]],
+             [[1.0, 2.0, 3.0], [INF, 1.0, INF], [-0.0, 0.0, -0.0], [-3e38, -3e38, 5.0]]])  # [2, 4, 3]
+    b = f32([-0.0, INF, 1.0, -2.0])
+    dy = torch.where(x.isfinite() & (x.abs() > 1e38), 1e3, x)  # no float overflow inside a sum
+    write_case("reduce_special", "sums, means, bias along axis 1 with special values",
+               [("x", x), ("sum2", x.sum(dim=2)), ("mean2", x.double().mean(dim=2).float()), ("sum0", x.sum(dim=0)),
+                ("b", b), ("bias1", x + b.view(1, 4, 1)), ("dy", dy), ("bias1_db", dy.sum(dim=(0, 2))),
+                ("sumsq", (x[1, 2] * x[1, 2]).sum()), ("sumsq_inf", (x[1] * x[1]).sum())])
+
+
+def init_gain_cases():
+    """torch.nn.init.calculate_gain for each nonlinearity axon names, in ax_activation's order
+    (linear, sigmoid, tanh, relu, leaky_relu with its default slope), then leaky_relu at the
+    slopes 0.2 and sqrt(5) (nn.Linear's kaiming_uniform a)."""
+    from torch.nn.init import calculate_gain
+    gains = [calculate_gain(n) for n in ("linear", "sigmoid", "tanh", "relu", "leaky_relu")]
+    slopes = [0.2, 5 ** 0.5]
+    write_case("init_gains", "calculate_gain(linear, sigmoid, tanh, relu, leaky_relu) and leaky_relu at slopes",
+               [("gains", torch.tensor(gains, dtype=torch.float32)),
+                ("slopes", torch.tensor(slopes, dtype=torch.float32)),
+                ("leaky_gains", torch.tensor([calculate_gain("leaky_relu", a) for a in slopes],
+                                             dtype=torch.float32))])
+
+
 def main():
     linear_cases()
     activation_cases()
@@ -215,6 +364,12 @@ def main():
     gemm_cases()
     reduction_cases()
     penalty_cases()
+    activation_special_cases()
+    softmax_extreme_cases()
+    loss_special_cases()
+    elementwise_special_cases()
+    reduction_special_cases()
+    init_gain_cases()
 
 
 if __name__ == "__main__":

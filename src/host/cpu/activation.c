@@ -38,8 +38,9 @@ ax_status ax_cpu_activation_forward(ax_ctx *ctx, int act, float slope, const flo
     }
 }
 
-/* dx = dy * act'(x): sigmoid' = y (1 - y), tanh' = 1 - y^2, relu' = [x > 0],
- * leaky' = x > 0 ? 1 : slope (the derivative at 0 taken from the left, as PyTorch does). */
+/* dx = dy * act'(x): sigmoid' = y (1 - y), tanh' = 1 - y^2, relu' = x <= 0 ? 0 : 1,
+ * leaky' = x > 0 ? 1 : slope. As PyTorch: the derivative at +-0 is taken from the left, and at
+ * x = NaN ReLU passes dy (its mask is relu(x) <= 0) while leaky ReLU scales it by slope. */
 ax_status ax_cpu_activation_backward(ax_ctx *ctx, int act, float slope, const float *x,
                                      const float *y, const float *dy, float *dx, int64_t n) {
     (void)ctx;
@@ -54,7 +55,7 @@ ax_status ax_cpu_activation_backward(ax_ctx *ctx, int act, float slope, const fl
         return AX_OK;
     case AX_ACT_RELU:
         for (int64_t i = 0; i < n; i++)
-            dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+            dx[i] = x[i] <= 0.0f ? 0.0f : dy[i];
         return AX_OK;
     case AX_ACT_LEAKY_RELU:
         for (int64_t i = 0; i < n; i++)

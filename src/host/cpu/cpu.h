@@ -53,7 +53,8 @@ ax_status ax_cpu_activation_backward(ax_ctx *ctx, int act, float slope, const fl
                                      const float *y, const float *dy, float *dx, int64_t n);
 
 /* softmax.c: rows of `cols` elements */
-double ax_cpu_logsumexp(const float *x, int64_t n); /* log sum e^x, max-subtracted */
+/* log sum_j e^(x[j] - m) with m = max_j x[j] written to *max (log sum e^x = m + that) */
+double ax_cpu_log_sum_shifted(const float *x, int64_t n, double *max);
 ax_status ax_cpu_softmax_forward(ax_ctx *ctx, int is_log, const float *x, float *y,
                                  int64_t rows, int64_t cols);
 ax_status ax_cpu_softmax_backward(ax_ctx *ctx, int is_log, const float *y, const float *dy,

@@ -42,7 +42,8 @@ static ax_status check_labels(const char *fn, const int32_t *labels, int64_t row
     return AX_OK;
 }
 
-/* Cross-entropy row term: -log softmax(x)[label] = logsumexp(x) - x[label]. */
+/* Cross-entropy row term: -log softmax(x)[label] = log(sum e^(x - m)) - (x[label] - m), m the
+ * row's max, in PyTorch's order: m + log(sum) would lose the log at |m| ~ 1e38. */
 ax_status ax_cpu_cross_entropy_forward(ax_ctx *ctx, const float *logits, const int32_t *labels,
                                        int64_t rows, int64_t cols, float scale, float *loss) {
     (void)ctx;
@@ -50,13 +51,14 @@ ax_status ax_cpu_cross_entropy_forward(ax_ctx *ctx, const float *logits, const i
     double s = 0.0;
     for (int64_t r = 0; r < rows; r++) {
         const float *x = logits + r * cols;
-        s += ax_cpu_logsumexp(x, cols) - x[labels[r]];
+        double m = 0.0, ls = ax_cpu_log_sum_shifted(x, cols, &m);
+        s += ls - (x[labels[r]] - m);
     }
     loss[0] = (float)(scale * s);
     return AX_OK;
 }
 
-/* d term / d x[j] = softmax(x)[j] - [j == label] = e^(x[j] - logsumexp(x)) - [j == label] */
+/* d term / d x[j] = softmax(x)[j] - [j == label] = e^((x[j] - m) - ls) - [j == label] */
 ax_status ax_cpu_cross_entropy_backward(ax_ctx *ctx, const float *logits,
                                         const int32_t *labels, int64_t rows, int64_t cols,
                                         float scale, const float *dloss, float *dlogits) {
@@ -66,14 +68,17 @@ ax_status ax_cpu_cross_entropy_backward(ax_ctx *ctx, const float *logits,
     for (int64_t r = 0; r < rows; r++) {
         const float *x = logits + r * cols;
         float *dx = dlogits + r * cols;
-        double lse = ax_cpu_logsumexp(x, cols);
+        double m = 0.0, ls = ax_cpu_log_sum_shifted(x, cols, &m);
         for (int64_t j = 0; j < cols; j++)
-            dx[j] = (float)(g * (exp(x[j] - lse) - (j == labels[r] ? 1.0 : 0.0)));
+            dx[j] = (float)(g * (exp((x[j] - m) - ls) - (j == labels[r] ? 1.0 : 0.0)));
     }
     return AX_OK;
 }
 
-/* BCE with logits, term: max(x, 0) - x t + log(1 + e^-|x|) (never overflows);
+/* BCE with logits, term: (1 - t) x - log sigmoid(x) = max(x, 0) - x t + log(1 + e^-|x|), which
+ * never overflows. At x = +-Inf it is PyTorch's form (1 - t) x - min(x, 0) + log(...), so that
+ * x = -Inf, or x = +Inf with t = 1, gives NaN and x = +Inf with t < 1 gives Inf as there;
+ * for finite x the first form, which does not cancel (x t against x) for x << 0.
  * derivative: sigmoid(x) - t. */
 ax_status ax_cpu_bce_forward(ax_ctx *ctx, const float *logits, const float *targets, int64_t n,
                              float scale, float *loss) {
@@ -81,7 +86,8 @@ ax_status ax_cpu_bce_forward(ax_ctx *ctx, const float *logits, const float *targ
     double s = 0.0;
     for (int64_t i = 0; i < n; i++) {
         double x = logits[i], t = targets[i];
-        s += fmax(x, 0.0) - x * t + log1p(exp(-fabs(x)));
+        double lin = isinf(x) ? (1.0 - t) * x - fmin(x, 0.0) : fmax(x, 0.0) - x * t;
+        s += lin + log1p(exp(-fabs(x)));
     }
     loss[0] = (float)(scale * s);
     return AX_OK;

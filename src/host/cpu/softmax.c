@@ -5,32 +5,32 @@
 
 #include "cpu.h"
 
-/* log sum_j e^x[j] = max + log(sum_j e^(x[j] - max)), which cannot overflow */
-double ax_cpu_logsumexp(const float *x, int64_t n) {
-    double max = x[0], sum = 0.0;
+/* The max m of a row and log sum_j e^(x[j] - m), which cannot overflow. */
+double ax_cpu_log_sum_shifted(const float *x, int64_t n, double *max) {
+    double m = x[0], sum = 0.0;
     for (int64_t j = 1; j < n; j++)
-        if (x[j] > max)
-            max = x[j];
+        if (x[j] > m)
+            m = x[j];
     for (int64_t j = 0; j < n; j++)
-        sum += exp(x[j] - max);
-    return max + log(sum);
+        sum += exp(x[j] - m);
+    *max = m;
+    return log(sum);
 }
 
-/* softmax:     y = e^(x - max) / sum e^(x - max)
- * log-softmax: y = x - max - log(sum e^(x - max)) */
+/* log-softmax: y = (x - m) - log(sum e^(x - m)), in PyTorch's order, so that a row [-0] gives
+ *              +0 as it does there (and on CUDA)
+ * softmax:     y = e^((x - m) - log(sum e^(x - m))) = e^(x - m) / sum e^(x - m) */
 ax_status ax_cpu_softmax_forward(ax_ctx *ctx, int is_log, const float *x, float *y,
                                  int64_t rows, int64_t cols) {
     (void)ctx;
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = x + r * cols;
         float *yr = y + r * cols;
-        double lse = ax_cpu_logsumexp(xr, cols);
-        if (is_log)
-            for (int64_t j = 0; j < cols; j++)
-                yr[j] = (float)(xr[j] - lse);
-        else /* e^(x - lse) = e^(x - max) / sum e^(x - max) */
-            for (int64_t j = 0; j < cols; j++)
-                yr[j] = (float)exp(xr[j] - lse);
+        double m = 0.0, ls = ax_cpu_log_sum_shifted(xr, cols, &m);
+        for (int64_t j = 0; j < cols; j++) {
+            double z = (xr[j] - m) - ls;
+            yr[j] = (float)(is_log ? z : exp(z));
+        }
     }
     return AX_OK;
 }

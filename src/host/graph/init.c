@@ -9,13 +9,16 @@
 
 float ax_init_gain(ax_nonlinearity nonlinearity, float slope) {
     switch (nonlinearity) {
-    case AX_GAIN_TANH: return 5.0f / 3.0f;
-    case AX_GAIN_RELU: return sqrtf(2.0f);
-    case AX_GAIN_LEAKY_RELU: return sqrtf(2.0f / (1.0f + slope * slope));
-    case AX_GAIN_LINEAR:
-    case AX_GAIN_SIGMOID:
-    default: return 1.0f;
+    case AX_ACT_LINEAR:
+    case AX_ACT_SIGMOID: return 1.0f;
+    case AX_ACT_TANH: return 5.0f / 3.0f;
+    case AX_ACT_RELU: return sqrtf(2.0f);
+    case AX_ACT_LEAKY_RELU:
+        if (slope == 0.0f)
+            slope = AX_LEAKY_RELU_SLOPE;
+        return sqrtf(2.0f / (1.0f + slope * slope));
     }
+    return NAN;
 }
 
 static ax_status fans(const char *fn, const ax_tensor *t, int64_t *fan_in, int64_t *fan_out) {
@@ -41,6 +44,7 @@ ax_status ax_init_xavier_uniform(ax_ctx *ctx, ax_tensor *t, float gain, uint64_t
                                  uint64_t offset) {
     int64_t fi = 0, fo = 0;
     AX_TRY(fans(__func__, t, &fi, &fo));
+    AX_TRY(ax_check_finite(__func__, "gain", gain));
     float a = gain * (float)sqrt(6.0 / (double)(fi + fo));
     return ax_rng_uniform(ctx, t, -a, a, seed, offset);
 }
@@ -49,6 +53,7 @@ ax_status ax_init_xavier_normal(ax_ctx *ctx, ax_tensor *t, float gain, uint64_t 
                                 uint64_t offset) {
     int64_t fi = 0, fo = 0;
     AX_TRY(fans(__func__, t, &fi, &fo));
+    AX_TRY(ax_check_finite(__func__, "gain", gain));
     float std = gain * (float)sqrt(2.0 / (double)(fi + fo));
     return ax_rng_normal(ctx, t, 0.0f, std, seed, offset);
 }
@@ -66,8 +71,12 @@ static ax_status kaiming_std(const char *fn, const ax_tensor *t, float a, ax_fan
     AX_TRY(fans(fn, t, &fi, &fo));
     if (mode != AX_FAN_IN && mode != AX_FAN_OUT)
         return ax_fail(AX_ERR_INVALID_ARG, fn, "unknown fan mode %d", (int)mode);
+    AX_TRY(ax_check_finite(fn, "a", a));
+    float gain = ax_init_gain(nonlinearity, a);
+    if (isnan(gain)) /* not an ax_activation */
+        return ax_fail(AX_ERR_INVALID_ARG, fn, "unknown nonlinearity %d", (int)nonlinearity);
     int64_t fan = mode == AX_FAN_IN ? fi : fo;
-    *std = ax_init_gain(nonlinearity, a) / (float)sqrt((double)fan);
+    *std = gain / (float)sqrt((double)fan);
     return AX_OK;
 }
 

@@ -62,7 +62,7 @@ ax_status ax_graph_activation(ax_graph *g, const char *name, ax_activation act, 
                               ax_node *x, ax_node **out) {
     if (act < AX_ACT_SIGMOID || act > AX_ACT_LEAKY_RELU)
         return AX_FAIL(AX_ERR_INVALID_ARG, "unknown activation %d", (int)act);
-    static const char *names[] = {"sigmoid", "tanh", "relu", "leaky_relu"};
+    static const char *names[] = {"linear", "sigmoid", "tanh", "relu", "leaky_relu"};
     ax_node *node = NULL;
     AX_TRY(unary(__func__, g, name, names[act], AX_OP_ACTIVATION, x, 0, out, &node));
     node->act = act;

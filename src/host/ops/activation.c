@@ -1,15 +1,22 @@
 /* Public entry points of the activations: sigmoid, tanh, ReLU, leaky ReLU. */
 #include "check.h"
 
-/* act is a known ax_activation; leaky ReLU's slope is finite (others ignore slope). */
-static ax_status check_act(const char *fn, ax_activation act, float slope) {
+/* act is an ax_activation with an op (not AX_ACT_LINEAR); leaky ReLU's slope is finite, and 0
+ * becomes AX_LEAKY_RELU_SLOPE in *slope here, before any backend sees it (others ignore
+ * slope). */
+static ax_status check_act(const char *fn, ax_activation act, float *slope) {
     switch (act) {
     case AX_ACT_SIGMOID:
     case AX_ACT_TANH:
     case AX_ACT_RELU:
         return AX_OK;
     case AX_ACT_LEAKY_RELU:
-        return ax_check_finite(fn, "slope", slope);
+        if (*slope == 0.0f)
+            *slope = AX_LEAKY_RELU_SLOPE;
+        return ax_check_finite(fn, "slope", *slope);
+    case AX_ACT_LINEAR:
+        return ax_fail(AX_ERR_INVALID_ARG, fn,
+                       "AX_ACT_LINEAR (the identity) names a gain; it has no activation op");
     }
     return ax_fail(AX_ERR_INVALID_ARG, fn, "unknown activation %d", (int)act);
 }
@@ -20,7 +27,7 @@ ax_status ax_activation_forward(ax_ctx *ctx, ax_activation act, float slope,
     AX_TRY(ax_check_tensor(__func__, ctx, x, "x", AX_F32));
     AX_TRY(ax_check_tensor(__func__, ctx, y, "y", AX_F32));
     AX_TRY(ax_check_same_shape(__func__, x, "x", y, "y"));
-    AX_TRY(check_act(__func__, act, slope));
+    AX_TRY(check_act(__func__, act, &slope));
     AX_TRY(ax_check_impl(__func__, ctx, ctx->backend->activation_forward != NULL));
     return ctx->backend->activation_forward(ctx, (int)act, slope, ax_f32(x), ax_f32(y),
                                             x->numel);
@@ -43,7 +50,7 @@ ax_status ax_activation_backward(ax_ctx *ctx, ax_activation act, float slope,
                                  const ax_tensor *x, const ax_tensor *y, const ax_tensor *dy,
                                  ax_tensor *dx) {
     AX_TRY(ax_check_ctx(__func__, ctx));
-    AX_TRY(check_act(__func__, act, slope));
+    AX_TRY(check_act(__func__, act, &slope));
     AX_TRY(ax_check_tensor(__func__, ctx, dy, "dy", AX_F32));
     AX_TRY(ax_check_tensor(__func__, ctx, dx, "dx", AX_F32));
     AX_TRY(ax_check_same_shape(__func__, dy, "dy", dx, "dx"));

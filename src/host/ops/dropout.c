@@ -1,6 +1,7 @@
-/* Public entry points of inverted dropout. p = 0 copies and p = 1 writes zeros here, with the
- * backend's copy and fill; 0 < p < 1 runs the backend's dropout, which keeps element e when
- * ax_philox_uniform(seed, offset, e) >= p and scales it by 1.0f / (1.0f - p). */
+/* Public entry points of inverted dropout. p = 0 copies and p = 1 multiplies by 0 here, with
+ * the backend's copy and scale; 0 < p < 1 runs the backend's dropout, which keeps element e
+ * when ax_philox_uniform(seed, offset, e) >= p and scales it by 1.0f / (1.0f - p), and
+ * multiplies the others by 0. As PyTorch's input * mask, a dropped NaN or Inf is NaN. */
 #include "check.h"
 
 /* y = dropout(x), shared by the forward (x, y) and the backward (dy, dx); out may alias in. */
@@ -21,9 +22,9 @@ static ax_status dropout(const char *fn, ax_ctx *ctx, float p, uint64_t seed, ui
         return be->copy_on_device(ctx, out->data, in->data,
                                   (size_t)in->numel * ax_dtype_size(AX_F32));
     }
-    if (p == 1.0f) {
-        AX_TRY(ax_check_impl(fn, ctx, be->fill_f32 != NULL));
-        return be->fill_f32(ctx, ax_f32(out), out->numel, 0.0f);
+    if (p == 1.0f) { /* x * 0, not a fill: NaN and Inf give NaN, x < 0 gives -0 */
+        AX_TRY(ax_check_impl(fn, ctx, be->scale != NULL));
+        return be->scale(ctx, in->numel, 0.0f, ax_f32(in), ax_f32(out));
     }
     AX_TRY(ax_check_impl(fn, ctx, be->dropout != NULL));
     return be->dropout(ctx, p, seed, offset, ax_f32(in), ax_f32(out), in->numel);

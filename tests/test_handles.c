@@ -459,6 +459,45 @@ Test(threads, tensors_of_one_context_from_many_threads) {
     cr_assert_eq(ax_handle_count(AX_HANDLE_TENSOR), tensors);
 }
 
+enum { REFS_PER_THREAD = 1000000 };
+
+static void *retain_many(void *arg) {
+    worker *w = arg;
+    pthread_barrier_wait(w->start);
+    for (int r = 0; r < REFS_PER_THREAD; r++)
+        ax_ctx_retain(w->ctx);
+    return NULL;
+}
+
+static void *release_many(void *arg) {
+    worker *w = arg;
+    pthread_barrier_wait(w->start);
+    for (int r = 0; r < REFS_PER_THREAD; r++)
+        ax_ctx_release(w->ctx);
+    return NULL;
+}
+
+/* The reference count itself under contention: no increment or decrement is lost, and the
+ * thread that drops the last reference frees the context exactly once. */
+Test(threads, reference_count_is_atomic) {
+    ax_ctx *ctx = th_cpu_ctx();
+    /* a plain long would lose updates only when two cores collide, which a busy machine may
+     * not show: check the type too */
+    cr_assert(_Generic(&ctx->refs, _Atomic(long) *: 1, default: 0), "refs is not atomic");
+    cr_assert(_Generic(&ctx->destroyed, _Atomic(int) *: 1, default: 0),
+              "destroyed is not atomic");
+    worker w[THREADS] = {0};
+    for (int i = 0; i < THREADS; i++)
+        w[i].ctx = ctx;
+    run_workers(w, retain_many);
+    cr_assert_eq(atomic_load(&ctx->refs), 1 + (long)THREADS * REFS_PER_THREAD);
+    run_workers(w, release_many);
+    cr_assert_eq(atomic_load(&ctx->refs), 1);
+    run_workers(w, retain_many);
+    ax_ctx_destroy(ctx); /* the threads now hold the only references */
+    run_workers(w, release_many); /* the last of them frees it: ASan sees no leak, no reuse */
+}
+
 typedef struct own_ctx {
     pthread_barrier_t *start;
     int id;

@@ -11,6 +11,7 @@
 /* Allocations left before the injected failure; -1 when none is planned. */
 static atomic_long countdown = -1;
 static atomic_int hit;
+static atomic_long device_live;
 
 void ax_alloc_fail_nth(long n) {
     atomic_store(&hit, 0);
@@ -44,5 +45,15 @@ ax_status ax_device_alloc(const char *fn, ax_ctx *ctx, size_t bytes, void **out)
     if (inject())
         return ax_fail(AX_ERR_OOM, fn, "out of %s memory for %zu bytes (injected)",
                        ctx->backend->name, bytes);
-    return ctx->backend->alloc(ctx, bytes, out);
+    ax_status st = ctx->backend->alloc(ctx, bytes, out);
+    if (st == AX_OK)
+        atomic_fetch_add(&device_live, 1);
+    return st;
 }
+
+void ax_device_free(ax_ctx *ctx, void *ptr) {
+    atomic_fetch_sub(&device_live, 1);
+    ctx->backend->free(ctx, ptr);
+}
+
+long ax_device_live(void) { return atomic_load(&device_live); }

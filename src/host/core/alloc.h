@@ -19,8 +19,12 @@ char *ax_strdup(const char *s);
 /* fdopen: its FILE is a host allocation too (fails with errno ENOMEM when injected). */
 FILE *ax_fdopen(int fd, const char *mode);
 
-/* ctx's backend allocation of bytes into *out; AX_ERR_OOM naming fn when injected. */
+/* ctx's backend allocation of bytes into *out; AX_ERR_OOM naming fn when injected. Release
+ * with ax_device_free. */
 ax_status ax_device_alloc(const char *fn, ax_ctx *ctx, size_t bytes, void **out);
+void ax_device_free(ax_ctx *ctx, void *ptr);
+/* Device allocations not yet freed, all contexts together (tests check none leaks). */
+long ax_device_live(void);
 
 /* Test hook, not in the public headers (and not exported from the shared library): make
  * allocation number n (0 is the next one; host and device allocations counted together) fail,

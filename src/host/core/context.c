@@ -63,7 +63,7 @@ ax_status ax_ctx_create(ax_device_kind kind, int device_index, ax_ctx **out) {
 
 static void ctx_free(ax_ctx *ctx) {
     if (ctx->scratch)
-        ctx->backend->free(ctx, ctx->scratch);
+        ax_device_free(ctx, ctx->scratch);
 #ifdef AXON_HAVE_CUDA
     if (ctx->info.kind == AX_DEVICE_CUDA)
         ax_cuda_ctx_fini(ctx);
@@ -115,7 +115,7 @@ ax_status ax_ctx_synchronize(ax_ctx *ctx) {
 ax_status ax_ctx_scratch(ax_ctx *ctx, size_t bytes, void **out) {
     if (bytes > ctx->scratch_bytes) {
         if (ctx->scratch)
-            ctx->backend->free(ctx, ctx->scratch);
+            ax_device_free(ctx, ctx->scratch);
         ctx->scratch = NULL;
         ctx->scratch_bytes = 0;
         size_t want = bytes < 4096 ? 4096 : bytes;

@@ -54,7 +54,7 @@ static ax_status tensor_new(const char *fn, ax_ctx *ctx, ax_dtype dtype, int ndi
     if (st == AX_OK) {
         st = ax_handle_add(fn, t, AX_HANDLE_TENSOR);
         if (st != AX_OK)
-            ctx->backend->free(ctx, t->data);
+            ax_device_free(ctx, t->data);
     }
     if (st != AX_OK) {
         free(t);
@@ -111,7 +111,7 @@ void ax_tensor_destroy(ax_tensor *t) {
     if (!ax_handle_remove(t, AX_HANDLE_TENSOR))
         return; /* NULL, destroyed already, or not a tensor */
     ax_ctx *ctx = t->ctx;
-    ctx->backend->free(ctx, t->data);
+    ax_device_free(ctx, t->data);
     free(t);
     ax_ctx_release(ctx);
 }

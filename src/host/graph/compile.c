@@ -76,6 +76,7 @@ ax_status ax_graph_compile(ax_graph *g, ax_node *loss) {
     ax_status st = ax_tensor_create(g->ctx, AX_F32, 0, NULL, &g->one);
     if (st == AX_OK)
         st = ax_fill(g->ctx, g->one, 1.0f);
+    st = ax_graph_rewrap(st, __func__, "the scalar 1 that seeds the backward");
     if (st == AX_OK && loss) {
         char *flags = ax_calloc(2 * (size_t)g->n_nodes, 1); /* on_path, then written */
         if (flags) {

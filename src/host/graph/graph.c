@@ -23,11 +23,17 @@ ax_status ax_graph_check_node(const char *fn, const ax_graph *g, const ax_node *
 }
 
 ax_status ax_graph_wrap(ax_status st, const char *fn, const ax_node *node) {
+    char what[AX_NODE_NAME_MAX + 16];
+    snprintf(what, sizeof what, "node '%s'", node->name);
+    return ax_graph_rewrap(st, fn, what);
+}
+
+ax_status ax_graph_rewrap(ax_status st, const char *fn, const char *what) {
     if (st == AX_OK)
         return st;
     char inner[1024];
     snprintf(inner, sizeof inner, "%s", ax_last_error());
-    return ax_fail(st, fn, "node '%s': %s", node->name, inner);
+    return ax_fail(st, fn, "%s: %s", what, inner);
 }
 
 ax_status ax_graph_create(ax_ctx *ctx, uint64_t seed, ax_graph **out) {

@@ -82,6 +82,8 @@ ax_status ax_graph_check_node(const char *fn, const ax_graph *g, const ax_node *
 /* Re-record a failed op's status with the public call and the node in front of its message:
  * "ax_graph_forward: node 'fc1': ax_dense_forward: ...". Returns st (AX_OK passes through). */
 ax_status ax_graph_wrap(ax_status st, const char *fn, const ax_node *node);
+/* The same with any prefix: "fn: what: <the failed call's message>". */
+ax_status ax_graph_rewrap(ax_status st, const char *fn, const char *what);
 
 /* A new node of g (graph.c): checks the graph is still being built, names it (name or
  * "<op_name><id>"), checks the name is unique, allocates its value of shape (batched:

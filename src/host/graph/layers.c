@@ -245,7 +245,10 @@ ax_status ax_graph_dense(ax_graph *g, const char *name, ax_node *x, int64_t out_
                                x->batched, 3, in, out);
     if (st != AX_OK)
         ax_graph_truncate(g, n_nodes);
-    return st;
+    if (w && b) /* the dense node itself failed, its message names fn */
+        return st;
+    snprintf(pname, sizeof pname, "node '%s'", node_name);
+    return ax_graph_rewrap(st, fn, pname);
 }
 
 /* ---------------------------------------------------------------- losses, penalties */

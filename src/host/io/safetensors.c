@@ -718,21 +718,29 @@ typedef struct optim_state {
     char **names;
     ax_tensor **tensors;
     ax_tensor *step;
+    ax_optimizer *made; /* the optimizer whose state was made here (it had not stepped) */
 } optim_state;
 
-static void optim_state_free(optim_state *s) {
+/* Free s; when the call failed (status), drop the state it made: opt is as before. */
+static ax_status optim_state_end(optim_state *s, ax_status status) {
     for (int i = 0; s->names && i < s->n; i++)
         free(s->names[i]);
     free(s->names);
     free(s->tensors);
     ax_tensor_destroy(s->step);
+    if (status != AX_OK && s->made)
+        ax_optimizer_state_drop(s->made);
+    return status;
 }
 
 static ax_status optim_state_get(const char *fn, ax_optimizer *opt, ax_graph *g,
                                  optim_state *s) {
     memset(s, 0, sizeof *s);
     AX_TRY(ax_graph_check(fn, g));
+    AX_TRY(ax_handle_check(fn, opt, AX_HANDLE_OPTIMIZER, "opt"));
+    int had_state = ax_optimizer_has_state(opt);
     AX_TRY(ax_optimizer_state_prepare(fn, opt, g->n_params, g->param_values));
+    s->made = had_state ? NULL : opt;
     size_t most = (size_t)g->n_params * AX_OPTIM_MAX_STATES + 1;
     s->names = ax_calloc(most, sizeof *s->names);
     s->tensors = ax_calloc(most, sizeof *s->tensors);
@@ -778,8 +786,7 @@ ax_status ax_optimizer_save(ax_optimizer *opt, ax_graph *g, const char *path) {
     if (status == AX_OK)
         status = save_tensors(__func__, path, s.n, (const char *const *)s.names,
                               (const ax_tensor *const *)s.tensors);
-    optim_state_free(&s);
-    return status;
+    return optim_state_end(&s, status);
 }
 
 ax_status ax_optimizer_load(ax_optimizer *opt, ax_graph *g, const char *path) {
@@ -796,6 +803,5 @@ ax_status ax_optimizer_load(ax_optimizer *opt, ax_graph *g, const char *path) {
                          (int)step);
     if (status == AX_OK)
         *ax_optimizer_steps_ref(opt) = step;
-    optim_state_free(&s);
-    return status;
+    return optim_state_end(&s, status);
 }

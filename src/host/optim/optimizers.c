@@ -463,6 +463,10 @@ ax_status ax_optimizer_state_prepare(const char *fn, ax_optimizer *opt, int n,
     return opt->nparams ? AX_OK : alloc_state(fn, opt, n, params);
 }
 
+int ax_optimizer_has_state(const ax_optimizer *opt) { return opt->nparams != 0; }
+
+void ax_optimizer_state_drop(ax_optimizer *opt) { free_slots(opt); }
+
 ax_tensor *ax_optimizer_state_tensor(ax_optimizer *opt, int i, int k, const char **name) {
     static const char *const names[][AX_OPTIM_MAX_STATES] = {
         [AX_OPTIM_SGD] = {"momentum_buffer", NULL, NULL},

@@ -401,9 +401,9 @@ static void checkpoint_setup(void *state) {
     ax_sgd_config momentum = ax_sgd_defaults();
     momentum.momentum = 0.9f;
     AX_ASSERT_OK(ax_optimizer_create_sgd(c->m.ctx, &momentum, &c->fresh));
-    int n;
-    ax_tensor *const *params, *const *grads;
-    AX_ASSERT_OK(ax_graph_param_tensors(c->m.g, &n, &params, &grads));
+    const ax_graph *g = c->m.g;
+    int n = g->n_params;
+    ax_tensor *const *params = g->param_values, *const *grads = g->param_grads;
     train_once(&c->m);
     AX_ASSERT_OK(ax_optimizer_step(c->opt, n, params, grads));
     AX_ASSERT_OK(ax_graph_save(c->m.g, c->graph_path));

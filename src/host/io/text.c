@@ -208,8 +208,8 @@ ax_status ax_text_decode(const ax_text_dataset *ds, const int32_t *ids, size_t n
 ax_status ax_text_batch(const ax_text_dataset *ds, int64_t batch, int64_t seq_len,
                         uint64_t seed, uint64_t index, int32_t *inputs, int32_t *targets) {
     AX_TRY(check_ds(__func__, ds));
-    if (!inputs || !targets)
-        return AX_FAIL(AX_ERR_INVALID_ARG, "inputs and targets must not be NULL");
+    if (!ds || !inputs || !targets)
+        return AX_FAIL(AX_ERR_INVALID_ARG, "ds, inputs and targets must not be NULL");
     if (batch < 1 || seq_len < 1 || batch > INT64_MAX / seq_len)
         return AX_FAIL(AX_ERR_INVALID_ARG, "batch %lld and seq_len %lld must be >= 1",
                        (long long)batch, (long long)seq_len);

@@ -15,6 +15,38 @@ extern "C" {
 #define AX_API __attribute__((visibility("default")))
 #endif
 
+/* ---------------------------------------------------------------- threads and handles
+ *
+ * Threads. Everything below holds for contexts, tensors and every other handle of axon
+ * (graphs, optimizers, data loaders, text datasets, safetensors files):
+ *   - Distinct contexts may be used from distinct threads at the same time, with no locking
+ *     by the caller: each thread its own context and the handles made on it.
+ *   - One context, and everything made on it, is used by one thread at a time: its stream,
+ *     scratch space and seed are not locked, so two threads running ops, graphs, optimizer
+ *     steps, copies or ax_ctx_set_seed / ax_ctx_synchronize on one context at once is a data
+ *     race. Hand a context from one thread to another with the caller's own synchronization
+ *     (a mutex, a join), as with any unsynchronized object.
+ *   - The exceptions, safe from any thread at any time: creating and destroying tensors
+ *     (ax_tensor_create, _zeros, _from_host, _destroy) of a context that other threads use
+ *     the same way, and the tensor queries (ax_tensor_ndim ... ax_tensor_data) on tensors no
+ *     thread is changing. Reference counts are atomic, and the registry of live handles (below)
+ *     has a lock.
+ *   - ax_last_error() and ax_clear_error() are per thread: a failure on one thread never
+ *     changes another thread's message. The returned string stays valid until the next failing
+ *     call on the same thread.
+ *   - Destroying a handle while another thread is still using it is a data race, as it is in
+ *     any C library: the caller makes sure the use is over first.
+ *
+ * Handles. A destroy function takes NULL, and a second destroy of the same handle does
+ * nothing. A call on a destroyed handle (a context, tensor, graph, node, optimizer, data loader,
+ * text dataset or safetensors file) answers AX_ERR_STATE with a message, without reading the
+ * freed memory: axon keeps a registry of the live handles. A query that returns a value
+ * (ax_tensor_numel, ax_graph_param_count, ...) returns 0, NULL or "" instead. The one limit:
+ * once a handle is destroyed, a later create may get the same address for a new handle of the
+ * same kind, and the old pointer then names the new object; so drop a pointer when you destroy
+ * what it points to. A destroyed context stays allocated while tensors, graphs or optimizers
+ * made on it are alive; calls with them answer AX_ERR_STATE, and the last destroy frees it. */
+
 /* ---------------------------------------------------------------- status */
 
 typedef enum ax_status {
@@ -72,8 +104,9 @@ AX_API int ax_cuda_device_count(void);
  * leaves the context's device current for the thread. */
 AX_API ax_status ax_ctx_create(ax_device_kind kind, int device_index, ax_ctx **out);
 
-/* Destroy a context (NULL is fine). Tensors still alive keep its resources until they are
- * destroyed, but any call with them then fails with AX_ERR_STATE. */
+/* Destroy a context (NULL is fine, a second destroy does nothing). Tensors, graphs and
+ * optimizers still alive keep its resources until they are destroyed, but any call with them
+ * then fails with AX_ERR_STATE. */
 AX_API void ax_ctx_destroy(ax_ctx *ctx);
 
 AX_API ax_status ax_ctx_device_info(const ax_ctx *ctx, ax_device_info *out);
@@ -117,7 +150,7 @@ AX_API ax_status ax_tensor_copy(ax_tensor *dst, const ax_tensor *src);
 /* Change the shape in place, keeping the element count (and the data). */
 AX_API ax_status ax_tensor_reshape(ax_tensor *t, int ndim, const int64_t *shape);
 
-/* Queries; each returns 0 / AX_F32 / NULL for a NULL or invalid tensor. */
+/* Queries; each returns 0 / AX_F32 / NULL for a NULL or destroyed tensor. */
 AX_API int ax_tensor_ndim(const ax_tensor *t);
 AX_API int64_t ax_tensor_dim(const ax_tensor *t, int axis); /* negative axis counts from the end */
 AX_API int64_t ax_tensor_numel(const ax_tensor *t);

@@ -111,7 +111,10 @@ typedef struct ax_node ax_node;
  * is drawn with offset i; dropout masks use offsets of their own, fresh every training
  * forward). */
 AX_API ax_status ax_graph_create(ax_ctx *ctx, uint64_t seed, ax_graph **out);
-/* Free the graph with every tensor it owns (NULL is fine). */
+/* Free the graph with every tensor it owns (NULL is fine, a second destroy does nothing;
+ * its nodes die with it, and later calls with the graph or its nodes answer AX_ERR_STATE).
+ * A graph, its nodes and its tensors are used by one thread at a time, like its context (see
+ * "threads and handles" in core.h); two graphs on two contexts may run on two threads. */
 AX_API void ax_graph_destroy(ax_graph *g);
 
 /* Node builders. Each names its node (name may be NULL: "<op><id>" is used), checks shapes
@@ -255,6 +258,8 @@ typedef struct ax_data_loader ax_data_loader;
 AX_API ax_status ax_data_loader_create(const float *x, int x_ndim, const int64_t *x_shape,
                                        const int32_t *y, int64_t batch_size, int shuffle,
                                        int drop_last, uint64_t seed, ax_data_loader **out);
+/* NULL is fine, a second destroy does nothing. A loader changes with every batch it serves:
+ * one thread at a time. */
 AX_API void ax_data_loader_destroy(ax_data_loader *loader);
 
 /* Copy the next batch, n rows, into x (f32, room for batch_size rows of the features) and y

@@ -80,6 +80,9 @@ typedef struct ax_text_dataset ax_text_dataset;
 /* Read the whole file at path. AX_ERR_IO when it cannot be read, AX_ERR_FORMAT when it is
  * empty. */
 AX_API ax_status ax_text_dataset_load(const char *path, ax_text_dataset **out);
+/* NULL is fine, a second destroy does nothing; calls with a destroyed dataset answer
+ * AX_ERR_STATE. A dataset does not change after its load: the calls below only read it and
+ * may run on several threads at once (no destroy meanwhile). */
 AX_API void ax_text_dataset_destroy(ax_text_dataset *ds);
 
 /* Split into the first `fraction` of the corpus (train) and the rest (validation), e.g. 0.9.
@@ -181,7 +184,10 @@ typedef struct ax_safetensors_entry {
 AX_API ax_status ax_safetensors_open(const char *path, ax_safetensors **out);
 /* Validate a file's image in memory (size bytes, copied). */
 AX_API ax_status ax_safetensors_parse(const void *data, size_t size, ax_safetensors **out);
-AX_API void ax_safetensors_close(ax_safetensors *st); /* NULL is fine */
+/* NULL is fine, a second close does nothing; calls with a closed file answer AX_ERR_STATE.
+ * An open file only is read: the calls below may run on several threads at once (no close
+ * meanwhile; ax_safetensors_to_tensor and _read also use their context, one thread at a time). */
+AX_API void ax_safetensors_close(ax_safetensors *st);
 
 /* Number of tensors (0 for NULL); index i in [0, count) follows the header's order. */
 AX_API int ax_safetensors_count(const ax_safetensors *st);

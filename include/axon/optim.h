@@ -133,6 +133,9 @@ AX_API ax_status ax_optimizer_get_lr(const ax_optimizer *opt, float *out);
 AX_API ax_status ax_optimizer_step_count(const ax_optimizer *opt, int64_t *out);
 
 /* Frees the optimizer and its state (NULL is fine). */
+/* NULL is fine, a second destroy does nothing; a destroyed optimizer answers AX_ERR_STATE.
+ * An optimizer keeps its context allocated until it is destroyed, and is used by one thread
+ * at a time, like its context (see "threads and handles" in core.h). */
 AX_API void ax_optimizer_destroy(ax_optimizer *opt);
 
 /* ---------------------------------------------------------------- gradient clipping */

@@ -4,6 +4,8 @@
 
 #include "../backend.h"
 #include "../ops/check.h"
+#include "alloc.h"
+#include "handles.h"
 #include "../cpu/cpu.h"
 #ifdef AXON_HAVE_CUDA
 #include "../cuda/cuda_glue.h"
@@ -26,11 +28,11 @@ ax_status ax_ctx_create(ax_device_kind kind, int device_index, ax_ctx **out) {
     if (device_index < 0)
         return AX_FAIL(AX_ERR_INVALID_ARG, "device_index %d is negative", device_index);
 
-    ax_ctx *ctx = calloc(1, sizeof *ctx);
+    ax_ctx *ctx = ax_calloc(1, sizeof *ctx);
     if (!ctx)
         return AX_FAIL(AX_ERR_OOM, "out of host memory");
-    ctx->magic = AX_CTX_MAGIC;
-    ctx->refs = 1;
+    atomic_init(&ctx->destroyed, 0);
+    atomic_init(&ctx->refs, 1);
 
     int use_cuda = kind == AX_DEVICE_CUDA || (kind == AX_DEVICE_AUTO && ax_cuda_device_count() > 0);
     if (use_cuda) {
@@ -50,30 +52,36 @@ ax_status ax_ctx_create(ax_device_kind kind, int device_index, ax_ctx **out) {
         ax_cpu_ctx_init(ctx);
         ctx->backend = &ax_cpu_backend;
     }
+    ax_status st = ax_handle_add(__func__, ctx, AX_HANDLE_CTX);
+    if (st != AX_OK) {
+        ax_ctx_release(ctx);
+        return st;
+    }
     *out = ctx;
     return AX_OK;
 }
 
 static void ctx_free(ax_ctx *ctx) {
     if (ctx->scratch)
-        ctx->backend->free(ctx, ctx->scratch);
+        ax_device_free(ctx, ctx->scratch);
 #ifdef AXON_HAVE_CUDA
     if (ctx->info.kind == AX_DEVICE_CUDA)
         ax_cuda_ctx_fini(ctx);
 #endif
-    ctx->magic = AX_DEAD_MAGIC;
     free(ctx);
 }
 
+void ax_ctx_retain(ax_ctx *ctx) { atomic_fetch_add(&ctx->refs, 1); }
+
 void ax_ctx_release(ax_ctx *ctx) {
-    if (--ctx->refs == 0)
+    if (atomic_fetch_sub(&ctx->refs, 1) == 1)
         ctx_free(ctx);
 }
 
 void ax_ctx_destroy(ax_ctx *ctx) {
-    if (!ctx || ctx->magic != AX_CTX_MAGIC || ctx->destroyed)
-        return;
-    ctx->destroyed = 1;
+    if (!ax_handle_remove(ctx, AX_HANDLE_CTX))
+        return; /* NULL, destroyed already, or not a context */
+    atomic_store(&ctx->destroyed, 1);
     ax_ctx_release(ctx);
 }
 
@@ -107,11 +115,11 @@ ax_status ax_ctx_synchronize(ax_ctx *ctx) {
 ax_status ax_ctx_scratch(ax_ctx *ctx, size_t bytes, void **out) {
     if (bytes > ctx->scratch_bytes) {
         if (ctx->scratch)
-            ctx->backend->free(ctx, ctx->scratch);
+            ax_device_free(ctx, ctx->scratch);
         ctx->scratch = NULL;
         ctx->scratch_bytes = 0;
         size_t want = bytes < 4096 ? 4096 : bytes;
-        AX_TRY(ctx->backend->alloc(ctx, want, &ctx->scratch));
+        AX_TRY(ax_device_alloc(__func__, ctx, want, &ctx->scratch));
         ctx->scratch_bytes = want;
     }
     *out = ctx->scratch;

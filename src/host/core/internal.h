@@ -6,20 +6,24 @@
 
 #include "axon/core.h"
 
+/* The counters are C11 atomics. C++ units (the CUDA kernels) include this header only for
+ * the layout and never touch them; _Atomic long has long's size and alignment there. */
 #ifdef __cplusplus
+#define AX_ATOMIC(type) type
 extern "C" {
+#else
+#include <stdatomic.h>
+#define AX_ATOMIC(type) _Atomic(type)
 #endif
-
-#define AX_CTX_MAGIC 0x41584358u    /* "AXCX" */
-#define AX_TENSOR_MAGIC 0x41585454u /* "AXTT" */
-#define AX_DEAD_MAGIC 0xdeadbeefu
 
 struct ax_backend;
 
+/* Handles are recognised by the registry of live handles (handles.h), never by reading
+ * their memory. */
 struct ax_ctx {
-    uint32_t magic;
-    int destroyed;  /* ax_ctx_destroy was called; freed when the last tensor goes */
-    long refs;      /* 1 for the user's handle (until destroyed) + 1 per live tensor */
+    AX_ATOMIC(int) destroyed; /* ax_ctx_destroy was called; freed when the last user goes */
+    AX_ATOMIC(long) refs;     /* 1 for the user's handle (until destroyed) + 1 per tensor,
+                                 graph and optimizer of the context */
     const struct ax_backend *backend;
     ax_device_info info;
     void *stream;   /* cudaStream_t on CUDA, NULL on the CPU */
@@ -31,7 +35,6 @@ struct ax_ctx {
 };
 
 struct ax_tensor {
-    uint32_t magic;
     ax_ctx *ctx;
     ax_dtype dtype;
     int ndim;
@@ -65,10 +68,18 @@ size_t ax_dtype_size(ax_dtype dtype);
  * storage of a full one. fn names the public call in the error message. */
 ax_status ax_tensor_set_rows(const char *fn, ax_tensor *t, int64_t rows);
 
+/* A view is a copy of a live tensor's struct under another shape, sharing its storage and
+ * its context reference (never destroyed). Open makes it a live tensor for the calls that
+ * take it; close forgets it again before it goes out of scope. */
+ax_status ax_tensor_view_open(const char *fn, ax_tensor *view);
+void ax_tensor_view_close(ax_tensor *view);
+
 /* Device scratch of at least `bytes`, valid until the next call on ctx (stream-ordered). */
 ax_status ax_ctx_scratch(ax_ctx *ctx, size_t bytes, void **out);
 
-/* Release one reference to ctx; frees it when none remain. */
+/* Take one reference to ctx (an object that needs it to stay allocated), and release it;
+ * the last release frees the context. Atomic: any thread. */
+void ax_ctx_retain(ax_ctx *ctx);
 void ax_ctx_release(ax_ctx *ctx);
 
 #ifdef __cplusplus

@@ -4,6 +4,8 @@
 
 #include "../backend.h"
 #include "../ops/check.h"
+#include "alloc.h"
+#include "handles.h"
 
 size_t ax_dtype_size(ax_dtype dtype) {
     (void)dtype; /* f32 and i32 are both 4 bytes */
@@ -45,15 +47,19 @@ static ax_status tensor_new(const char *fn, ax_ctx *ctx, ax_dtype dtype, int ndi
     AX_TRY(check_dtype(fn, dtype));
     int64_t numel;
     AX_TRY(check_shape(fn, ndim, shape, &numel));
-    ax_tensor *t = calloc(1, sizeof *t);
+    ax_tensor *t = ax_calloc(1, sizeof *t);
     if (!t)
         return ax_fail(AX_ERR_OOM, fn, "out of host memory");
-    ax_status st = ctx->backend->alloc(ctx, (size_t)numel * ax_dtype_size(dtype), &t->data);
+    ax_status st = ax_device_alloc(fn, ctx, (size_t)numel * ax_dtype_size(dtype), &t->data);
+    if (st == AX_OK) {
+        st = ax_handle_add(fn, t, AX_HANDLE_TENSOR);
+        if (st != AX_OK)
+            ax_device_free(ctx, t->data);
+    }
     if (st != AX_OK) {
         free(t);
         return st;
     }
-    t->magic = AX_TENSOR_MAGIC;
     t->ctx = ctx;
     t->dtype = dtype;
     t->ndim = ndim;
@@ -61,7 +67,7 @@ static ax_status tensor_new(const char *fn, ax_ctx *ctx, ax_dtype dtype, int ndi
         t->shape[i] = shape[i];
     t->numel = numel;
     t->capacity = numel;
-    ctx->refs++;
+    ax_ctx_retain(ctx);
     *out = t;
     return AX_OK;
 }
@@ -102,11 +108,10 @@ ax_status ax_tensor_from_host(ax_ctx *ctx, ax_dtype dtype, int ndim, const int64
 }
 
 void ax_tensor_destroy(ax_tensor *t) {
-    if (!t || t->magic != AX_TENSOR_MAGIC)
-        return;
+    if (!ax_handle_remove(t, AX_HANDLE_TENSOR))
+        return; /* NULL, destroyed already, or not a tensor */
     ax_ctx *ctx = t->ctx;
-    ctx->backend->free(ctx, t->data);
-    t->magic = AX_DEAD_MAGIC;
+    ax_device_free(ctx, t->data);
     free(t);
     ax_ctx_release(ctx);
 }
@@ -153,7 +158,7 @@ ax_status ax_tensor_copy(ax_tensor *dst, const ax_tensor *src) {
     if (db == &ax_cpu_backend) /* src's device -> host */
         return sb->copy_to_host(src->ctx, dst->data, src->data, bytes);
     /* between two device contexts: stage through the host */
-    void *staging = malloc(bytes);
+    void *staging = ax_malloc(bytes);
     if (!staging)
         return AX_FAIL(AX_ERR_OOM, "out of host memory for a %zu-byte staging buffer", bytes);
     ax_status st = sb->copy_to_host(src->ctx, staging, src->data, bytes);
@@ -189,7 +194,13 @@ ax_status ax_tensor_set_rows(const char *fn, ax_tensor *t, int64_t rows) {
     return AX_OK;
 }
 
-static int valid(const ax_tensor *t) { return t && t->magic == AX_TENSOR_MAGIC; }
+ax_status ax_tensor_view_open(const char *fn, ax_tensor *view) {
+    return ax_handle_add(fn, view, AX_HANDLE_TENSOR);
+}
+
+void ax_tensor_view_close(ax_tensor *view) { ax_handle_remove(view, AX_HANDLE_TENSOR); }
+
+static int valid(const ax_tensor *t) { return ax_handle_live(t, AX_HANDLE_TENSOR); }
 
 int ax_tensor_ndim(const ax_tensor *t) { return valid(t) ? t->ndim : 0; }
 

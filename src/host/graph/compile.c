@@ -13,6 +13,7 @@
 
 #include "graph_internal.h"
 
+#include "../core/alloc.h"
 #include "../ops/check.h"
 
 /* A zeroed tensor shaped like node's value at the largest batch. */
@@ -75,13 +76,16 @@ ax_status ax_graph_compile(ax_graph *g, ax_node *loss) {
     ax_status st = ax_tensor_create(g->ctx, AX_F32, 0, NULL, &g->one);
     if (st == AX_OK)
         st = ax_fill(g->ctx, g->one, 1.0f);
+    st = ax_graph_rewrap(st, __func__, "the scalar 1 that seeds the backward");
     if (st == AX_OK && loss) {
-        char *flags = calloc(2 * (size_t)g->n_nodes, 1); /* on_path, then written */
-        if (!flags)
-            return AX_FAIL(AX_ERR_OOM, "out of host memory");
-        mark_path(g, loss, flags);
-        st = plan(__func__, g, loss, flags, flags + g->n_nodes);
-        free(flags);
+        char *flags = ax_calloc(2 * (size_t)g->n_nodes, 1); /* on_path, then written */
+        if (flags) {
+            mark_path(g, loss, flags);
+            st = plan(__func__, g, loss, flags, flags + g->n_nodes);
+            free(flags);
+        } else {
+            st = AX_FAIL(AX_ERR_OOM, "out of host memory");
+        }
     }
     if (st != AX_OK) { /* leave the graph as it was: not compiled, nothing extra allocated */
         ax_tensor_destroy(g->one);

@@ -5,20 +5,17 @@
 
 #include "graph_internal.h"
 
+#include "../core/alloc.h"
 #include "../ops/check.h"
 
 ax_status ax_graph_check(const char *fn, const ax_graph *g) {
-    if (!g)
-        return ax_fail(AX_ERR_INVALID_ARG, fn, "g is NULL");
-    if (g->magic != AX_GRAPH_MAGIC)
-        return ax_fail(AX_ERR_INVALID_ARG, fn, "g is not a valid graph (destroyed?)");
+    AX_TRY(ax_handle_check(fn, g, AX_HANDLE_GRAPH, "g"));
     return ax_check_ctx(fn, g->ctx);
 }
 
 ax_status ax_graph_check_node(const char *fn, const ax_graph *g, const ax_node *node,
                               const char *what) {
-    if (!node)
-        return ax_fail(AX_ERR_INVALID_ARG, fn, "%s is NULL", what);
+    AX_TRY(ax_handle_check(fn, node, AX_HANDLE_NODE, what));
     if (node->graph != g)
         return ax_fail(AX_ERR_INVALID_ARG, fn, "%s (node '%s') belongs to another graph", what,
                        node->name);
@@ -26,11 +23,17 @@ ax_status ax_graph_check_node(const char *fn, const ax_graph *g, const ax_node *
 }
 
 ax_status ax_graph_wrap(ax_status st, const char *fn, const ax_node *node) {
+    char what[AX_NODE_NAME_MAX + 16];
+    snprintf(what, sizeof what, "node '%s'", node->name);
+    return ax_graph_rewrap(st, fn, what);
+}
+
+ax_status ax_graph_rewrap(ax_status st, const char *fn, const char *what) {
     if (st == AX_OK)
         return st;
     char inner[1024];
     snprintf(inner, sizeof inner, "%s", ax_last_error());
-    return ax_fail(st, fn, "node '%s': %s", node->name, inner);
+    return ax_fail(st, fn, "%s: %s", what, inner);
 }
 
 ax_status ax_graph_create(ax_ctx *ctx, uint64_t seed, ax_graph **out) {
@@ -38,10 +41,15 @@ ax_status ax_graph_create(ax_ctx *ctx, uint64_t seed, ax_graph **out) {
         return AX_FAIL(AX_ERR_INVALID_ARG, "out is NULL");
     *out = NULL;
     AX_TRY(ax_check_ctx(__func__, ctx));
-    ax_graph *g = calloc(1, sizeof *g);
+    ax_graph *g = ax_calloc(1, sizeof *g);
     if (!g)
         return AX_FAIL(AX_ERR_OOM, "out of host memory");
-    g->magic = AX_GRAPH_MAGIC;
+    ax_status st = ax_handle_add(__func__, g, AX_HANDLE_GRAPH);
+    if (st != AX_OK) {
+        free(g);
+        return st;
+    }
+    ax_ctx_retain(ctx);
     g->ctx = ctx;
     g->seed = seed;
     g->training = 1;
@@ -50,6 +58,7 @@ ax_status ax_graph_create(ax_ctx *ctx, uint64_t seed, ax_graph **out) {
 }
 
 static void node_free(ax_node *node) {
+    ax_handle_remove(node, AX_HANDLE_NODE);
     ax_tensor_destroy(node->value);
     ax_tensor_destroy(node->grad);
     for (int i = 0; i < AX_NODE_MAX_INPUTS; i++)
@@ -58,8 +67,8 @@ static void node_free(ax_node *node) {
 }
 
 void ax_graph_destroy(ax_graph *g) {
-    if (!g || g->magic != AX_GRAPH_MAGIC)
-        return;
+    if (!ax_handle_remove(g, AX_HANDLE_GRAPH))
+        return; /* NULL, destroyed already, or not a graph */
     for (int i = 0; i < g->n_nodes; i++)
         node_free(g->nodes[i]);
     ax_tensor_destroy(g->one);
@@ -67,8 +76,17 @@ void ax_graph_destroy(ax_graph *g) {
     free(g->params);
     free(g->param_values);
     free(g->param_grads);
-    g->magic = AX_DEAD_MAGIC;
+    ax_ctx_release(g->ctx);
     free(g);
+}
+
+void ax_graph_truncate(ax_graph *g, int n_nodes) {
+    while (g->n_nodes > n_nodes) {
+        ax_node *node = g->nodes[--g->n_nodes];
+        if (node->param_index >= 0)
+            g->n_params = node->param_index;
+        node_free(node);
+    }
 }
 
 static ax_node *find_node(const ax_graph *g, const char *name) {
@@ -83,7 +101,7 @@ static int reserve(void **array, int *cap, int n, size_t elem) {
     if (n < *cap)
         return 1;
     int new_cap = *cap ? 2 * *cap : 16;
-    void *p = realloc(*array, (size_t)new_cap * elem);
+    void *p = ax_realloc(*array, (size_t)new_cap * elem);
     if (!p)
         return 0;
     *array = p;
@@ -108,13 +126,16 @@ ax_status ax_graph_add_node(const char *fn, ax_graph *g, const char *name, const
         return ax_fail(AX_ERR_INVALID_ARG, fn, "a node is already named '%s'", name);
     if (!reserve((void **)&g->nodes, &g->cap_nodes, g->n_nodes, sizeof *g->nodes))
         return ax_fail(AX_ERR_OOM, fn, "out of host memory");
-    ax_node *node = calloc(1, sizeof *node);
+    ax_node *node = ax_calloc(1, sizeof *node);
     if (!node)
         return ax_fail(AX_ERR_OOM, fn, "out of host memory");
     snprintf(node->name, sizeof node->name, "%s", name);
     ax_status st = ax_tensor_zeros(g->ctx, dtype, ndim, shape, &node->value);
+    if (st == AX_OK)
+        st = ax_handle_add(fn, node, AX_HANDLE_NODE);
     if (st != AX_OK) {
         st = ax_graph_wrap(st, fn, node);
+        ax_tensor_destroy(node->value);
         free(node);
         return st;
     }
@@ -176,10 +197,10 @@ ax_status ax_graph_param(ax_graph *g, const char *name, int ndim, const int64_t 
     if (!reserve((void **)&g->params, &g->cap_params, g->n_params, sizeof *g->params))
         return AX_FAIL(AX_ERR_OOM, "out of host memory");
     int cap = g->cap_params; /* the value and grad arrays follow the node array's capacity */
-    ax_tensor **values = realloc(g->param_values, (size_t)cap * sizeof *values);
+    ax_tensor **values = ax_realloc(g->param_values, (size_t)cap * sizeof *values);
     if (values)
         g->param_values = values;
-    ax_tensor **grads = realloc(g->param_grads, (size_t)cap * sizeof *grads);
+    ax_tensor **grads = ax_realloc(g->param_grads, (size_t)cap * sizeof *grads);
     if (grads)
         g->param_grads = grads;
     if (!values || !grads)
@@ -194,8 +215,7 @@ ax_status ax_graph_param(ax_graph *g, const char *name, int ndim, const int64_t 
         st = ax_init_tensor(g->ctx, node->value, init, g->seed, (uint64_t)g->n_params);
     if (st != AX_OK) {
         st = ax_graph_wrap(st, __func__, node);
-        g->n_nodes--;
-        node_free(node);
+        ax_graph_truncate(g, node->id);
         return st;
     }
     node->trainable = 1;
@@ -210,16 +230,22 @@ ax_status ax_graph_param(ax_graph *g, const char *name, int ndim, const int64_t 
 
 /* ---------------------------------------------------------------- lookups */
 
+/* node is a live node of the live graph g. */
+static int node_of(const ax_graph *g, const ax_node *node) {
+    return ax_handle_live(g, AX_HANDLE_GRAPH) && ax_handle_live(node, AX_HANDLE_NODE) &&
+           node->graph == g;
+}
+
 ax_tensor *ax_graph_value(ax_graph *g, const ax_node *node) {
-    return g && node && node->graph == g ? node->value : NULL;
+    return node_of(g, node) ? node->value : NULL;
 }
 
 ax_tensor *ax_graph_grad(ax_graph *g, const ax_node *node) {
-    return g && node && node->graph == g ? node->grad : NULL;
+    return node_of(g, node) ? node->grad : NULL;
 }
 
 const char *ax_graph_node_name(const ax_graph *g, const ax_node *node) {
-    return g && node && node->graph == g ? node->name : "";
+    return node_of(g, node) ? node->name : "";
 }
 
 ax_status ax_graph_find(const ax_graph *g, const char *name, ax_node **out) {
@@ -236,7 +262,7 @@ ax_status ax_graph_find(const ax_graph *g, const char *name, ax_node **out) {
 }
 
 int ax_graph_param_count(const ax_graph *g) {
-    return g && g->magic == AX_GRAPH_MAGIC ? g->n_params : 0;
+    return ax_handle_live(g, AX_HANDLE_GRAPH) ? g->n_params : 0;
 }
 
 ax_status ax_graph_param_get(ax_graph *g, int index, const char **name, ax_tensor **value,

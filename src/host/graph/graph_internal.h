@@ -5,9 +5,9 @@
 
 #include "axon/graph.h"
 
+#include "../core/handles.h"
 #include "../core/internal.h"
 
-#define AX_GRAPH_MAGIC 0x41584752u /* "AXGR" */
 #define AX_NODE_NAME_MAX 96
 #define AX_NODE_MAX_INPUTS 3
 
@@ -56,8 +56,7 @@ struct ax_node {
 };
 
 struct ax_graph {
-    uint32_t magic;
-    ax_ctx *ctx;
+    ax_ctx *ctx; /* holds a reference */
     uint64_t seed;
     ax_node **nodes; /* creation order */
     int n_nodes, cap_nodes;
@@ -74,15 +73,17 @@ struct ax_graph {
     int forward_training; /* mode of the last forward, for the dropout backward */
 };
 
-/* Check g is a live graph (fn names the public call). */
+/* Check g is a live graph of a live context (fn names the public call). */
 ax_status ax_graph_check(const char *fn, const ax_graph *g);
-/* Check node is a node of g; what names the argument ("x", "logits"). */
+/* Check node is a live node of g; what names the argument ("x", "logits"). */
 ax_status ax_graph_check_node(const char *fn, const ax_graph *g, const ax_node *node,
                               const char *what);
 
 /* Re-record a failed op's status with the public call and the node in front of its message:
  * "ax_graph_forward: node 'fc1': ax_dense_forward: ...". Returns st (AX_OK passes through). */
 ax_status ax_graph_wrap(ax_status st, const char *fn, const ax_node *node);
+/* The same with any prefix: "fn: what: <the failed call's message>". */
+ax_status ax_graph_rewrap(ax_status st, const char *fn, const char *what);
 
 /* A new node of g (graph.c): checks the graph is still being built, names it (name or
  * "<op_name><id>"), checks the name is unique, allocates its value of shape (batched:
@@ -90,6 +91,10 @@ ax_status ax_graph_wrap(ax_status st, const char *fn, const ax_node *node);
 ax_status ax_graph_add_node(const char *fn, ax_graph *g, const char *name, const char *op_name,
                             ax_op op, ax_dtype dtype, int ndim, const int64_t *shape,
                             int batched, int n_in, ax_node *const *in, ax_node **out);
+
+/* Remove the nodes created after the first n_nodes (and the parameters among them): a failed
+ * builder call leaves the graph as it was. */
+void ax_graph_truncate(ax_graph *g, int n_nodes);
 
 /* Dropout offset of a node at a training step: disjoint from the parameters' offsets
  * (0 .. n_params - 1) by the top bit. */

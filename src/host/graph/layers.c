@@ -232,14 +232,23 @@ ax_status ax_graph_dense(ax_graph *g, const char *name, ax_node *x, int64_t out_
                      .nonlinearity = AX_GAIN_LEAKY_RELU};
     ax_init binit = {.kind = AX_INIT_UNIFORM, .low = -bound, .high = bound};
     ax_node *w = NULL, *b = NULL;
+    const int n_nodes = g->n_nodes; /* on failure, remove the parameters made so far */
     snprintf(pname, sizeof pname, "%s.weight", node_name);
-    AX_TRY(ax_graph_param(g, pname, 2, wshape, &winit, &w));
+    ax_status st = ax_graph_param(g, pname, 2, wshape, &winit, &w);
     snprintf(pname, sizeof pname, "%s.bias", node_name);
-    AX_TRY(ax_graph_param(g, pname, 1, &out_features, &binit, &b));
+    if (st == AX_OK)
+        st = ax_graph_param(g, pname, 1, &out_features, &binit, &b);
     ax_node *in[] = {x, w, b};
     int64_t shape[2] = {dims(x)[0], out_features};
-    return ax_graph_add_node(fn, g, node_name, "dense", AX_OP_DENSE, AX_F32, 2, shape,
-                             x->batched, 3, in, out);
+    if (st == AX_OK)
+        st = ax_graph_add_node(fn, g, node_name, "dense", AX_OP_DENSE, AX_F32, 2, shape,
+                               x->batched, 3, in, out);
+    if (st != AX_OK)
+        ax_graph_truncate(g, n_nodes);
+    if (w && b) /* the dense node itself failed, its message names fn */
+        return st;
+    snprintf(pname, sizeof pname, "node '%s'", node_name);
+    return ax_graph_rewrap(st, fn, pname);
 }
 
 /* ---------------------------------------------------------------- losses, penalties */

@@ -7,15 +7,14 @@
 
 #include "axon/graph.h"
 
+#include "../core/alloc.h"
+#include "../core/handles.h"
 #include "../core/internal.h"
 #include "../core/philox.h"
 #include "../ops/check.h"
 #include "loader_internal.h"
 
-#define AX_LOADER_MAGIC 0x41584c44u /* "AXLD" */
-
 struct ax_data_loader {
-    uint32_t magic;
     const float *x;   /* [n, row] */
     const int32_t *y; /* [n] or NULL */
     int64_t n, row, batch_size;
@@ -65,6 +64,13 @@ static void make_order(ax_data_loader *l) {
     }
 }
 
+static void loader_free(ax_data_loader *l) {
+    free(l->order);
+    free(l->x_stage);
+    free(l->y_stage);
+    free(l);
+}
+
 ax_status ax_data_loader_create(const float *x, int x_ndim, const int64_t *x_shape,
                                 const int32_t *y, int64_t batch_size, int shuffle, int drop_last,
                                 uint64_t seed, ax_data_loader **out) {
@@ -99,17 +105,21 @@ ax_status ax_data_loader_create(const float *x, int x_ndim, const int64_t *x_sha
         return AX_FAIL(AX_ERR_INVALID_ARG, "batch_size %lld must be >= 1", (long long)batch_size);
     if (batch_size > n)
         batch_size = n;
-    ax_data_loader *l = calloc(1, sizeof *l);
+    ax_data_loader *l = ax_calloc(1, sizeof *l);
     if (!l)
         return AX_FAIL(AX_ERR_OOM, "out of host memory");
-    l->order = malloc((size_t)n * sizeof *l->order);
-    l->x_stage = malloc((size_t)(batch_size * row) * sizeof *l->x_stage);
-    l->y_stage = malloc((size_t)batch_size * sizeof *l->y_stage);
+    l->order = ax_malloc((size_t)n * sizeof *l->order);
+    l->x_stage = ax_malloc((size_t)(batch_size * row) * sizeof *l->x_stage);
+    l->y_stage = ax_malloc((size_t)batch_size * sizeof *l->y_stage);
     if (!l->order || !l->x_stage || !l->y_stage) {
-        ax_data_loader_destroy(l);
+        loader_free(l);
         return AX_FAIL(AX_ERR_OOM, "out of host memory for %lld samples", (long long)n);
     }
-    l->magic = AX_LOADER_MAGIC;
+    ax_status st = ax_handle_add(__func__, l, AX_HANDLE_LOADER);
+    if (st != AX_OK) {
+        loader_free(l);
+        return st;
+    }
     l->x = x;
     l->y = y;
     l->n = n;
@@ -124,16 +134,11 @@ ax_status ax_data_loader_create(const float *x, int x_ndim, const int64_t *x_sha
 }
 
 void ax_data_loader_destroy(ax_data_loader *loader) {
-    if (!loader)
-        return;
-    free(loader->order);
-    free(loader->x_stage);
-    free(loader->y_stage);
-    loader->magic = AX_DEAD_MAGIC;
-    free(loader);
+    if (ax_handle_remove(loader, AX_HANDLE_LOADER))
+        loader_free(loader);
 }
 
-static int valid(const ax_data_loader *l) { return l && l->magic == AX_LOADER_MAGIC; }
+static int valid(const ax_data_loader *l) { return ax_handle_live(l, AX_HANDLE_LOADER); }
 
 int64_t ax_data_loader_batches(const ax_data_loader *loader) {
     if (!valid(loader))
@@ -164,8 +169,7 @@ static ax_status check_dst(const char *fn, const ax_tensor *t, const char *name,
 }
 
 ax_status ax_data_loader_next(ax_data_loader *loader, ax_tensor *x, ax_tensor *y, int64_t *n) {
-    if (!valid(loader))
-        return AX_FAIL(AX_ERR_INVALID_ARG, "loader is NULL or destroyed");
+    AX_TRY(ax_handle_check(__func__, loader, AX_HANDLE_LOADER, "loader"));
     if (!n)
         return AX_FAIL(AX_ERR_INVALID_ARG, "n is NULL");
     *n = 0;

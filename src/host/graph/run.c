@@ -47,7 +47,7 @@ static const ax_node *first_input(const ax_graph *g) {
 }
 
 int64_t ax_graph_batch(const ax_graph *g) {
-    if (!g || g->magic != AX_GRAPH_MAGIC)
+    if (!ax_handle_live(g, AX_HANDLE_GRAPH))
         return 0;
     const ax_node *in = first_input(g);
     return in ? in->value->shape[0] : 0;

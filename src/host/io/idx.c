@@ -13,6 +13,7 @@
 #include <zlib.h>
 
 #include "axon/io.h"
+#include "../core/alloc.h"
 #include "../core/internal.h"
 
 #define GZ_CHUNK_MAX (1u << 30) /* gzread takes an unsigned length and returns an int */
@@ -151,7 +152,7 @@ static ax_status read_data(const char *fn, const char *path, gzFile f, ax_idx *o
             size_t next = capacity ? capacity * 2 : FIRST_CAPACITY;
             if (next > bytes || next < capacity)
                 next = bytes;
-            unsigned char *grown = realloc(data, next);
+            unsigned char *grown = ax_realloc(data, next);
             if (!grown) {
                 free(data);
                 return ax_fail(AX_ERR_OOM, fn, "'%s': cannot allocate %zu bytes", path, next);
@@ -281,8 +282,8 @@ static ax_status mnist_read(const char *fn, const char *dir, int train, float **
         status = mnist_check(fn, images_path, &x, labels_path, &y);
     if (status == AX_OK) {
         int64_t n = y.count;
-        *images = malloc((size_t)n * AX_MNIST_PIXELS * sizeof **images);
-        *labels = malloc((size_t)n * sizeof **labels);
+        *images = ax_malloc((size_t)n * AX_MNIST_PIXELS * sizeof **images);
+        *labels = ax_malloc((size_t)n * sizeof **labels);
         if (!*images || !*labels) {
             ax_mnist_free(*images, *labels);
             *images = NULL;

@@ -14,6 +14,8 @@
 
 #include "axon/io.h"
 
+#include "../core/alloc.h"
+#include "../core/handles.h"
 #include "../core/internal.h"
 #include "../graph/graph_internal.h"
 #include "../ops/check.h"
@@ -110,12 +112,20 @@ static void free_entries(entry *entries, int n) {
     free(entries);
 }
 
-void ax_safetensors_close(ax_safetensors *st) {
-    if (!st)
-        return;
+static void safetensors_free(ax_safetensors *st) {
     free_entries(st->entries, st->n);
     free(st->image);
     free(st);
+}
+
+void ax_safetensors_close(ax_safetensors *st) {
+    if (ax_handle_remove(st, AX_HANDLE_SAFETENSORS))
+        safetensors_free(st);
+}
+
+/* st is a live file: NULL is AX_ERR_INVALID_ARG, a closed one AX_ERR_STATE. */
+static ax_status check_st(const char *fn, const ax_safetensors *st) {
+    return ax_handle_check(fn, st, AX_HANDLE_SAFETENSORS, "st");
 }
 
 /* ---------------------------------------------------------------- parsing */
@@ -221,7 +231,7 @@ static ax_status check_layout(const origin *o, const ax_safetensors *st) {
                            (unsigned long long)st->data_size);
         return AX_OK;
     }
-    const entry **order = malloc((size_t)st->n * sizeof *order);
+    const entry **order = ax_malloc((size_t)st->n * sizeof *order);
     if (!order)
         return fail_at(o, AX_ERR_OOM, "out of memory for %d tensors", st->n);
     for (int i = 0; i < st->n; i++)
@@ -263,7 +273,7 @@ static ax_status index_header(const origin *o, const cJSON *root, ax_safetensors
             return fail_at(o, AX_ERR_FORMAT, "__metadata__ is repeated or not an object");
         }
     }
-    st->entries = calloc(count ? (size_t)count : 1, sizeof *st->entries);
+    st->entries = ax_calloc(count ? (size_t)count : 1, sizeof *st->entries);
     if (!st->entries)
         return fail_at(o, AX_ERR_OOM, "out of memory for %d tensors", count);
     cJSON_ArrayForEach(item, root) {
@@ -271,7 +281,7 @@ static ax_status index_header(const origin *o, const cJSON *root, ax_safetensors
             continue;
         entry *e = &st->entries[st->n];
         AX_TRY(parse_entry(o, item, st->data_size, e));
-        e->name = strdup(item->string);
+        e->name = ax_strdup(item->string);
         if (!e->name)
             return fail_at(o, AX_ERR_OOM, "out of memory");
         st->n++;
@@ -319,15 +329,17 @@ static ax_status parse_image(const origin *o, size_t size, ax_safetensors *st) {
 
 /* Take ownership of image (malloc'ed, size bytes) and validate it into *out. */
 static ax_status parse_owned(const origin *o, uint8_t *image, size_t size, ax_safetensors **out) {
-    ax_safetensors *st = calloc(1, sizeof *st);
+    ax_safetensors *st = ax_calloc(1, sizeof *st);
     if (!st) {
         free(image);
         return fail_at(o, AX_ERR_OOM, "out of memory");
     }
     st->image = image;
     ax_status status = parse_image(o, size, st);
+    if (status == AX_OK)
+        status = ax_handle_add(o->fn, st, AX_HANDLE_SAFETENSORS);
     if (status != AX_OK) {
-        ax_safetensors_close(st);
+        safetensors_free(st);
         return status;
     }
     *out = st;
@@ -344,7 +356,7 @@ static ax_status read_file(const origin *o, const char *path, uint8_t **image, s
         return fail_at(o, AX_ERR_IO, "not a regular file");
     }
     *size = (size_t)sb.st_size;
-    *image = malloc(*size ? *size : 1);
+    *image = ax_malloc(*size ? *size : 1);
     if (!*image) {
         fclose(f);
         return fail_at(o, AX_ERR_OOM, "out of memory for %zu bytes", *size);
@@ -383,7 +395,7 @@ ax_status ax_safetensors_parse(const void *data, size_t size, ax_safetensors **o
     if (!data && size)
         return AX_FAIL(AX_ERR_INVALID_ARG, "data is NULL");
     origin o = {__func__, "the buffer"};
-    uint8_t *image = malloc(size ? size : 1);
+    uint8_t *image = ax_malloc(size ? size : 1);
     if (!image)
         return AX_FAIL(AX_ERR_OOM, "out of memory for %zu bytes", size);
     if (size)
@@ -393,11 +405,12 @@ ax_status ax_safetensors_parse(const void *data, size_t size, ax_safetensors **o
 
 /* ---------------------------------------------------------------- reading */
 
-int ax_safetensors_count(const ax_safetensors *st) { return st ? st->n : 0; }
+int ax_safetensors_count(const ax_safetensors *st) {
+    return ax_handle_live(st, AX_HANDLE_SAFETENSORS) ? st->n : 0;
+}
 
 static ax_status check_index(const char *fn, const ax_safetensors *st, int index) {
-    if (!st)
-        return ax_fail(AX_ERR_INVALID_ARG, fn, "st is NULL");
+    AX_TRY(check_st(fn, st));
     if (index < 0 || index >= st->n)
         return ax_fail(AX_ERR_INVALID_ARG, fn, "index %d is not in [0, %d)", index, st->n);
     return AX_OK;
@@ -428,8 +441,9 @@ static int find_entry(const ax_safetensors *st, const char *name) {
 }
 
 ax_status ax_safetensors_find(const ax_safetensors *st, const char *name, int *index) {
-    if (!st || !name || !index)
-        return AX_FAIL(AX_ERR_INVALID_ARG, "st, name and index must not be NULL");
+    AX_TRY(check_st(__func__, st));
+    if (!name || !index)
+        return AX_FAIL(AX_ERR_INVALID_ARG, "name and index must not be NULL");
     *index = find_entry(st, name);
     if (*index < 0)
         return AX_FAIL(AX_ERR_INVALID_ARG, "no tensor called '%.64s'", name);
@@ -575,7 +589,7 @@ static ax_status write_contents(const char *fn, FILE *f, const char *json, int n
     size_t most = 0;
     for (int i = 0; i < n; i++)
         most = ax_tensor_nbytes(tensors[i]) > most ? ax_tensor_nbytes(tensors[i]) : most;
-    void *host = malloc(most ? most : 1);
+    void *host = ax_malloc(most ? most : 1);
     if (!host)
         return ax_fail(AX_ERR_OOM, fn, "out of memory for %zu bytes", most);
     ax_status status = AX_OK;
@@ -597,7 +611,7 @@ static ax_status save_tensors(const char *fn, const char *path, int n, const cha
     AX_TRY(check_save_args(fn, path, n, names, tensors));
     char *json = header_json(n, names, tensors);
     size_t tmp_size = strlen(path) + 32;
-    char *tmp = malloc(tmp_size);
+    char *tmp = ax_malloc(tmp_size);
     if (!json || !tmp) {
         free(json);
         free(tmp);
@@ -607,11 +621,15 @@ static ax_status save_tensors(const char *fn, const char *path, int n, const cha
 
     ax_status status = AX_OK;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    FILE *f = fd >= 0 ? ax_fdopen(fd, "wb") : NULL;
     if (!f) {
-        status = ax_fail(AX_ERR_IO, fn, "cannot create %s: %s", tmp, strerror(errno));
-        if (fd >= 0)
+        int err = errno;
+        status = ax_fail(err == ENOMEM ? AX_ERR_OOM : AX_ERR_IO, fn, "cannot %s %s: %s",
+                         fd >= 0 ? "open a stream on" : "create", tmp, strerror(err));
+        if (fd >= 0) { /* created, but no stream: remove it again */
             close(fd);
+            unlink(tmp);
+        }
     } else {
         status = write_contents(fn, f, json, n, tensors);
         if (status == AX_OK && (fflush(f) != 0 || fsync(fileno(f)) != 0))
@@ -665,7 +683,7 @@ static ax_status load_named(const char *fn, const char *path, int n, const char 
 
 /* The graph's parameter names, malloc'ed (the strings are the graph's). */
 static ax_status param_names(const char *fn, const ax_graph *g, const char ***names) {
-    *names = malloc((g->n_params ? (size_t)g->n_params : 1) * sizeof **names);
+    *names = ax_malloc((g->n_params ? (size_t)g->n_params : 1) * sizeof **names);
     if (!*names)
         return ax_fail(AX_ERR_OOM, fn, "out of memory");
     for (int i = 0; i < g->n_params; i++)
@@ -700,24 +718,32 @@ typedef struct optim_state {
     char **names;
     ax_tensor **tensors;
     ax_tensor *step;
+    ax_optimizer *made; /* the optimizer whose state was made here (it had not stepped) */
 } optim_state;
 
-static void optim_state_free(optim_state *s) {
+/* Free s; when the call failed (status), drop the state it made: opt is as before. */
+static ax_status optim_state_end(optim_state *s, ax_status status) {
     for (int i = 0; s->names && i < s->n; i++)
         free(s->names[i]);
     free(s->names);
     free(s->tensors);
     ax_tensor_destroy(s->step);
+    if (status != AX_OK && s->made)
+        ax_optimizer_state_drop(s->made);
+    return status;
 }
 
 static ax_status optim_state_get(const char *fn, ax_optimizer *opt, ax_graph *g,
                                  optim_state *s) {
     memset(s, 0, sizeof *s);
     AX_TRY(ax_graph_check(fn, g));
+    AX_TRY(ax_handle_check(fn, opt, AX_HANDLE_OPTIMIZER, "opt"));
+    int had_state = ax_optimizer_has_state(opt);
     AX_TRY(ax_optimizer_state_prepare(fn, opt, g->n_params, g->param_values));
+    s->made = had_state ? NULL : opt;
     size_t most = (size_t)g->n_params * AX_OPTIM_MAX_STATES + 1;
-    s->names = calloc(most, sizeof *s->names);
-    s->tensors = calloc(most, sizeof *s->tensors);
+    s->names = ax_calloc(most, sizeof *s->names);
+    s->tensors = ax_calloc(most, sizeof *s->tensors);
     int64_t one = 1;
     if (!s->names || !s->tensors)
         return ax_fail(AX_ERR_OOM, fn, "out of memory");
@@ -731,13 +757,13 @@ static ax_status optim_state_get(const char *fn, ax_optimizer *opt, ax_graph *g,
             if (!t)
                 continue;
             size_t len = strlen(g->params[i]->name) + strlen(state) + 2;
-            if (!(s->names[s->n] = malloc(len)))
+            if (!(s->names[s->n] = ax_malloc(len)))
                 return ax_fail(AX_ERR_OOM, fn, "out of memory");
             snprintf(s->names[s->n], len, "%s.%s", g->params[i]->name, state);
             s->tensors[s->n++] = t;
         }
     }
-    s->names[s->n] = strdup("step");
+    s->names[s->n] = ax_strdup("step");
     if (!s->names[s->n])
         return ax_fail(AX_ERR_OOM, fn, "out of memory");
     s->tensors[s->n++] = s->step;
@@ -760,8 +786,7 @@ ax_status ax_optimizer_save(ax_optimizer *opt, ax_graph *g, const char *path) {
     if (status == AX_OK)
         status = save_tensors(__func__, path, s.n, (const char *const *)s.names,
                               (const ax_tensor *const *)s.tensors);
-    optim_state_free(&s);
-    return status;
+    return optim_state_end(&s, status);
 }
 
 ax_status ax_optimizer_load(ax_optimizer *opt, ax_graph *g, const char *path) {
@@ -778,6 +803,5 @@ ax_status ax_optimizer_load(ax_optimizer *opt, ax_graph *g, const char *path) {
                          (int)step);
     if (status == AX_OK)
         *ax_optimizer_steps_ref(opt) = step;
-    optim_state_free(&s);
-    return status;
+    return optim_state_end(&s, status);
 }

@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "axon/io.h"
+#include "../core/alloc.h"
+#include "../core/handles.h"
 #include "../core/internal.h"
 #include "../core/philox.h"
 
@@ -24,13 +26,15 @@ struct ax_text_dataset {
 /* A dataset with vocab's vocabulary (or none yet when vocab is NULL) and room for n ids. */
 static ax_status text_new(const char *fn, const ax_text_dataset *vocab, int64_t n,
                           ax_text_dataset **out) {
-    ax_text_dataset *ds = calloc(1, sizeof *ds);
-    int32_t *ids = malloc((size_t)n * sizeof *ids);
-    if (!ds || !ids) {
+    ax_text_dataset *ds = ax_calloc(1, sizeof *ds);
+    int32_t *ids = ax_malloc((size_t)n * sizeof *ids);
+    ax_status st = ds && ids ? ax_handle_add(fn, ds, AX_HANDLE_TEXT)
+                             : ax_fail(AX_ERR_OOM, fn, "cannot allocate a corpus of %lld characters",
+                                       (long long)n);
+    if (st != AX_OK) {
         free(ds);
         free(ids);
-        return ax_fail(AX_ERR_OOM, fn, "cannot allocate a corpus of %lld characters",
-                       (long long)n);
+        return st;
     }
     if (vocab) {
         ds->vocab_size = vocab->vocab_size;
@@ -41,6 +45,11 @@ static ax_status text_new(const char *fn, const ax_text_dataset *vocab, int64_t 
     ds->ids = ids;
     *out = ds;
     return AX_OK;
+}
+
+/* ds is a live text dataset: NULL is AX_ERR_INVALID_ARG, a destroyed one AX_ERR_STATE. */
+static ax_status check_ds(const char *fn, const ax_text_dataset *ds) {
+    return ax_handle_check(fn, ds, AX_HANDLE_TEXT, "ds");
 }
 
 /* The whole file at path, malloc'ed, into *data and *size. */
@@ -56,7 +65,7 @@ static ax_status read_file(const char *fn, const char *path, unsigned char **dat
     for (;;) {
         if (used == capacity) {
             size_t next = capacity ? capacity * 2 : (size_t)1 << 16;
-            unsigned char *grown = next > capacity ? realloc(buf, next) : NULL;
+            unsigned char *grown = next > capacity ? ax_realloc(buf, next) : NULL;
             if (!grown) {
                 status = ax_fail(AX_ERR_OOM, fn, "'%s': cannot allocate %zu bytes", path, next);
                 break;
@@ -120,8 +129,8 @@ ax_status ax_text_dataset_load(const char *path, ax_text_dataset **out) {
 }
 
 void ax_text_dataset_destroy(ax_text_dataset *ds) {
-    if (!ds)
-        return;
+    if (!ax_handle_remove(ds, AX_HANDLE_TEXT))
+        return; /* NULL, destroyed already, or not a text dataset */
     free(ds->ids);
     free(ds);
 }
@@ -132,8 +141,7 @@ ax_status ax_text_dataset_split(const ax_text_dataset *ds, double fraction,
         return AX_FAIL(AX_ERR_INVALID_ARG, "train and validation must not be NULL");
     *train = NULL;
     *validation = NULL;
-    if (!ds)
-        return AX_FAIL(AX_ERR_INVALID_ARG, "ds is NULL");
+    AX_TRY(check_ds(__func__, ds));
     if (!(fraction > 0.0 && fraction < 1.0))
         return AX_FAIL(AX_ERR_INVALID_ARG, "fraction is %g, expected a value in (0, 1)",
                        fraction);
@@ -156,15 +164,18 @@ ax_status ax_text_dataset_split(const ax_text_dataset *ds, double fraction,
     return AX_OK;
 }
 
-int32_t ax_text_vocab_size(const ax_text_dataset *ds) { return ds ? ds->vocab_size : 0; }
+static int live(const ax_text_dataset *ds) { return ax_handle_live(ds, AX_HANDLE_TEXT); }
 
-int64_t ax_text_length(const ax_text_dataset *ds) { return ds ? ds->length : 0; }
+int32_t ax_text_vocab_size(const ax_text_dataset *ds) { return live(ds) ? ds->vocab_size : 0; }
 
-const int32_t *ax_text_ids(const ax_text_dataset *ds) { return ds ? ds->ids : NULL; }
+int64_t ax_text_length(const ax_text_dataset *ds) { return live(ds) ? ds->length : 0; }
+
+const int32_t *ax_text_ids(const ax_text_dataset *ds) { return live(ds) ? ds->ids : NULL; }
 
 ax_status ax_text_encode(const ax_text_dataset *ds, const char *s, size_t n, int32_t *ids) {
-    if (!ds || (n && (!s || !ids)))
-        return AX_FAIL(AX_ERR_INVALID_ARG, "ds, s and ids must not be NULL");
+    AX_TRY(check_ds(__func__, ds));
+    if (n && (!s || !ids))
+        return AX_FAIL(AX_ERR_INVALID_ARG, "s and ids must not be NULL");
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (ds->id_of[c] < 0) {
@@ -184,8 +195,9 @@ ax_status ax_text_encode(const ax_text_dataset *ds, const char *s, size_t n, int
 }
 
 ax_status ax_text_decode(const ax_text_dataset *ds, const int32_t *ids, size_t n, char *out) {
-    if (!ds || (n && (!ids || !out)))
-        return AX_FAIL(AX_ERR_INVALID_ARG, "ds, ids and out must not be NULL");
+    AX_TRY(check_ds(__func__, ds));
+    if (n && (!ids || !out))
+        return AX_FAIL(AX_ERR_INVALID_ARG, "ids and out must not be NULL");
     for (size_t i = 0; i < n; i++) {
         if (ids[i] < 0 || ids[i] >= ds->vocab_size)
             return AX_FAIL(AX_ERR_INVALID_ARG, "id %d at position %zu is outside 0..%d",
@@ -197,6 +209,7 @@ ax_status ax_text_decode(const ax_text_dataset *ds, const int32_t *ids, size_t n
 
 ax_status ax_text_batch(const ax_text_dataset *ds, int64_t batch, int64_t seq_len,
                         uint64_t seed, uint64_t index, int32_t *inputs, int32_t *targets) {
+    AX_TRY(check_ds(__func__, ds));
     if (!ds || !inputs || !targets)
         return AX_FAIL(AX_ERR_INVALID_ARG, "ds, inputs and targets must not be NULL");
     if (batch < 1 || seq_len < 1)

@@ -4,24 +4,18 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../core/handles.h"
+
 static const char *dtype_name(ax_dtype dtype) { return dtype == AX_I32 ? "i32" : "f32"; }
 
 ax_status ax_check_ctx(const char *fn, const ax_ctx *ctx) {
-    if (!ctx)
-        return ax_fail(AX_ERR_INVALID_ARG, fn, "ctx is NULL");
-    if (ctx->magic != AX_CTX_MAGIC)
-        return ax_fail(AX_ERR_INVALID_ARG, fn, "ctx is not a valid context");
-    if (ctx->destroyed)
-        return ax_fail(AX_ERR_STATE, fn, "ctx was destroyed");
-    return AX_OK;
+    return ax_handle_check(fn, ctx, AX_HANDLE_CTX, "ctx");
 }
 
 ax_status ax_check_live(const char *fn, const ax_tensor *t, const char *name) {
-    if (!t)
-        return ax_fail(AX_ERR_INVALID_ARG, fn, "%s is NULL", name);
-    if (t->magic != AX_TENSOR_MAGIC)
-        return ax_fail(AX_ERR_INVALID_ARG, fn, "%s is not a valid tensor (destroyed?)", name);
-    if (t->ctx->destroyed)
+    AX_TRY(ax_handle_check(fn, t, AX_HANDLE_TENSOR, name));
+    /* A live tensor holds a reference to its context, so t->ctx is still allocated. */
+    if (atomic_load(&t->ctx->destroyed))
         return ax_fail(AX_ERR_STATE, fn, "%s belongs to a destroyed context", name);
     return AX_OK;
 }

@@ -7,10 +7,10 @@
 
 #include "../backend.h"
 
-/* ctx is a live context. */
+/* ctx is a live context: NULL is AX_ERR_INVALID_ARG, a destroyed one AX_ERR_STATE. */
 ax_status ax_check_ctx(const char *fn, const ax_ctx *ctx);
 
-/* t is a live tensor whose context is alive. */
+/* t is a live tensor whose context is alive (else AX_ERR_STATE; NULL: AX_ERR_INVALID_ARG). */
 ax_status ax_check_live(const char *fn, const ax_tensor *t, const char *name);
 
 /* t is a live tensor of ctx with the given dtype; name is the argument's name. */

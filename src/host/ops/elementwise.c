@@ -5,10 +5,9 @@
 
 ax_status ax_fill(ax_ctx *ctx, ax_tensor *y, float value) {
     AX_TRY(ax_check_ctx(__func__, ctx));
-    if (!y)
-        return AX_FAIL(AX_ERR_INVALID_ARG, "y is NULL");
+    AX_TRY(ax_check_live(__func__, y, "y"));
     const struct ax_backend *be = ctx->backend;
-    if (y->magic == AX_TENSOR_MAGIC && y->dtype == AX_I32) {
+    if (y->dtype == AX_I32) {
         AX_TRY(ax_check_tensor(__func__, ctx, y, "y", AX_I32));
         if (!(value >= -2147483648.0f && value < 2147483648.0f) || value != floorf(value))
             return AX_FAIL(AX_ERR_INVALID_ARG, "value %g is not an i32 value", (double)value);

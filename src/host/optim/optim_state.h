@@ -11,6 +11,11 @@
 ax_status ax_optimizer_state_prepare(const char *fn, ax_optimizer *opt, int n,
                                      ax_tensor *const *params);
 
+/* Whether opt has its state (a step or a prepare made it); drop it again, as before the
+ * first step (a checkpoint call that prepared the state and then failed). */
+int ax_optimizer_has_state(const ax_optimizer *opt);
+void ax_optimizer_state_drop(ax_optimizer *opt);
+
 /* After ax_optimizer_state_prepare: state k of parameter i, NULL when the variant keeps no
  * such state; *name is its key as in PyTorch's optimizer state ("exp_avg", "momentum_buffer",
  * ...). */

@@ -8,11 +8,12 @@
 
 #include "axon/optim.h"
 
+#include "../core/alloc.h"
+#include "../core/handles.h"
 #include "../ops/check.h"
 #include "optim_state.h"
 #include "update.h"
 
-#define AX_OPTIMIZER_MAGIC 0x41584f50u /* "AXOP" */
 #define MAX_STATES 3                   /* state tensors per parameter, s0..s2 */
 
 /* What the first step saw of one parameter, and its state. */
@@ -23,7 +24,6 @@ typedef struct slot {
 } slot;
 
 struct ax_optimizer {
-    uint32_t magic;
     ax_ctx *ctx; /* holds a reference */
     ax_optim_family family;
     int decoupled; /* AdamW */
@@ -139,12 +139,16 @@ static ax_status check_adam(const char *fn, const ax_adam_config *c) {
 /* A new optimizer of `family` on ctx; the caller fills cfg and lr. */
 static ax_status optimizer_new(const char *fn, ax_ctx *ctx, ax_optim_family family,
                                ax_optimizer **out) {
-    ax_optimizer *opt = calloc(1, sizeof *opt);
+    ax_optimizer *opt = ax_calloc(1, sizeof *opt);
     if (!opt)
         return ax_fail(AX_ERR_OOM, fn, "could not allocate the optimizer");
-    opt->magic = AX_OPTIMIZER_MAGIC;
+    ax_status st = ax_handle_add(fn, opt, AX_HANDLE_OPTIMIZER);
+    if (st != AX_OK) {
+        free(opt);
+        return st;
+    }
     opt->ctx = ctx;
-    ctx->refs++; /* the state tensors come later; keep ctx alive until destroy */
+    ax_ctx_retain(ctx); /* the state tensors come later; keep ctx alive until destroy */
     opt->family = family;
     *out = opt;
     return AX_OK;
@@ -233,10 +237,9 @@ static void free_slots(ax_optimizer *opt) {
 }
 
 void ax_optimizer_destroy(ax_optimizer *opt) {
-    if (!opt || opt->magic != AX_OPTIMIZER_MAGIC)
-        return;
+    if (!ax_handle_remove(opt, AX_HANDLE_OPTIMIZER))
+        return; /* NULL, destroyed already, or not an optimizer */
     free_slots(opt);
-    opt->magic = AX_DEAD_MAGIC;
     ax_ctx_release(opt->ctx);
     free(opt);
 }
@@ -244,11 +247,7 @@ void ax_optimizer_destroy(ax_optimizer *opt) {
 /* ---------------------------------------------------------------- lr and queries */
 
 static ax_status check_optimizer(const char *fn, const ax_optimizer *opt) {
-    if (!opt)
-        return ax_fail(AX_ERR_INVALID_ARG, fn, "opt is NULL");
-    if (opt->magic != AX_OPTIMIZER_MAGIC)
-        return ax_fail(AX_ERR_INVALID_ARG, fn, "opt is not a valid optimizer (destroyed?)");
-    return AX_OK;
+    return ax_handle_check(fn, opt, AX_HANDLE_OPTIMIZER, "opt");
 }
 
 ax_status ax_optimizer_set_lr(ax_optimizer *opt, float lr) {
@@ -301,7 +300,7 @@ static float state_init(const ax_optimizer *opt, int k) {
  * is kept and the next step tries again. */
 static ax_status alloc_state(const char *fn, ax_optimizer *opt, int n,
                              ax_tensor *const *params) {
-    opt->slots = calloc((size_t)n, sizeof *opt->slots);
+    opt->slots = ax_calloc((size_t)n, sizeof *opt->slots);
     if (!opt->slots)
         return ax_fail(AX_ERR_OOM, fn, "could not allocate the state of %d parameters", n);
     opt->nparams = n;
@@ -463,6 +462,10 @@ ax_status ax_optimizer_state_prepare(const char *fn, ax_optimizer *opt, int n,
     }
     return opt->nparams ? AX_OK : alloc_state(fn, opt, n, params);
 }
+
+int ax_optimizer_has_state(const ax_optimizer *opt) { return opt->nparams != 0; }
+
+void ax_optimizer_state_drop(ax_optimizer *opt) { free_slots(opt); }
 
 ax_tensor *ax_optimizer_state_tensor(ax_optimizer *opt, int i, int k, const char **name) {
     static const char *const names[][AX_OPTIM_MAX_STATES] = {

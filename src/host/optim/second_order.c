@@ -84,7 +84,14 @@ ax_status ax_so_dot(ax_so_run *run, const ax_tensor *a, const ax_tensor *b, doub
     /* [1, n] x ([1, n])^T = [1, 1] */
     ax_tensor va = row_view(a), vb = row_view(b);
     float value;
-    AX_TRY(ax_gemm(run->ctx, AX_NO_TRANS, AX_TRANS, 1.0f, &va, &vb, 0.0f, run->dot_out));
+    AX_TRY(ax_tensor_view_open(run->fn_name, &va));
+    ax_status st = ax_tensor_view_open(run->fn_name, &vb);
+    if (st == AX_OK) {
+        st = ax_gemm(run->ctx, AX_NO_TRANS, AX_TRANS, 1.0f, &va, &vb, 0.0f, run->dot_out);
+        ax_tensor_view_close(&vb);
+    }
+    ax_tensor_view_close(&va);
+    AX_TRY(st);
     AX_TRY(ax_tensor_to_host(run->dot_out, &value, sizeof value));
     *out = value;
     return AX_OK;

@@ -220,7 +220,7 @@ Test(api, clip_grad_norm_scales_to_max_norm) {
     ax_tensor *grads[2] = {vec_tensor(ctx, 2, a), vec_tensor(ctx, 1, b)};
     float total = 0;
     /* total = 5 > 1: scaled by 1 / (5 + 1e-6) */
-    AX_ASSERT_OK(ax_clip_grad_norm(ctx, 2, grads, 1.0f, 2.0f, &total));
+    AX_ASSERT_OK(ax_clip_grad_norm(ctx, 2, grads, 1.0f, 2.0f, 0, &total));
     cr_assert_float_eq(total, 5.0f, 1e-6f);
     AX_ASSERT_OK(ax_tensor_to_host(grads[0], out_a, sizeof out_a));
     AX_ASSERT_OK(ax_tensor_to_host(grads[1], out_b, sizeof out_b));
@@ -228,14 +228,71 @@ Test(api, clip_grad_norm_scales_to_max_norm) {
     cr_assert_eq(out_a[1], 0.0f);
     cr_assert_float_eq(out_b[0], 4.0f / (5.0f + 1e-6f), 1e-7f);
     /* now the norm is below 2: nothing changes */
-    AX_ASSERT_OK(ax_clip_grad_norm(ctx, 2, grads, 2.0f, 2.0f, &total));
+    AX_ASSERT_OK(ax_clip_grad_norm(ctx, 2, grads, 2.0f, 2.0f, 0, &total));
     cr_assert_float_eq(total, 1.0f, 1e-6f);
     float again[2];
     AX_ASSERT_OK(ax_tensor_to_host(grads[0], again, sizeof again));
     cr_assert(again[0] == out_a[0] && again[1] == out_a[1]);
-    AX_ASSERT_OK(ax_clip_grad_norm(ctx, 2, grads, 2.0f, 2.0f, NULL)); /* the norm is optional */
+    AX_ASSERT_OK(ax_clip_grad_norm(ctx, 2, grads, 2.0f, 2.0f, 0, NULL)); /* the norm is optional */
     ax_tensor_destroy(grads[0]);
     ax_tensor_destroy(grads[1]);
+    ax_ctx_destroy(ctx);
+}
+
+/* Non-finite norms, as torch.nn.utils.clip_grad_norm_ (PyTorch 2.x) answers them:
+ *   grads ([inf, -2, 0, -0], [3]), max_norm 1 -> norm inf, grads ([nan, -0, 0, -0], [0])
+ *   grads ([nan, -2], [3]), max_norm 1         -> norm nan, grads ([nan, nan], [nan])
+ *   grads ([1e30, 2], [3])                    -> norm inf (f32 sum of squares overflows),
+ *                                                grads ([0, 0], [0])
+ *   error_if_nonfinite=True on either          -> RuntimeError, grads unchanged */
+Test(api, clip_grad_norm_non_finite_as_pytorch) {
+    ax_ctx *ctx = th_cpu_ctx();
+    const float inf = INFINITY;
+    struct {
+        float a[4], b;
+        float want_norm, want_a[4], want_b;
+    } cases[] = {
+        {{inf, -2, 0, -0.0f}, 3, inf, {NAN, -0.0f, 0, -0.0f}, 0},
+        {{NAN, -2, 1, 1}, 3, NAN, {NAN, NAN, NAN, NAN}, NAN},
+        {{1e30f, 2, 0, 0}, 3, inf, {0, 0, 0, 0}, 0},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        float out_a[4], out_b, total = 0;
+        for (int strict = 1; strict >= 0; strict--) {
+            ax_tensor *grads[2] = {vec_tensor(ctx, 4, cases[k].a), vec_tensor(ctx, 1, &cases[k].b)};
+            ax_status st = ax_clip_grad_norm(ctx, 2, grads, 1.0f, 2.0f, strict, &total);
+            AX_ASSERT_OK(ax_tensor_to_host(grads[0], out_a, sizeof out_a));
+            AX_ASSERT_OK(ax_tensor_to_host(grads[1], &out_b, sizeof out_b));
+            cr_assert(isnan(cases[k].want_norm) ? isnan(total) : total == cases[k].want_norm,
+                      "case %zu: norm %g", k, (double)total);
+            if (strict) { /* refused, with a message, and nothing changed */
+                cr_assert_eq(st, AX_ERR_INVALID_ARG, "case %zu: %s", k, ax_status_str(st));
+                cr_assert(strstr(ax_last_error(), "ax_clip_grad_norm") != NULL, "%s",
+                          ax_last_error());
+                th_assert_equal(out_a, cases[k].a, 4, "unchanged after the refusal");
+                cr_assert(out_b == cases[k].b);
+            } else {
+                AX_ASSERT_OK(st);
+                for (int i = 0; i < 5; i++) { /* NaN where NaN, the signs of zeros too */
+                    float got = i < 4 ? out_a[i] : out_b;
+                    float want = i < 4 ? cases[k].want_a[i] : cases[k].want_b;
+                    cr_assert(isnan(want) ? isnan(got)
+                                          : got == want && signbit(got) == signbit(want),
+                              "case %zu, element %d: %g, PyTorch %g", k, i, (double)got,
+                              (double)want);
+                }
+            }
+            ax_tensor_destroy(grads[0]);
+            ax_tensor_destroy(grads[1]);
+        }
+    }
+    /* a finite norm is no error under error_if_nonfinite */
+    float a[2] = {3, 4};
+    ax_tensor *g = vec_tensor(ctx, 2, a);
+    float total = 0;
+    AX_ASSERT_OK(ax_clip_grad_norm(ctx, 1, &g, 10.0f, 2.0f, 1, &total));
+    cr_assert_float_eq(total, 5.0f, 1e-6f);
+    ax_tensor_destroy(g);
     ax_ctx_destroy(ctx);
 }
 
@@ -428,8 +485,8 @@ Test(parity, clipping_matches_cpu) {
         float norm_c = 0, norm_g = 0;
         AX_ASSERT_OK(ax_clip_grad_value(cpu, 2, c, 1.25f));
         AX_ASSERT_OK(ax_clip_grad_value(gpu, 2, g, 1.25f));
-        AX_ASSERT_OK(ax_clip_grad_norm(cpu, 2, c, 0.5f, 2.0f, &norm_c));
-        AX_ASSERT_OK(ax_clip_grad_norm(gpu, 2, g, 0.5f, 2.0f, &norm_g));
+        AX_ASSERT_OK(ax_clip_grad_norm(cpu, 2, c, 0.5f, 2.0f, 0, &norm_c));
+        AX_ASSERT_OK(ax_clip_grad_norm(gpu, 2, g, 0.5f, 2.0f, 0, &norm_g));
         cr_assert(fabsf(norm_c - norm_g) <= 1e-5f * norm_c, "norm %g vs %g", (double)norm_g,
                   (double)norm_c);
         for (int i = 0; i < 2; i++) {
@@ -587,16 +644,16 @@ Test(badinput, optimizer_step) {
 
     /* a bad clip or schedule */
     ax_tensor *clip[1] = {a};
-    AX_ASSERT_FAILS(ax_clip_grad_norm(ctx, 1, clip, -1, 2, NULL), AX_ERR_INVALID_ARG,
+    AX_ASSERT_FAILS(ax_clip_grad_norm(ctx, 1, clip, -1, 2, 0, NULL), AX_ERR_INVALID_ARG,
                     "ax_clip_grad_norm");
-    AX_ASSERT_FAILS(ax_clip_grad_norm(ctx, 1, clip, 1, 1, NULL), AX_ERR_UNSUPPORTED,
+    AX_ASSERT_FAILS(ax_clip_grad_norm(ctx, 1, clip, 1, 1, 0, NULL), AX_ERR_UNSUPPORTED,
                     "ax_clip_grad_norm");
-    AX_ASSERT_FAILS(ax_clip_grad_norm(ctx, 0, clip, 1, 2, NULL), AX_ERR_INVALID_ARG,
+    AX_ASSERT_FAILS(ax_clip_grad_norm(ctx, 0, clip, 1, 2, 0, NULL), AX_ERR_INVALID_ARG,
                     "ax_clip_grad_norm");
-    AX_ASSERT_FAILS(ax_clip_grad_norm(NULL, 1, clip, 1, 2, NULL), AX_ERR_INVALID_ARG,
+    AX_ASSERT_FAILS(ax_clip_grad_norm(NULL, 1, clip, 1, 2, 0, NULL), AX_ERR_INVALID_ARG,
                     "ax_clip_grad_norm");
     ax_tensor *clip_bad[2] = {a, foreign};
-    AX_ASSERT_FAILS(ax_clip_grad_norm(ctx, 2, clip_bad, 1, 2, NULL), AX_ERR_DEVICE,
+    AX_ASSERT_FAILS(ax_clip_grad_norm(ctx, 2, clip_bad, 1, 2, 0, NULL), AX_ERR_DEVICE,
                     "ax_clip_grad_norm");
     AX_ASSERT_FAILS(ax_clip_grad_value(ctx, 1, clip, NAN), AX_ERR_INVALID_ARG,
                     "ax_clip_grad_value");

@@ -160,8 +160,9 @@ typedef struct target_monitor {
     int reached_at; /* iteration, or -1 */
 } target_monitor;
 
-static int stop_at_target(void *user, int iteration, float loss, float grad_max) {
-    (void)grad_max;
+static int stop_at_target(void *user, const ax_tensor *x, int iteration, float loss,
+                          float grad_max) {
+    (void)x, (void)grad_max;
     target_monitor *m = user;
     if (loss <= m->target && m->reached_at < 0)
         m->reached_at = iteration;
@@ -264,8 +265,9 @@ Test(optim2, logistic_regression_mnist_newton_lbfgs_vs_gd, .timeout = 120) {
  * double from the f32 x. */
 static ax_status rosenbrock(void *user, const ax_tensor *x, float *loss, ax_tensor *grad) {
     (void)user;
-    float v[2];
-    TRY(ax_tensor_to_host(x, v, sizeof v));
+    const float *v = ax_tensor_const_data(x); /* CPU contexts only: host memory */
+    if (!v)
+        return AX_ERR_INVALID_ARG;
     double a = v[0], b = v[1], r = b - a * a;
     *loss = (float)((1.0 - a) * (1.0 - a) + 100.0 * r * r);
     if (!grad)
@@ -521,6 +523,26 @@ static ax_status dense_quadratic_loss(void *user, const ax_tensor *x, float *los
     return grad ? ax_tensor_set_from_host(grad, g, (size_t)q->n * sizeof(float)) : AX_OK;
 }
 
+/* A monitor that copies every iterate it is shown (up to max of n floats each). */
+typedef struct xs_monitor {
+    float *x, loss[64];
+    int n, max, calls, iteration[64];
+} xs_monitor;
+
+static int record_x(void *user, const ax_tensor *x, int iteration, float loss, float grad_max) {
+    (void)grad_max;
+    xs_monitor *m = user;
+    if (m->calls < m->max && m->calls < 64) {
+        m->iteration[m->calls] = iteration;
+        m->loss[m->calls] = loss;
+        if (ax_tensor_to_host(x, m->x + (size_t)m->calls * (size_t)m->n,
+                              (size_t)m->n * sizeof(float)) != AX_OK)
+            return 1;
+    }
+    m->calls++;
+    return 0;
+}
+
 /* For K = 1, 2, ...: L-BFGS with max_iter = K from x0 lands where torch.optim.LBFGS's step()
  * with max_iter = K did, after as many evaluations (tests/golden/gen_lbfgs.py). The objectives
  * are evaluated in double here and in f32 by PyTorch, and Rosenbrock amplifies the difference
@@ -552,6 +574,38 @@ static void check_trajectory(const char *name, ax_objective_fn fn, void *user,
                      "%s: %d evaluations after %d iterations, PyTorch %d", name,
                      rep.evaluations, k, evals->i[k - 1]);
     }
+    /* one run of max_iter = iters: the monitor is shown every iterate, each with its loss,
+     * and the last is the x returned */
+    xs_monitor mon = {.x = calloc((size_t)iters * (size_t)n, sizeof(float)), .n = n,
+                      .max = iters};
+    cr_assert(mon.x && iters <= 64);
+    ax_lbfgs_config cfg = ax_lbfgs_defaults();
+    cfg.max_iter = iters;
+    cfg.line_search = line_search;
+    if (line_search == AX_LINE_SEARCH_STRONG_WOLFE)
+        cfg.history_size = (int)gd_scalar(c, "history_size");
+    cfg.monitor = record_x;
+    cfg.monitor_user = &mon;
+    ax_opt_report rep;
+    AX_ASSERT_OK(ax_tensor_set_from_host(x, x0->f, (size_t)n * sizeof(float)));
+    AX_ASSERT_OK(ax_lbfgs_minimize(ctx, &cfg, fn, user, x, &rep));
+    cr_assert_eq(mon.calls, rep.iterations, "%s: the monitor was called %d times", name,
+                 mon.calls);
+    float last[8];
+    AX_ASSERT_OK(ax_tensor_to_host(x, last, (size_t)n * sizeof(float)));
+    th_assert_equal(mon.x + (size_t)(mon.calls - 1) * (size_t)n, last, n, "the last iterate");
+    ax_tensor *xk = gd_tensor_on(ctx, c, "x0");
+    for (int k = 0; k < mon.calls; k++) {
+        float f;
+        cr_assert_eq(mon.iteration[k], k + 1);
+        AX_ASSERT_OK(ax_tensor_set_from_host(xk, mon.x + (size_t)k * (size_t)n,
+                                             (size_t)n * sizeof(float)));
+        AX_ASSERT_OK(fn(user, xk, &f, NULL));
+        cr_assert(f == mon.loss[k], "%s: iteration %d's loss %g is not f(x) = %g", name, k + 1,
+                  (double)mon.loss[k], (double)f);
+    }
+    ax_tensor_destroy(xk);
+    free(mon.x);
     ax_tensor_destroy(x);
     gd_free(c);
     ax_ctx_destroy(ctx);

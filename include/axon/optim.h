@@ -14,7 +14,7 @@
  *     for (int64_t step = 0; step < steps; step++) {
  *         ... forward and backward ...
  *         ax_optimizer_set_lr(opt, ax_lr_schedule_value(&sched, step));
- *         ax_clip_grad_norm(ctx, 2, grads, 1.0f, 2.0f, NULL);
+ *         ax_clip_grad_norm(ctx, 2, grads, 1.0f, 2.0f, 0, NULL);
  *         ax_optimizer_step(opt, 2, params, grads);
  *     }
  *     ax_optimizer_destroy(opt);
@@ -138,10 +138,15 @@ AX_API void ax_optimizer_destroy(ax_optimizer *opt);
 /* ---------------------------------------------------------------- gradient clipping */
 
 /* torch.nn.utils.clip_grad_norm_: total = the norm of all grads together (norm_type 2 only);
- * when max_norm / (total + 1e-6) < 1 every grad is scaled by that factor, in place.
- * The total norm before clipping goes to *total_norm_out (may be NULL). Synchronizes. */
+ * when max_norm / (total + 1e-6) < 1 every grad is scaled by that factor, in place. A
+ * non-finite total spreads as in PyTorch: a NaN norm makes every element NaN, an infinite one
+ * scales by 0 (the infinite elements become NaN, the rest +-0); with error_if_nonfinite the
+ * call fails instead (AX_ERR_INVALID_ARG) and leaves the grads unchanged. The total norm
+ * before clipping goes to *total_norm_out (may be NULL; set on that failure too).
+ * Synchronizes. */
 AX_API ax_status ax_clip_grad_norm(ax_ctx *ctx, int n, ax_tensor *const *grads, float max_norm,
-                                   float norm_type, float *total_norm_out);
+                                   float norm_type, int error_if_nonfinite,
+                                   float *total_norm_out);
 
 /* torch.nn.utils.clip_grad_value_: every element clamped to [-clip, clip] in place (NaN stays
  * NaN). clip finite and >= 0. */
@@ -216,9 +221,11 @@ typedef ax_status (*ax_objective_fn)(void *user, const ax_tensor *x, float *loss
 /* hv = H(x) v, the Hessian of f at x times v (all shaped like x). */
 typedef ax_status (*ax_hvp_fn)(void *user, const ax_tensor *x, const ax_tensor *v,
                                ax_tensor *hv);
-/* Called after every iteration with the iterate's loss and max_i |grad_i|; return nonzero to
- * stop there (reason AX_OPT_STOP_MONITOR), e.g. once a target loss is reached. */
-typedef int (*ax_opt_monitor_fn)(void *user, int iteration, float loss, float grad_max);
+/* Called after every iteration with the iterate x (read it with ax_tensor_to_host or
+ * ax_tensor_const_data; do not keep it), its loss and max_i |grad_i|; return nonzero to stop
+ * there (reason AX_OPT_STOP_MONITOR), e.g. once a target loss is reached. */
+typedef int (*ax_opt_monitor_fn)(void *user, const ax_tensor *x, int iteration, float loss,
+                                 float grad_max);
 
 typedef enum ax_opt_stop {
     AX_OPT_STOP_NONE = 0,    /* not finished: the call failed */

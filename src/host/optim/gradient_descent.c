@@ -36,7 +36,7 @@ static ax_status minimize(ax_so_run *run, const ax_gradient_descent_config *cfg,
             ax_tensor_copy(x, x0);
             return st;
         }
-        AX_TRY(ax_so_accept(run, loss, g, cfg->tolerance_grad, cfg->max_iter, cfg->monitor,
+        AX_TRY(ax_so_accept(run, x, loss, g, cfg->tolerance_grad, cfg->max_iter, cfg->monitor,
                             cfg->monitor_user, reason));
     }
     return AX_OK;

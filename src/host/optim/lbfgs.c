@@ -191,8 +191,8 @@ static ax_status minimize(ax_so_run *run, const ax_lbfgs_config *cfg, lbfgs_ws *
         }
 
         /* the tests, in PyTorch's order after the shared ones */
-        AX_TRY(ax_so_accept(run, loss, w->g, cfg->tolerance_grad, cfg->max_iter, cfg->monitor,
-                            cfg->monitor_user, reason));
+        AX_TRY(ax_so_accept(run, x, loss, w->g, cfg->tolerance_grad, cfg->max_iter,
+                            cfg->monitor, cfg->monitor_user, reason));
         if (*reason != AX_OPT_STOP_NONE)
             break;
         AX_TRY(ax_so_abs_stats(run, w->d, &d_max, NULL));

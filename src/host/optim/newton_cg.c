@@ -168,8 +168,8 @@ static ax_status minimize(ax_so_run *run, const ax_newton_cg_config *cfg, ax_hvp
         w->g = w->g_new;
         w->g_new = tmp;
 
-        AX_TRY(ax_so_accept(run, loss, w->g, cfg->tolerance_grad, cfg->max_iter, cfg->monitor,
-                            cfg->monitor_user, reason));
+        AX_TRY(ax_so_accept(run, x, loss, w->g, cfg->tolerance_grad, cfg->max_iter,
+                            cfg->monitor, cfg->monitor_user, reason));
         if (*reason == AX_OPT_STOP_NONE &&
             fabs((double)loss - (double)prev_loss) < cfg->tolerance_change)
             *reason = AX_OPT_STOP_LOSS_TOL;

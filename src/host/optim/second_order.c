@@ -142,13 +142,13 @@ ax_status ax_so_start(ax_so_run *run, const ax_tensor *x, ax_tensor *g, float to
     return AX_OK;
 }
 
-ax_status ax_so_accept(ax_so_run *run, float loss, const ax_tensor *g, float tolerance_grad,
-                       int max_iter, ax_opt_monitor_fn monitor, void *monitor_user,
-                       ax_opt_stop *reason) {
+ax_status ax_so_accept(ax_so_run *run, const ax_tensor *x, float loss, const ax_tensor *g,
+                       float tolerance_grad, int max_iter, ax_opt_monitor_fn monitor,
+                       void *monitor_user, ax_opt_stop *reason) {
     run->iterations++;
     run->loss = loss;
     AX_TRY(ax_so_abs_stats(run, g, &run->grad_max, &run->grad_sum));
-    int stop = monitor && monitor(monitor_user, run->iterations, loss, (float)run->grad_max);
+    int stop = monitor && monitor(monitor_user, x, run->iterations, loss, (float)run->grad_max);
     if (run->grad_max <= tolerance_grad)
         *reason = AX_OPT_STOP_GRAD_TOL;
     else if (stop)

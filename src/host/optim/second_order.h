@@ -59,13 +59,13 @@ ax_status ax_so_eval(ax_so_run *run, const ax_tensor *x, float *loss, ax_tensor 
 ax_status ax_so_start(ax_so_run *run, const ax_tensor *x, ax_tensor *g, float tolerance_grad,
                       ax_opt_stop *reason);
 
-/* An iteration ended at a point with this loss and gradient g: count it, make it the
- * accepted iterate, call the monitor, and apply the tests every minimizer shares, in this
+/* An iteration ended at x with this loss and gradient g: count it, make it the
+ * accepted iterate, call the monitor (shown x), and apply the tests every minimizer shares, in this
  * order: max |g_i| <= tolerance_grad, the monitor's stop, max_iter. *reason is the first
  * that holds, else AX_OPT_STOP_NONE (the minimizer's own tests come next). */
-ax_status ax_so_accept(ax_so_run *run, float loss, const ax_tensor *g, float tolerance_grad,
-                       int max_iter, ax_opt_monitor_fn monitor, void *monitor_user,
-                       ax_opt_stop *reason);
+ax_status ax_so_accept(ax_so_run *run, const ax_tensor *x, float loss, const ax_tensor *g,
+                       float tolerance_grad, int max_iter, ax_opt_monitor_fn monitor,
+                       void *monitor_user, ax_opt_stop *reason);
 
 /* Fill report (may be NULL) from run: counts, the last accepted iterate, reason
  * (AX_OPT_STOP_NONE after a failure). */

@@ -626,6 +626,189 @@ Test(golden, lbfgs_quadratic_fixed_step) {
     gd_free(c);
 }
 
+/* ---------------------------------------------------------------- the dot product */
+
+/* ax_dot (or ax_abs_max when b is NULL) of host data on ctx, the scalar read back. */
+static float dot_on(ax_ctx *ctx, const float *a, const float *b, int64_t n) {
+    ax_tensor *ta = th_tensor(ctx, 1, &n, a), *tb = b ? th_tensor(ctx, 1, &n, b) : NULL;
+    const int64_t one = 1;
+    ax_tensor *out = th_nan_tensor(ctx, 1, &one);
+    AX_ASSERT_OK(b ? ax_dot(ctx, ta, tb, out) : ax_abs_max(ctx, ta, out));
+    float v;
+    AX_ASSERT_OK(ax_tensor_to_host(out, &v, sizeof v));
+    ax_tensor_destroy(ta);
+    ax_tensor_destroy(tb);
+    ax_tensor_destroy(out);
+    return v;
+}
+
+/* One 1 and 2^22 - 1 terms of 2^-26: each term is below half an ulp of the running sum, so
+ * one f32 accumulator adding them in order stays at 1; the sum is 1 + (2^22 - 1) 2^-26 =
+ * 1.0624999851 (exact in double, 1.0625 in f32). Then random data against a long double
+ * reference, to the last bit but one. */
+Test(dot, accurate_where_one_f32_accumulator_is_not) {
+    ax_ctx *ctx = th_cpu_ctx();
+    const int64_t n = (int64_t)1 << 22;
+    float *a = malloc((size_t)n * sizeof *a), *ones = malloc((size_t)n * sizeof *ones);
+    cr_assert(a && ones);
+    float naive = 0.0f;
+    for (int64_t i = 0; i < n; i++) {
+        a[i] = i == 0 ? 1.0f : ldexpf(1.0f, -26);
+        ones[i] = 1.0f;
+        naive += a[i] * ones[i];
+    }
+    const double exact = 1.0 + (double)(n - 1) * ldexp(1.0, -26);
+    const float got = dot_on(ctx, a, ones, n);
+    cr_assert(got == (float)exact, "dot = %.9g, exact %.9g (one f32 accumulator: %.9g)",
+              (double)got, exact, (double)naive);
+    cr_assert(naive == 1.0f, "the case no longer shows the f32 accumulator's error");
+
+    const int64_t m = 1000003;
+    th_random(a, m, 91, -1.0f, 1.0f);
+    th_random(ones, m, 92, -1.0f, 1.0f);
+    long double ref = 0.0L;
+    for (int64_t i = 0; i < m; i++)
+        ref += (long double)a[i] * (long double)ones[i];
+    const float d = dot_on(ctx, a, ones, m);
+    cr_assert(fabsl((long double)d - ref) <= 0.5000001L * ldexpl(1.0L, ilogbl(ref) - 23),
+              "dot = %.9g, reference %.12Lg: more than half an ulp off", (double)d, ref);
+    free(a);
+    free(ones);
+    ax_ctx_destroy(ctx);
+}
+
+Test(dot, extremes_and_single_elements) {
+    ax_ctx *ctx = th_cpu_ctx();
+    const float inf = INFINITY;
+    cr_assert_eq(dot_on(ctx, (float[]){3}, (float[]){-4}, 1), -12.0f);
+    cr_assert(isnan(dot_on(ctx, (float[]){1, NAN, 2}, (float[]){1, 1, 1}, 3)));
+    cr_assert(isnan(dot_on(ctx, (float[]){inf, 1}, (float[]){0, 1}, 2))); /* inf * 0 */
+    cr_assert(isnan(dot_on(ctx, (float[]){inf, inf}, (float[]){1, -1}, 2))); /* inf - inf */
+    cr_assert_eq(dot_on(ctx, (float[]){inf, 5}, (float[]){2, 1}, 2), inf);
+    /* the products are exact in double: 1e20 * 1e20 overflows f32 only when rounded */
+    cr_assert_eq(dot_on(ctx, (float[]){1e20f}, (float[]){1e20f}, 1), inf);
+    cr_assert_eq(dot_on(ctx, (float[]){1e20f, -1e20f}, (float[]){1e20f, 1e20f}, 2), 0.0f);
+    cr_assert_eq(dot_on(ctx, (float[]){1e-30f}, (float[]){1e-30f}, 1), 0.0f); /* underflow */
+
+    /* max |x|: NaN wins wherever it is, -0 and +0 give 0, -inf gives inf */
+    cr_assert_eq(dot_on(ctx, (float[]){-3, 2}, NULL, 2), 3.0f);
+    cr_assert_eq(dot_on(ctx, (float[]){-0.0f}, NULL, 1), 0.0f);
+    cr_assert(!signbit(dot_on(ctx, (float[]){-0.0f}, NULL, 1)));
+    cr_assert_eq(dot_on(ctx, (float[]){1, -inf, 2}, NULL, 3), inf);
+    for (int at = 0; at < 3; at++) {
+        float v[3] = {5, -7, 6};
+        v[at] = NAN;
+        cr_assert(isnan(dot_on(ctx, v, NULL, 3)), "NaN at %d lost", at);
+    }
+    ax_ctx_destroy(ctx);
+}
+
+/* The same inputs give the same bits, run after run and in either order, on each device;
+ * CUDA agrees with the CPU to an ulp (both sum in double and round once). */
+static void check_dot_repeatable(ax_ctx *ctx, ax_ctx *ref_ctx) {
+    const int64_t sizes[] = {1, 7, 33, 257, 4099, 1000003};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        const int64_t n = sizes[k], one = 1;
+        ax_tensor *a = th_random_tensor(ctx, 1, &n, 500 + (uint64_t)k, -2, 2, 0);
+        ax_tensor *b = th_random_tensor(ctx, 1, &n, 600 + (uint64_t)k, -2, 2, 0);
+        ax_tensor *out = th_nan_tensor(ctx, 1, &one);
+        float first = 0, again = 0, swapped = 0, mx = 0;
+        AX_ASSERT_OK(ax_dot(ctx, a, b, out));
+        AX_ASSERT_OK(ax_tensor_to_host(out, &first, sizeof first));
+        for (int r = 0; r < 3; r++) {
+            AX_ASSERT_OK(ax_dot(ctx, a, b, out));
+            AX_ASSERT_OK(ax_tensor_to_host(out, &again, sizeof again));
+            cr_assert(memcmp(&first, &again, sizeof first) == 0, "n = %lld: %.9g then %.9g",
+                      (long long)n, (double)first, (double)again);
+        }
+        AX_ASSERT_OK(ax_dot(ctx, b, a, out));
+        AX_ASSERT_OK(ax_tensor_to_host(out, &swapped, sizeof swapped));
+        cr_assert(memcmp(&first, &swapped, sizeof first) == 0);
+        AX_ASSERT_OK(ax_abs_max(ctx, a, out));
+        AX_ASSERT_OK(ax_tensor_to_host(out, &mx, sizeof mx));
+        float *ha = th_to_host(a), *hb = th_to_host(b);
+        double ref = 0.0, ref_max = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            ref += (double)ha[i] * hb[i];
+            ref_max = fmax(ref_max, fabs((double)ha[i]));
+        }
+        cr_assert_eq(mx, (float)ref_max, "n = %lld: max |a| = %g, expected %g", (long long)n,
+                     (double)mx, ref_max);
+        if (ref_ctx) { /* the CPU reference on the same data */
+            float want = dot_on(ref_ctx, ha, hb, n);
+            cr_assert(fabsf(first - want) <= ldexpf(fabsf(want), -23) + 1e-30f,
+                      "n = %lld: GPU %.9g, CPU %.9g", (long long)n, (double)first,
+                      (double)want);
+        } else {
+            cr_assert(fabs((double)first - ref) <= ldexp(fabs(ref), -23) + 1e-30,
+                      "n = %lld: %.9g vs %.12g", (long long)n, (double)first, ref);
+        }
+        free(ha);
+        free(hb);
+        ax_tensor_destroy(a);
+        ax_tensor_destroy(b);
+        ax_tensor_destroy(out);
+    }
+}
+
+Test(dot, deterministic_on_the_cpu) {
+    ax_ctx *ctx = th_cpu_ctx();
+    check_dot_repeatable(ctx, NULL);
+    ax_ctx_destroy(ctx);
+}
+
+Test(parity, dot_deterministic_and_matches_cpu) {
+    ax_ctx *gpu = th_gpu_ctx_or_skip(), *cpu = th_cpu_ctx();
+    check_dot_repeatable(gpu, cpu);
+    /* the f32 accumulator's trap and NaN on the GPU too */
+    const int64_t n = (int64_t)1 << 22;
+    float *a = malloc((size_t)n * sizeof *a), *ones = malloc((size_t)n * sizeof *ones);
+    cr_assert(a && ones);
+    for (int64_t i = 0; i < n; i++) {
+        a[i] = i == 0 ? 1.0f : ldexpf(1.0f, -26);
+        ones[i] = 1.0f;
+    }
+    cr_assert_eq(dot_on(gpu, a, ones, n), (float)(1.0 + (double)(n - 1) * ldexp(1.0, -26)));
+    a[n / 2] = NAN;
+    cr_assert(isnan(dot_on(gpu, a, ones, n)));
+    cr_assert(isnan(dot_on(gpu, a, NULL, n)));
+    a[n / 2] = -INFINITY;
+    cr_assert_eq(dot_on(gpu, a, NULL, n), INFINITY);
+    free(a);
+    free(ones);
+    ax_ctx_destroy(gpu);
+    ax_ctx_destroy(cpu);
+}
+
+Test(badinput, dot_and_abs_max) {
+    ax_ctx *ctx = th_cpu_ctx(), *other = th_cpu_ctx();
+    const int64_t three = 3, two = 2, one = 1;
+    ax_tensor *a = th_random_tensor(ctx, 1, &three, 1, -1, 1, 0);
+    ax_tensor *b = th_random_tensor(ctx, 1, &two, 2, -1, 1, 0);
+    ax_tensor *out = th_nan_tensor(ctx, 1, &one), *out2 = th_nan_tensor(ctx, 1, &two);
+    ax_tensor *far = th_nan_tensor(other, 1, &one), *labels = NULL;
+    AX_ASSERT_OK(ax_tensor_create(ctx, AX_I32, 1, &three, &labels));
+    AX_ASSERT_FAILS(ax_dot(ctx, a, b, out), AX_ERR_SHAPE, "ax_dot");
+    AX_ASSERT_FAILS(ax_dot(ctx, a, a, out2), AX_ERR_SHAPE, "ax_dot");
+    AX_ASSERT_FAILS(ax_dot(ctx, a, a, far), AX_ERR_DEVICE, "ax_dot");
+    AX_ASSERT_FAILS(ax_dot(ctx, a, labels, out), AX_ERR_DTYPE, "ax_dot");
+    AX_ASSERT_FAILS(ax_dot(ctx, NULL, a, out), AX_ERR_INVALID_ARG, "ax_dot");
+    AX_ASSERT_FAILS(ax_dot(NULL, a, a, out), AX_ERR_INVALID_ARG, "ax_dot");
+    AX_ASSERT_FAILS(ax_dot(ctx, out, out, out), AX_ERR_INVALID_ARG, "ax_dot"); /* aliasing */
+    AX_ASSERT_FAILS(ax_abs_max(ctx, a, out2), AX_ERR_SHAPE, "ax_abs_max");
+    AX_ASSERT_FAILS(ax_abs_max(ctx, a, NULL), AX_ERR_INVALID_ARG, "ax_abs_max");
+    AX_ASSERT_FAILS(ax_abs_max(ctx, labels, out), AX_ERR_DTYPE, "ax_abs_max");
+    AX_ASSERT_FAILS(ax_abs_max(ctx, out, out), AX_ERR_INVALID_ARG, "ax_abs_max");
+    float v;
+    AX_ASSERT_OK(ax_tensor_to_host(out, &v, sizeof v));
+    cr_assert(isnan(v), "a refused call wrote out");
+    ax_tensor *all[] = {a, b, out, out2, far, labels};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        ax_tensor_destroy(all[i]);
+    ax_ctx_destroy(ctx);
+    ax_ctx_destroy(other);
+}
+
 /* ---------------------------------------------------------------- bad input */
 
 Test(badinput, second_order_configs_and_arguments) {

@@ -208,11 +208,11 @@ AX_API float ax_lr_schedule_value(const ax_lr_schedule *s, int64_t t);
  * The objective is called at x itself and at trial points, which are tensors of x's shape
  * and context; it must not keep them. A callback's failure comes back as its status (with a
  * message that names the minimizer and repeats the callback's own), a non-finite loss as
- * AX_ERR_INVALID_ARG; either way x holds the last accepted iterate. Dot products are GEMMs
- * on the device whose scalar is read back; max |v| (the tolerance tests) is taken on the host
- * from a copy of v. So a CUDA stream synchronizes a few times per iteration, and each
- * iteration copies two vectors to the host: these methods are for full-batch problems whose
- * evaluation costs far more than that. */
+ * AX_ERR_INVALID_ARG; either way x holds the last accepted iterate. Every vector stays on
+ * the device: steps are axpy/scale there, dot products (ax_dot: double sums, deterministic)
+ * and max |v| (ax_abs_max) are reductions there, and only their scalars are read back. So a
+ * CUDA stream synchronizes a few times per iteration (once per scalar): these methods are
+ * for full-batch problems whose evaluation costs far more than that. */
 
 /* loss = f(x) and, when grad is not NULL, grad = df/dx (shaped like x, on x's device).
  * Return AX_OK, or a status that stops the minimizer. */

@@ -45,21 +45,16 @@ ax_status ax_so_begin(ax_so_run *run, const char *fn_name, ax_ctx *ctx, const vo
     run->fn = fn;
     run->user = user;
     run->n = x->numel;
-    const int64_t one[2] = {1, 1};
-    AX_TRY(ax_tensor_create(ctx, AX_F32, 2, one, &run->dot_out));
-    run->host = malloc((size_t)run->n * sizeof(float));
-    if (!run->host) {
-        ax_so_end(run);
-        return ax_fail(AX_ERR_OOM, fn_name, "no host memory for %lld floats", (long long)run->n);
-    }
-    return AX_OK;
+    const struct ax_backend *be = ctx->backend;
+    AX_TRY(ax_check_impl(fn_name, ctx,
+                         be->dot && be->abs_max && be->l1_penalty && be->fill_f32));
+    const int64_t two = 2;
+    return ax_tensor_create(ctx, AX_F32, 1, &two, &run->scalars);
 }
 
 void ax_so_end(ax_so_run *run) {
-    ax_tensor_destroy(run->dot_out);
-    free(run->host);
-    run->dot_out = NULL;
-    run->host = NULL;
+    ax_tensor_destroy(run->scalars);
+    run->scalars = NULL;
 }
 
 ax_status ax_so_vector(ax_so_run *run, const ax_tensor *x, ax_tensor **out) {
@@ -71,37 +66,29 @@ ax_status ax_so_vector(ax_so_run *run, const ax_tensor *x, ax_tensor **out) {
     return AX_OK;
 }
 
-/* v seen as a [1, n] matrix: the same storage under another shape, for the GEMM below. */
-static ax_tensor row_view(const ax_tensor *v) {
-    ax_tensor view = *v;
-    view.ndim = 2;
-    view.shape[0] = 1;
-    view.shape[1] = v->numel;
-    return view;
-}
-
 ax_status ax_so_dot(ax_so_run *run, const ax_tensor *a, const ax_tensor *b, double *out) {
-    /* [1, n] x ([1, n])^T = [1, 1] */
-    ax_tensor va = row_view(a), vb = row_view(b);
     float value;
-    AX_TRY(ax_gemm(run->ctx, AX_NO_TRANS, AX_TRANS, 1.0f, &va, &vb, 0.0f, run->dot_out));
-    AX_TRY(ax_tensor_to_host(run->dot_out, &value, sizeof value));
+    const struct ax_backend *be = run->ctx->backend;
+    float *s = ax_f32(run->scalars);
+    AX_TRY(be->dot(run->ctx, ax_f32(a), ax_f32(b), run->n, s));
+    AX_TRY(be->copy_to_host(run->ctx, &value, s, sizeof value));
     *out = value;
     return AX_OK;
 }
 
 ax_status ax_so_abs_stats(ax_so_run *run, const ax_tensor *v, double *max_abs,
                           double *sum_abs) {
-    AX_TRY(ax_tensor_to_host(v, run->host, (size_t)run->n * sizeof(float)));
-    double mx = 0.0, sum = 0.0;
-    for (int64_t i = 0; i < run->n; i++) {
-        double a = fabs((double)run->host[i]);
-        mx = a > mx || isnan(a) ? a : mx; /* a NaN stays visible */
-        sum += a;
+    const struct ax_backend *be = run->ctx->backend;
+    float *s = ax_f32(run->scalars), host[2];
+    AX_TRY(be->abs_max(run->ctx, ax_f32(v), run->n, s));
+    if (sum_abs) { /* s[1] = 0 + 1 * sum |v| */
+        AX_TRY(be->fill_f32(run->ctx, s + 1, 1, 0.0f));
+        AX_TRY(be->l1_penalty(run->ctx, ax_f32(v), run->n, 1.0f, s + 1, NULL));
     }
-    *max_abs = mx;
+    AX_TRY(be->copy_to_host(run->ctx, host, s, sum_abs ? sizeof host : sizeof host[0]));
+    *max_abs = host[0];
     if (sum_abs)
-        *sum_abs = sum;
+        *sum_abs = host[1];
     return AX_OK;
 }
 

@@ -1,6 +1,6 @@
 /* Internals shared by the full-batch minimizers (L-BFGS, Newton-CG, gradient descent):
- * vectors shaped like x on x's device, dot products and norms read back to the host, checked
- * evaluations of the objective, the report. */
+ * vectors shaped like x on x's device, dot products and norms reduced on the device (only
+ * their scalars come back to the host), checked evaluations of the objective, the report. */
 #ifndef AX_SECOND_ORDER_H
 #define AX_SECOND_ORDER_H
 
@@ -17,8 +17,7 @@ typedef struct ax_so_run {
     ax_objective_fn fn;
     void *user;
     int64_t n;          /* numel(x) */
-    ax_tensor *dot_out; /* [1, 1], the result of ax_so_dot */
-    float *host;        /* n floats, for the max and sum of |v| */
+    ax_tensor *scalars; /* [2] on the device: where dot products and norms land */
     int iterations, evaluations, hvp_calls;
     float loss;      /* at the last accepted iterate */
     double grad_max; /* max |g_i| there */
@@ -34,9 +33,10 @@ void ax_so_end(ax_so_run *run);
 /* A new vector shaped like x on x's device (*out NULL on failure). */
 ax_status ax_so_vector(ax_so_run *run, const ax_tensor *x, ax_tensor **out);
 
-/* a.b, computed on the device as the GEMM [1, n] x [n, 1] (the BLAS's f32 sums). */
+/* a.b, reduced on the device (ax_dot: double sums, deterministic), the f32 result read back. */
 ax_status ax_so_dot(ax_so_run *run, const ax_tensor *a, const ax_tensor *b, double *out);
-/* max_i |v_i| and, when sum_abs is not NULL, sum_i |v_i| (v copied to the host). */
+/* max_i |v_i| and, when sum_abs is not NULL, sum_i |v_i| (f32 results of reductions on the
+ * device, NaN when v holds one). */
 ax_status ax_so_abs_stats(ax_so_run *run, const ax_tensor *v, double *max_abs,
                           double *sum_abs);
 

@@ -498,6 +498,42 @@ Test(optim2, lbfgs_without_line_search_and_gd_quadratic) {
     ax_ctx_destroy(ctx);
 }
 
+/* f(x) = 1 + (x - 0.5)^2 / 2 in f32 as PyTorch evaluates it (r = x - 0.5, r^2, / 2, + 1;
+ * autograd's gradient is r). */
+static ax_status flat_parabola(void *user, const ax_tensor *x, float *loss, ax_tensor *grad) {
+    (void)user;
+    float v;
+    TRY(ax_tensor_to_host(x, &v, sizeof v));
+    const float r = v - 0.5f, sq = r * r, half = sq / 2.0f;
+    *loss = 1.0f + half;
+    return grad ? ax_tensor_set_from_host(grad, &r, sizeof r) : AX_OK;
+}
+
+/* torch.optim.LBFGS([x], line_search_fn="strong_wolfe") from x = 0.5002f: f(x0) rounds to 1
+ * in f32 and so does f(0.5), so the sufficient-decrease test compares 1 > 1 + c1 t g.d,
+ * whose right side is an f32 tensor equal to 1: accepted. PyTorch (2.x) ends at x = 0.5
+ * after 2 evaluations and n_iter = 1; in double the step is refused and the search shrinks
+ * t until it runs out. */
+Test(optim2, lbfgs_accepts_f32_ties_as_pytorch) {
+    ax_ctx *ctx = th_cpu_ctx();
+    const int64_t one = 1;
+    const float x0 = 0.5002f;
+    ax_tensor *x = th_tensor(ctx, 1, &one, &x0);
+    ax_lbfgs_config cfg = ax_lbfgs_defaults();
+    cfg.line_search = AX_LINE_SEARCH_STRONG_WOLFE;
+    ax_opt_report rep;
+    AX_ASSERT_OK(ax_lbfgs_minimize(ctx, &cfg, flat_parabola, NULL, x, &rep));
+    float v;
+    AX_ASSERT_OK(ax_tensor_to_host(x, &v, sizeof v));
+    cr_assert_eq(v, 0.5f, "x = %.9g after %d evaluations", (double)v, rep.evaluations);
+    cr_assert_eq(rep.evaluations, 2);
+    cr_assert_eq(rep.iterations, 1);
+    cr_assert_eq(rep.reason, AX_OPT_STOP_GRAD_TOL, "%s", ax_opt_stop_str(rep.reason));
+    cr_assert_eq(rep.loss, 1.0f);
+    ax_tensor_destroy(x);
+    ax_ctx_destroy(ctx);
+}
+
 /* ---------------------------------------------------------------- PyTorch's trajectories */
 
 /* f = 1/2 x^T A x - b^T x with A, b from a golden case (n <= 8), in double on the host. */

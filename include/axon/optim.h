@@ -264,8 +264,13 @@ typedef enum ax_line_search {
  * the first step is min(1, 1 / sum |g|) lr, later ones lr, or what the strong-Wolfe search
  * (cubic interpolation, zoom) finds from there. Stops on max |g| <= tolerance_grad,
  * g.d > -tolerance_change, max |t d| <= tolerance_change, |f_k - f_k-1| < tolerance_change,
- * max_iter or max_eval. Without a line search the last iterate is evaluated once more than
- * PyTorch does, so that the report describes the returned x. */
+ * max_iter or max_eval. PyTorch's arithmetic too: scalars made from tensors (g.d, y.s,
+ * 1 / y.s, the two-loop's coefficients, sum |g|, max |d t|) are f32, and so are the
+ * line search's tests, so a trial point whose f32 loss ties f(x) passes sufficient decrease
+ * as in PyTorch; losses and t are doubles. The report's iterations are PyTorch's n_iter: an
+ * iteration that stops on g.d > -tolerance_change counts, though it takes no step. Without
+ * a line search the last iterate is evaluated once more than PyTorch does, so that the
+ * report describes the returned x. */
 typedef struct ax_lbfgs_config {
     float lr;                   /* 1 */
     int max_iter;               /* 20 */

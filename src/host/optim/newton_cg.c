@@ -47,6 +47,14 @@ typedef struct newton_ws {
     ax_tensor *g, *g_new, *p, *r, *d, *bd, *x0, *xh, *gh;
 } newton_ws;
 
+/* a.b (the device's f32 result) as a double: Newton-CG's scalars are doubles, as scipy's. */
+static ax_status dot(ax_so_run *run, const ax_tensor *a, const ax_tensor *b, double *out) {
+    float v;
+    AX_TRY(ax_so_dot(run, a, b, &v));
+    *out = v;
+    return AX_OK;
+}
+
 /* The Hessian-vector product oracle at the current iterate. */
 typedef struct hvp_oracle {
     ax_hvp_fn hvp;       /* NULL: forward differences */
@@ -71,7 +79,7 @@ static ax_status hessian_vector(ax_so_run *run, newton_ws *w, const hvp_oracle *
     } else {
         double vv;
         float f;
-        AX_TRY(ax_so_dot(run, v, v, &vv));
+        AX_TRY(dot(run, v, v, &vv));
         if (vv == 0.0)
             return ax_fill(ctx, out, 0.0f);
         double h = sqrt((double)FLT_EPSILON) * (1.0 + o->x_norm) / sqrt(vv);
@@ -95,16 +103,16 @@ static ax_status truncated_cg(ax_so_run *run, newton_ws *w, const hvp_oracle *o,
     AX_TRY(ax_fill(ctx, w->p, 0.0f));
     AX_TRY(ax_tensor_copy(w->r, w->g));
     AX_TRY(ax_scale(ctx, -1.0f, w->g, w->d));
-    AX_TRY(ax_so_dot(run, w->r, w->r, &rr));
+    AX_TRY(dot(run, w->r, w->r, &rr));
     for (int j = 0; j < max_iter; j++) {
         AX_TRY(hessian_vector(run, w, o, w->d, w->bd));
-        AX_TRY(ax_so_dot(run, w->d, w->bd, &dbd));
+        AX_TRY(dot(run, w->d, w->bd, &dbd));
         if (!(dbd > 0.0))
             return j == 0 ? ax_tensor_copy(w->p, w->d) : AX_OK;
         double alpha = rr / dbd;
         AX_TRY(ax_axpy(ctx, (float)alpha, w->d, w->p));
         AX_TRY(ax_axpy(ctx, (float)alpha, w->bd, w->r));
-        AX_TRY(ax_so_dot(run, w->r, w->r, &rr_new));
+        AX_TRY(dot(run, w->r, w->r, &rr_new));
         if (sqrt(rr_new) <= tol)
             break;
         AX_TRY(ax_scale(ctx, (float)(rr_new / rr), w->d, w->d));
@@ -139,14 +147,14 @@ static ax_status minimize(ax_so_run *run, const ax_newton_cg_config *cfg, ax_hvp
         /* the Newton step, solved to the relative accuracy eta = min(eta_max, sqrt(|g|)) */
         hvp_oracle o = {hvp, cfg->damping, x, w->g, 0.0};
         double gg, gtp;
-        AX_TRY(ax_so_dot(run, w->g, w->g, &gg));
+        AX_TRY(dot(run, w->g, w->g, &gg));
         if (!hvp) {
-            AX_TRY(ax_so_dot(run, x, x, &o.x_norm));
+            AX_TRY(dot(run, x, x, &o.x_norm));
             o.x_norm = sqrt(o.x_norm);
         }
         double eta = fmin(cfg->forcing_max, sqrt(sqrt(gg)));
         AX_TRY(truncated_cg(run, w, &o, cfg->cg_max_iter, eta * sqrt(gg)));
-        AX_TRY(ax_so_dot(run, w->g, w->p, &gtp));
+        AX_TRY(dot(run, w->g, w->p, &gtp));
         if (!(gtp < 0.0)) { /* finite-difference noise can spoil descent: fall back to -g */
             AX_TRY(ax_scale(run->ctx, -1.0f, w->g, w->p));
             gtp = -gg;

@@ -66,18 +66,14 @@ ax_status ax_so_vector(ax_so_run *run, const ax_tensor *x, ax_tensor **out) {
     return AX_OK;
 }
 
-ax_status ax_so_dot(ax_so_run *run, const ax_tensor *a, const ax_tensor *b, double *out) {
-    float value;
+ax_status ax_so_dot(ax_so_run *run, const ax_tensor *a, const ax_tensor *b, float *out) {
     const struct ax_backend *be = run->ctx->backend;
     float *s = ax_f32(run->scalars);
     AX_TRY(be->dot(run->ctx, ax_f32(a), ax_f32(b), run->n, s));
-    AX_TRY(be->copy_to_host(run->ctx, &value, s, sizeof value));
-    *out = value;
-    return AX_OK;
+    return be->copy_to_host(run->ctx, out, s, sizeof *out);
 }
 
-ax_status ax_so_abs_stats(ax_so_run *run, const ax_tensor *v, double *max_abs,
-                          double *sum_abs) {
+ax_status ax_so_abs_stats(ax_so_run *run, const ax_tensor *v, float *max_abs, float *sum_abs) {
     const struct ax_backend *be = run->ctx->backend;
     float *s = ax_f32(run->scalars), host[2];
     AX_TRY(be->abs_max(run->ctx, ax_f32(v), run->n, s));
@@ -135,7 +131,7 @@ ax_status ax_so_accept(ax_so_run *run, const ax_tensor *x, float loss, const ax_
     run->iterations++;
     run->loss = loss;
     AX_TRY(ax_so_abs_stats(run, g, &run->grad_max, &run->grad_sum));
-    int stop = monitor && monitor(monitor_user, x, run->iterations, loss, (float)run->grad_max);
+    int stop = monitor && monitor(monitor_user, x, run->iterations, loss, run->grad_max);
     if (run->grad_max <= tolerance_grad)
         *reason = AX_OPT_STOP_GRAD_TOL;
     else if (stop)
@@ -154,7 +150,7 @@ void ax_so_report(const ax_so_run *run, ax_opt_report *report, ax_opt_stop reaso
     report->evaluations = run->evaluations;
     report->hvp_calls = run->hvp_calls;
     report->loss = run->loss;
-    report->grad_max = (float)run->grad_max;
+    report->grad_max = run->grad_max;
     report->reason = reason;
     report->converged = reason == AX_OPT_STOP_GRAD_TOL || reason == AX_OPT_STOP_STEP_TOL ||
                         reason == AX_OPT_STOP_LOSS_TOL;

@@ -19,9 +19,9 @@ typedef struct ax_so_run {
     int64_t n;          /* numel(x) */
     ax_tensor *scalars; /* [2] on the device: where dot products and norms land */
     int iterations, evaluations, hvp_calls;
-    float loss;      /* at the last accepted iterate */
-    double grad_max; /* max |g_i| there */
-    double grad_sum; /* sum |g_i| there */
+    float loss;     /* at the last accepted iterate */
+    float grad_max; /* max |g_i| there */
+    float grad_sum; /* sum |g_i| there */
 } ax_so_run;
 
 /* Check ctx, cfg (as a pointer), fn and x, then set up run (nothing allocated on failure). */
@@ -34,11 +34,10 @@ void ax_so_end(ax_so_run *run);
 ax_status ax_so_vector(ax_so_run *run, const ax_tensor *x, ax_tensor **out);
 
 /* a.b, reduced on the device (ax_dot: double sums, deterministic), the f32 result read back. */
-ax_status ax_so_dot(ax_so_run *run, const ax_tensor *a, const ax_tensor *b, double *out);
+ax_status ax_so_dot(ax_so_run *run, const ax_tensor *a, const ax_tensor *b, float *out);
 /* max_i |v_i| and, when sum_abs is not NULL, sum_i |v_i| (f32 results of reductions on the
  * device, NaN when v holds one). */
-ax_status ax_so_abs_stats(ax_so_run *run, const ax_tensor *v, double *max_abs,
-                          double *sum_abs);
+ax_status ax_so_abs_stats(ax_so_run *run, const ax_tensor *v, float *max_abs, float *sum_abs);
 
 /* y = x + t d (y distinct from x and d). */
 ax_status ax_so_step(ax_ctx *ctx, const ax_tensor *x, float t, const ax_tensor *d,
@@ -78,13 +77,14 @@ ax_status ax_so_require(const char *fn_name, int ok, const char *fmt, ...)
 #endif
     ;
 
-/* PyTorch's strong-Wolfe line search (torch/optim/lbfgs.py, _strong_wolfe) from x0 along d:
+/* PyTorch's strong-Wolfe line search (torch/optim/lbfgs.py, _strong_wolfe, in its mix of f32
+ * and double arithmetic: see line_search.c) from x0 along d:
  * f0, g0 and gtd0 = g0.d describe x0 and t is the first trial step; at most 1 + max_ls
  * evaluations (counted in run). Trial points are evaluated in x. On return *t is the step
  * found, *loss and g the loss and gradient at x0 + t d, and x holds that point.
  * ws holds four vectors shaped like x (the trial gradient, the previous one, the bracket's two). */
 ax_status ax_so_strong_wolfe(ax_so_run *run, ax_tensor *x, const ax_tensor *x0,
-                             const ax_tensor *d, float f0, const ax_tensor *g0, double gtd0,
+                             const ax_tensor *d, float f0, const ax_tensor *g0, float gtd0,
                              float tolerance_change, int max_ls, ax_tensor *const ws[4],
                              double *t, float *loss, ax_tensor *g);
 

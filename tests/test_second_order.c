@@ -662,6 +662,209 @@ Test(golden, lbfgs_quadratic_fixed_step) {
     gd_free(c);
 }
 
+/* ---------------------------------------------------------------- PyTorch's sequences */
+
+/* The objectives of tests/golden/gen_lbfgs.py's seq_* cases, computed as it computes them:
+ * in double from the f32 point, loss and gradient rounded to f32 once. Every call is
+ * recorded (point and loss), so the whole sequence of evaluations can be compared. */
+typedef enum seq_kind { SEQ_ROSENBROCK, SEQ_LOGREG, SEQ_HUBER, SEQ_WIGGLY } seq_kind;
+
+#define SEQ_MAX_N 8
+#define SEQ_MAX_EVALS 512
+
+typedef struct seq_problem {
+    seq_kind kind;
+    int n;
+    const float *a, *y, *c; /* logreg data [m, n] and labels [m]; huber centers [n] */
+    int m;
+    double lambda;
+    int count;                  /* evaluations recorded */
+    float ex[SEQ_MAX_EVALS][SEQ_MAX_N], ef[SEQ_MAX_EVALS];
+} seq_problem;
+
+static void seq_eval(const seq_problem *p, const float *xf, double *f, double *g) {
+    double x[SEQ_MAX_N];
+    for (int i = 0; i < p->n; i++)
+        x[i] = xf[i];
+    if (p->kind == SEQ_ROSENBROCK) {
+        double a = x[0], b = x[1], r = b - a * a;
+        *f = (1.0 - a) * (1.0 - a) + 100.0 * r * r;
+        g[0] = -2.0 * (1.0 - a) - 400.0 * a * r;
+        g[1] = 200.0 * r;
+    } else if (p->kind == SEQ_WIGGLY) { /* sum x^2 / 2 + 0.3 sin(5 x_i + i) */
+        *f = 0.0;
+        for (int i = 0; i < p->n; i++) {
+            *f += 0.5 * x[i] * x[i] + 0.3 * sin(5.0 * x[i] + i);
+            g[i] = x[i] + 1.5 * cos(5.0 * x[i] + i);
+        }
+    } else if (p->kind == SEQ_HUBER) {
+        *f = 0.0;
+        for (int i = 0; i < p->n; i++) {
+            double r = x[i] - (double)p->c[i];
+            int quad = fabs(r) < 1.0;
+            *f += quad ? 0.5 * r * r : fabs(r) - 0.5;
+            g[i] = quad ? r : (r > 0.0) - (r < 0.0);
+        }
+    } else { /* mean_i softplus(z_i) - y_i z_i + lambda/2 |w|^2, z = A w */
+        double sum = 0.0, ww = 0.0;
+        for (int j = 0; j < p->n; j++)
+            g[j] = 0.0;
+        for (int i = 0; i < p->m; i++) {
+            double z = 0.0, yi = p->y[i];
+            for (int j = 0; j < p->n; j++)
+                z += (double)p->a[i * p->n + j] * x[j];
+            sum += (z > 0.0 ? z + log1p(exp(-z)) : log1p(exp(z))) - yi * z;
+            double s = 1.0 / (1.0 + exp(-z));
+            for (int j = 0; j < p->n; j++)
+                g[j] += (double)p->a[i * p->n + j] * (s - yi);
+        }
+        for (int j = 0; j < p->n; j++) {
+            ww += x[j] * x[j];
+            g[j] = g[j] / p->m + p->lambda * x[j];
+        }
+        *f = sum / p->m + 0.5 * p->lambda * ww;
+    }
+}
+
+static ax_status seq_objective(void *user, const ax_tensor *x, float *loss, ax_tensor *grad) {
+    seq_problem *p = user;
+    float xf[SEQ_MAX_N], gf[SEQ_MAX_N];
+    double f, g[SEQ_MAX_N];
+    TRY(ax_tensor_to_host(x, xf, (size_t)p->n * sizeof(float)));
+    seq_eval(p, xf, &f, g);
+    *loss = (float)f;
+    for (int i = 0; i < p->n; i++)
+        gf[i] = (float)g[i];
+    if (p->count < SEQ_MAX_EVALS) {
+        memcpy(p->ex[p->count], xf, (size_t)p->n * sizeof(float));
+        p->ef[p->count] = *loss;
+    }
+    p->count++;
+    return grad ? ax_tensor_set_from_host(grad, gf, (size_t)p->n * sizeof(float)) : AX_OK;
+}
+
+/* The config a seq_* case describes, with max_iter = k. */
+static ax_lbfgs_config seq_config(const gd_case *c, int k) {
+    ax_lbfgs_config cfg = ax_lbfgs_defaults();
+    cfg.max_iter = k;
+    cfg.max_eval = (int)gd_scalar(c, "max_eval");
+    cfg.history_size = (int)gd_scalar(c, "history_size");
+    cfg.lr = gd_scalar(c, "lr");
+    cfg.line_search = gd_scalar(c, "wolfe") != 0.0f ? AX_LINE_SEARCH_STRONG_WOLFE
+                                                     : AX_LINE_SEARCH_NONE;
+    return cfg;
+}
+
+/* Points and losses agree to this: both sides evaluate the same f32 objective, and differ
+ * only in how f32 steps and dot products are rounded (PyTorch fuses x + t d into one
+ * multiply-add and sums dots in f32 BLAS; we round twice and sum in double), which moves an
+ * iterate by a few ulps; a changed test or constant moves it by far more. Rosenbrock's
+ * valley amplifies those ulps (to ~3e-4 relative after 15 iterations), hence its wider
+ * tolerance. */
+#define SEQ_ATOL 1e-6
+#define SEQ_RTOL 2e-5
+
+/* L-BFGS (one run of max_iter = K) calls the objective at the points torch.optim.LBFGS did,
+ * in the same order, and (runs with max_iter = k) ends each iteration at PyTorch's iterate,
+ * with its step length t, n_iter and evaluation count. */
+static void check_sequence(const char *name, seq_kind kind, double atol, double rtol) {
+    ax_ctx *ctx = th_cpu_ctx();
+    gd_case *c = gd_load("lbfgs", name);
+    const gd_tensor *x0 = gd_get(c, "x0"), *ex = gd_get(c, "ex"), *ef = gd_get(c, "ef"),
+                    *xs = gd_get(c, "xs"), *ts = gd_get(c, "ts"), *n_iter = gd_get(c, "n_iter"),
+                    *evals = gd_get(c, "evals");
+    seq_problem *p = calloc(1, sizeof *p);
+    cr_assert(p);
+    p->kind = kind;
+    p->n = (int)x0->numel;
+    cr_assert(p->n <= SEQ_MAX_N && ex->shape[0] <= SEQ_MAX_EVALS);
+    if (kind == SEQ_LOGREG) {
+        p->a = gd_get(c, "a")->f;
+        p->y = gd_get(c, "y")->f;
+        p->m = (int)gd_get(c, "y")->numel;
+        p->lambda = gd_scalar(c, "lambda");
+    } else if (kind == SEQ_HUBER) {
+        p->c = gd_get(c, "c")->f;
+    }
+    const int big_k = (int)gd_scalar(c, "max_iter"), n = p->n, e_count = (int)ex->shape[0];
+    ax_tensor *x = gd_tensor_on(ctx, c, "x0");
+    char what[128];
+
+    /* the whole run: every evaluation, and the iterates the monitor is shown */
+    xs_monitor mon = {.x = calloc((size_t)big_k * (size_t)n, sizeof(float)), .n = n,
+                      .max = big_k};
+    cr_assert(mon.x && big_k <= 64);
+    ax_lbfgs_config cfg = seq_config(c, big_k);
+    cfg.monitor = record_x;
+    cfg.monitor_user = &mon;
+    ax_opt_report rep;
+    AX_ASSERT_OK(ax_lbfgs_minimize(ctx, &cfg, seq_objective, p, x, &rep));
+    const int no_ls = cfg.line_search == AX_LINE_SEARCH_NONE;
+    /* without a line search we evaluate the last iterate, PyTorch does not */
+    const int extra = no_ls && rep.reason == AX_OPT_STOP_MAX_ITER;
+    for (int e = 0; e < e_count && e < p->count; e++) {
+        snprintf(what, sizeof what, "%s: evaluation %d's point", name, e + 1);
+        th_assert_close(p->ex[e], ex->f + (size_t)e * (size_t)n, n, atol, rtol, what);
+        snprintf(what, sizeof what, "%s: evaluation %d's loss", name, e + 1);
+        th_assert_close(&p->ef[e], &ef->f[e], 1, atol, rtol, what);
+    }
+    cr_assert_eq(rep.evaluations, e_count + extra, "%s: %d evaluations, PyTorch %d", name,
+                 rep.evaluations, e_count);
+    cr_assert_eq(rep.iterations, n_iter->i[big_k - 1], "%s: %d iterations, PyTorch's n_iter %d",
+                 name, rep.iterations, n_iter->i[big_k - 1]);
+    for (int k = 0; k < mon.calls && k < big_k; k++) {
+        snprintf(what, sizeof what, "%s: the monitor's iterate %d", name, k + 1);
+        th_assert_close(mon.x + (size_t)k * (size_t)n, xs->f + (size_t)k * (size_t)n, n,
+                        atol, rtol, what);
+    }
+
+    /* runs stopped after k iterations: the iterate, t, n_iter and the evaluations */
+    for (int k = 1; k <= big_k; k++) {
+        float got[SEQ_MAX_N];
+        cfg = seq_config(c, k);
+        p->count = 0;
+        AX_ASSERT_OK(ax_tensor_set_from_host(x, x0->f, (size_t)n * sizeof(float)));
+        AX_ASSERT_OK(ax_lbfgs_minimize(ctx, &cfg, seq_objective, p, x, &rep));
+        AX_ASSERT_OK(ax_tensor_to_host(x, got, (size_t)n * sizeof(float)));
+        snprintf(what, sizeof what, "%s: x after max_iter = %d", name, k);
+        th_assert_close(got, xs->f + (size_t)(k - 1) * (size_t)n, n, atol, rtol, what);
+        const float t = (float)rep.step;
+        snprintf(what, sizeof what, "%s: t of iteration %d", name, rep.iterations);
+        th_assert_close(&t, &ts->f[k - 1], 1, 1e-7, rtol, what);
+        cr_assert_eq(rep.iterations, n_iter->i[k - 1], "%s: max_iter = %d: %d iterations, "
+                     "PyTorch's n_iter %d", name, k, rep.iterations, n_iter->i[k - 1]);
+        const int more = no_ls && rep.reason == AX_OPT_STOP_MAX_ITER;
+        cr_assert_eq(rep.evaluations, evals->i[k - 1] + more,
+                     "%s: max_iter = %d: %d evaluations, PyTorch %d", name, k, rep.evaluations,
+                     evals->i[k - 1]);
+    }
+    free(mon.x);
+    free(p);
+    ax_tensor_destroy(x);
+    gd_free(c);
+    ax_ctx_destroy(ctx);
+}
+
+Test(golden, lbfgs_sequence_rosenbrock_strong_wolfe) {
+    check_sequence("seq_rosenbrock_wolfe", SEQ_ROSENBROCK, 1e-4, 1e-3);
+}
+
+Test(golden, lbfgs_sequence_logreg_strong_wolfe) {
+    check_sequence("seq_logreg_wolfe", SEQ_LOGREG, SEQ_ATOL, SEQ_RTOL);
+}
+
+Test(golden, lbfgs_sequence_logreg_fixed_step) {
+    check_sequence("seq_logreg_fixed", SEQ_LOGREG, SEQ_ATOL, SEQ_RTOL);
+}
+
+Test(golden, lbfgs_sequence_wiggly_strong_wolfe) {
+    check_sequence("seq_wiggly_wolfe", SEQ_WIGGLY, 1e-4, 1e-3);
+}
+
+Test(golden, lbfgs_sequence_skips_flat_curvature_pairs) {
+    check_sequence("seq_huber_skip", SEQ_HUBER, SEQ_ATOL, SEQ_RTOL);
+}
+
 /* ---------------------------------------------------------------- the dot product */
 
 /* ax_dot (or ax_abs_max when b is NULL) of host data on ctx, the scalar read back. */

@@ -245,6 +245,8 @@ typedef struct ax_opt_report {
     int hvp_calls;   /* Hessian-vector products, exact or by finite differences (Newton-CG) */
     float loss;      /* f at the returned x */
     float grad_max;  /* max_i |grad_i| at the returned x (the norm tolerance_grad tests) */
+    double step;     /* the step length t of the last iteration: the line search's (L-BFGS, as
+                      * PyTorch's state["t"]; Newton-CG), lr (gradient descent); 0 if none */
     int converged;   /* reason is GRAD_TOL, STEP_TOL or LOSS_TOL */
     ax_opt_stop reason;
 } ax_opt_report;

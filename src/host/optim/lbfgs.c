@@ -186,6 +186,7 @@ static ax_status minimize(ax_so_run *run, const ax_lbfgs_config *cfg, lbfgs_ws *
          * 1 / |g|_1 is an f32 tensor, and so is the product when it is the smaller */
         const float inv_sum = 1.0f / run->grad_sum;
         t = !first ? cfg->lr : inv_sum < 1.0f ? (double)(inv_sum * cfg->lr) : (double)cfg->lr;
+        run->step = t; /* as PyTorch's state["t"], even when no step follows */
         float gtd, d_max;
         AX_TRY(ax_so_dot(run, w->g, w->d, &gtd));
         if (gtd > -cfg->tolerance_change) {
@@ -201,6 +202,7 @@ static ax_status minimize(ax_so_run *run, const ax_lbfgs_config *cfg, lbfgs_ws *
             ax_tensor_copy(x, w->x0); /* give back the last iterate */
             return st;
         }
+        run->step = t;
 
         /* the tests, in PyTorch's order after the shared ones */
         AX_TRY(ax_so_accept(run, x, loss, w->g, cfg->tolerance_grad, cfg->max_iter,

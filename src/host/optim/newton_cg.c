@@ -133,6 +133,7 @@ static ax_status armijo(ax_so_run *run, const ax_newton_cg_config *cfg, newton_w
         AX_TRY(ax_so_eval(run, x, f_new, w->g_new));
         if ((double)*f_new <= (double)f0 + cfg->c1 * t * gtp) {
             *accepted = 1;
+            run->step = t;
             return AX_OK;
         }
     }

@@ -151,6 +151,7 @@ void ax_so_report(const ax_so_run *run, ax_opt_report *report, ax_opt_stop reaso
     report->hvp_calls = run->hvp_calls;
     report->loss = run->loss;
     report->grad_max = run->grad_max;
+    report->step = run->step;
     report->reason = reason;
     report->converged = reason == AX_OPT_STOP_GRAD_TOL || reason == AX_OPT_STOP_STEP_TOL ||
                         reason == AX_OPT_STOP_LOSS_TOL;

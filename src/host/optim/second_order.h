@@ -22,6 +22,7 @@ typedef struct ax_so_run {
     float loss;     /* at the last accepted iterate */
     float grad_max; /* max |g_i| there */
     float grad_sum; /* sum |g_i| there */
+    double step;    /* the last iteration's step length t (the report's step) */
 } ax_so_run;
 
 /* Check ctx, cfg (as a pointer), fn and x, then set up run (nothing allocated on failure). */

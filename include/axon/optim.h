@@ -36,48 +36,54 @@ extern "C" {
 
 typedef struct ax_optimizer ax_optimizer;
 
+/* Hyperparameters are doubles, as PyTorch's Python floats are: constants made from them
+ * (1 - beta2, 1 - dampening, lr / (1 - beta1^t), sqrt(1 - beta2^t), ...) are computed in double
+ * and rounded to f32 once, as PyTorch rounds them where they meet an f32 tensor, so that
+ * beta2 = 0.999 gives 1 - beta2 = 1e-3 (f32 arithmetic on 0.999f would give 9.99987e-4) and
+ * the state follows PyTorch's to f32 rounding. */
+
 /* SGD (torch.optim.SGD): d = g + weight_decay w;
  * with momentum: buf = d on the first step, then buf = momentum buf + (1 - dampening) d,
  * and d = nesterov ? d + momentum buf : buf; w -= lr d.
  * Nesterov needs momentum > 0 and dampening = 0. */
 typedef struct ax_sgd_config {
-    float lr;           /* 1e-3 */
-    float momentum;     /* 0 */
-    float dampening;    /* 0 */
-    float weight_decay; /* 0 */
-    int nesterov;       /* 0 */
+    double lr;           /* 1e-3 */
+    double momentum;     /* 0 */
+    double dampening;    /* 0 */
+    double weight_decay; /* 0 */
+    int nesterov;        /* 0 */
 } ax_sgd_config;
 
 /* Adagrad (torch.optim.Adagrad): g += weight_decay w; sum += g^2 (sum starts at
  * initial_accumulator_value); w -= clr g / (sqrt(sum) + eps), clr = lr / (1 + (t - 1) lr_decay)
  * at step t = 1, 2, ... */
 typedef struct ax_adagrad_config {
-    float lr;                        /* 1e-2 */
-    float lr_decay;                  /* 0 */
-    float weight_decay;              /* 0 */
-    float initial_accumulator_value; /* 0 */
-    float eps;                       /* 1e-10 */
+    double lr;                        /* 1e-2 */
+    double lr_decay;                  /* 0 */
+    double weight_decay;              /* 0 */
+    double initial_accumulator_value; /* 0 */
+    double eps;                       /* 1e-10 */
 } ax_adagrad_config;
 
 /* Adadelta (torch.optim.Adadelta): g += weight_decay w; v = rho v + (1 - rho) g^2;
  * delta = sqrt(u + eps) / sqrt(v + eps) g; u = rho u + (1 - rho) delta^2; w -= lr delta. */
 typedef struct ax_adadelta_config {
-    float lr;           /* 1.0 */
-    float rho;          /* 0.9 */
-    float eps;          /* 1e-6 */
-    float weight_decay; /* 0 */
+    double lr;           /* 1.0 */
+    double rho;          /* 0.9 */
+    double eps;          /* 1e-6 */
+    double weight_decay; /* 0 */
 } ax_adadelta_config;
 
 /* RMSprop (torch.optim.RMSprop): g += weight_decay w; v = alpha v + (1 - alpha) g^2;
  * centered: a = alpha a + (1 - alpha) g, avg = sqrt(v - a^2) + eps, else avg = sqrt(v) + eps;
  * momentum > 0: buf = momentum buf + g / avg, w -= lr buf; else w -= lr g / avg. */
 typedef struct ax_rmsprop_config {
-    float lr;           /* 1e-2 */
-    float alpha;        /* 0.99 */
-    float eps;          /* 1e-8 */
-    float weight_decay; /* 0 */
-    float momentum;     /* 0 */
-    int centered;       /* 0 */
+    double lr;           /* 1e-2 */
+    double alpha;        /* 0.99 */
+    double eps;          /* 1e-8 */
+    double weight_decay; /* 0 */
+    double momentum;     /* 0 */
+    int centered;        /* 0 */
 } ax_rmsprop_config;
 
 /* Adam and AdamW (torch.optim.Adam, torch.optim.AdamW) at step t = 1, 2, ...:
@@ -86,12 +92,12 @@ typedef struct ax_rmsprop_config {
  * amsgrad: vmax = max(vmax, v), used in place of v below;
  * w -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps). */
 typedef struct ax_adam_config {
-    float lr;           /* 1e-3 */
-    float beta1;        /* 0.9 */
-    float beta2;        /* 0.999 */
-    float eps;          /* 1e-8 */
-    float weight_decay; /* 0 for Adam, 1e-2 for AdamW */
-    int amsgrad;        /* 0 */
+    double lr;           /* 1e-3 */
+    double beta1;        /* 0.9 */
+    double beta2;        /* 0.999 */
+    double eps;          /* 1e-8 */
+    double weight_decay; /* 0 for Adam, 1e-2 for AdamW */
+    int amsgrad;         /* 0 */
 } ax_adam_config;
 
 /* PyTorch's defaults (the values in the comments above). */
@@ -126,7 +132,8 @@ AX_API ax_status ax_optimizer_create_adamw(ax_ctx *ctx, const ax_adam_config *cf
 AX_API ax_status ax_optimizer_step(ax_optimizer *opt, int n, ax_tensor *const *params,
                                    ax_tensor *const *grads);
 
-/* The learning rate used by the next step (finite, >= 0), e.g. from a schedule below. */
+/* The learning rate used by the next step (finite, >= 0), e.g. from a schedule below (kept
+ * as the double of that float; the config's lr is kept exactly). */
 AX_API ax_status ax_optimizer_set_lr(ax_optimizer *opt, float lr);
 AX_API ax_status ax_optimizer_get_lr(const ax_optimizer *opt, float *out);
 /* Steps taken so far. */

@@ -292,26 +292,34 @@ typedef struct ax_lbfgs_config {
     void *monitor_user;
 } ax_lbfgs_config;
 
-/* Truncated Newton (Newton-CG; Nocedal & Wright, Numerical Optimization, Algorithm 7.1):
- * at x_k, conjugate gradients on (H + damping I) p = -g, stopped when the residual
- * |r| <= eta_k |g| with the forcing term eta_k = min(forcing_max, sqrt(|g|)) (2-norms;
- * superlinear convergence), after cg_max_iter iterations, or on negative curvature
- * d.(H + damping I) d <= 0: then p is the CG iterate so far, or -g on CG's first iteration.
- * Then a backtracking Armijo search from t = 1: f(x + t p) <= f(x) + c1 t g.p, halving t at
- * most max_backtracks times (no decrease: stop, reason AX_OPT_STOP_LINE_SEARCH, x unchanged).
+/* Truncated Newton (Newton-CG) as scipy.optimize.minimize(method="Newton-CG") runs it
+ * (Nocedal & Wright, Numerical Optimization, Algorithm 7.1): at x_k, conjugate gradients on
+ * (H + damping I) p = -g from p = 0, stopped when |r|_1 <= eta_k |g|_1 with the forcing term
+ * eta_k = min(forcing_max, sqrt(|g|_1)) (1-norms, as scipy; superlinear convergence), after
+ * cg_max_iter iterations, or on curvature d.(H + damping I) d <= 3 DBL_EPSILON: then p is the
+ * CG iterate so far, or on CG's first iteration with negative curvature the steepest-descent
+ * step -(g.g / |d.Hd|) g. Then scipy's line search (line_search_wolfe1: Moré and Thuente's
+ * search of MINPACK's dcsrch) for t in [1e-8, 50] with f(x + t p) <= f(x) + c1 t g.p and
+ * |g(x + t p).p| <= c2 |g.p|, from t = 1 on the first step and then
+ * min(1, 2.02 (f_k - f_k-1) / g.p) (1 if that is negative); no such t: stop, reason
+ * AX_OPT_STOP_LINE_SEARCH, x unchanged (scipy tries a second search then; we do not).
  * Hessian-vector products come from the hvp callback, or without one from forward
  * differences of gradients: Hv ~ (g(x + h v) - g(x)) / h, h = sqrt(FLT_EPSILON) (1 + |x|) / |v|
- * (one objective evaluation per product; accurate to about sqrt(FLT_EPSILON) relative).
- * Stops on max |g| <= tolerance_grad, |f_k - f_k-1| < tolerance_change, or max_iter. */
+ * (one objective evaluation per product; scipy's h = sqrt(DBL_EPSILON), unscaled, would be
+ * lost in f32 rounding). Stops on max |g| <= tolerance_grad, |t p|_1 <= n tolerance_step
+ * (scipy's xtol = n avextol), |f_k - f_k-1| < tolerance_change, or max_iter. If g.p >= 0 (finite
+ * differences can spoil descent) p = -g. */
 typedef struct ax_newton_cg_config {
-    int max_iter;           /* 50 Newton steps */
-    int cg_max_iter;        /* 100 CG iterations per step */
-    float tolerance_grad;   /* 1e-5 */
-    float tolerance_change; /* 1e-9 */
+    int max_iter;           /* 0: 200 n Newton steps (scipy's default) */
+    int cg_max_iter;        /* 0: 20 n CG iterations per step (scipy's) */
+    float tolerance_grad;   /* 1e-5 (0: scipy, which has no gradient test) */
+    float tolerance_step;   /* 1e-5: scipy's avextol */
+    float tolerance_change; /* 1e-9 (0: scipy) */
     float damping;          /* 0: lambda >= 0 of (H + lambda I) */
     float forcing_max;      /* 0.5: the cap of eta_k, in [0, 1); 0 solves to cg_max_iter */
-    float c1;               /* 1e-4: Armijo's sufficient-decrease constant, in (0, 1) */
-    int max_backtracks;     /* 30 */
+    float c1;               /* 1e-4: sufficient decrease, in (0, c2) */
+    float c2;               /* 0.9: curvature, in (c1, 1) */
+    int max_line_search;    /* 100: trial steps per line search */
     ax_opt_monitor_fn monitor;
     void *monitor_user;
 } ax_newton_cg_config;

@@ -51,14 +51,18 @@ OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "lbfgs")
 gen_dense.OUT = OUT
 
 
-def write_case(name, comment, tensors):
-    """gen_dense.write_case, with this script named in the header."""
+def write_named(script, name, comment, tensors):
+    """gen_dense.write_case into gen_dense.OUT, with `script` named in the header."""
     gen_dense.write_case(name, comment, tensors)
-    path = os.path.join(OUT, name + ".txt")
+    path = os.path.join(gen_dense.OUT, name + ".txt")
     with open(path) as f:
         text = f.read()
     with open(path, "w") as f:
-        f.write(text.replace("gen_dense.py", "gen_lbfgs.py", 1))
+        f.write(text.replace("gen_dense.py", script, 1))
+
+
+def write_case(name, comment, tensors):
+    write_named("gen_lbfgs.py", name, comment, tensors)
 
 
 def rosenbrock(x):

@@ -89,4 +89,14 @@ ax_status ax_so_strong_wolfe(ax_so_run *run, ax_tensor *x, const ax_tensor *x0,
                              float tolerance_change, int max_ls, ax_tensor *const ws[4],
                              double *t, float *loss, ax_tensor *g);
 
+/* scipy's Newton-CG line search (line_search_wolfe1: Moré and Thuente, MINPACK's dcsrch) from
+ * x0 along p: f0 and gtp0 = g0.p describe x0 and t1 is the first trial step; at most max_ls
+ * evaluations (counted in run). On success (*found = 1) *t is a step with sufficient
+ * decrease (c1) and curvature (c2), *loss and g describe x0 + t p, and x holds that point;
+ * otherwise x = x0. */
+ax_status ax_so_more_thuente(ax_so_run *run, ax_tensor *x, const ax_tensor *x0,
+                             const ax_tensor *p, float f0, double gtp0, double t1, double c1,
+                             double c2, int max_ls, double *t, float *loss, ax_tensor *g,
+                             int *found);
+
 #endif

@@ -555,6 +555,26 @@ Test(parity, clipping_matches_cpu) {
             ax_tensor_destroy(g[i]);
         }
     }
+    /* non-finite norms spread alike on both devices (NaN and the signs of zeros) */
+    const float specials[3][4] = {{INFINITY, -2, 0, -0.0f}, {NAN, -2, 1, 1}, {1e30f, 2, -3, 0}};
+    for (int k = 0; k < 3; k++) {
+        const int64_t four = 4;
+        ax_tensor *c = th_tensor(cpu, 1, &four, specials[k]);
+        ax_tensor *g = th_tensor(gpu, 1, &four, specials[k]);
+        float norm_c = 0, norm_g = 0;
+        AX_ASSERT_OK(ax_clip_grad_norm(cpu, 1, &c, 1.0f, 2.0f, 0, &norm_c));
+        AX_ASSERT_OK(ax_clip_grad_norm(gpu, 1, &g, 1.0f, 2.0f, 0, &norm_g));
+        cr_assert(isnan(norm_c) ? isnan(norm_g) : norm_c == norm_g, "norm %g vs %g",
+                  (double)norm_g, (double)norm_c);
+        float *rc = th_to_host(c), *rg = th_to_host(g);
+        for (int i = 0; i < 4; i++)
+            cr_assert(isnan(rc[i]) ? isnan(rg[i]) : memcmp(&rc[i], &rg[i], sizeof(float)) == 0,
+                      "case %d, element %d: GPU %g, CPU %g", k, i, (double)rg[i], (double)rc[i]);
+        free(rc);
+        free(rg);
+        ax_tensor_destroy(c);
+        ax_tensor_destroy(g);
+    }
     ax_ctx_destroy(gpu);
     ax_ctx_destroy(cpu);
 }

@@ -247,7 +247,8 @@ typedef enum ax_opt_stop {
 } ax_opt_stop;
 
 typedef struct ax_opt_report {
-    int iterations;  /* iterations (steps taken); 0 when x0 already met tolerance_grad */
+    int iterations;  /* iterations (steps taken; L-BFGS: PyTorch's n_iter, which also counts
+                      * an iteration that stops on its slope); 0 when x0 met tolerance_grad */
     int evaluations; /* calls of the objective, line searches and finite differences included */
     int hvp_calls;   /* Hessian-vector products, exact or by finite differences (Newton-CG) */
     float loss;      /* f at the returned x */

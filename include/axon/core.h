@@ -157,8 +157,10 @@ AX_API int64_t ax_tensor_numel(const ax_tensor *t);
 AX_API ax_dtype ax_tensor_dtype(const ax_tensor *t);
 AX_API size_t ax_tensor_nbytes(const ax_tensor *t);
 AX_API ax_ctx *ax_tensor_ctx(const ax_tensor *t);
-/* Raw storage (a device pointer on CUDA), for interoperation; NULL when invalid. */
+/* Raw storage (a device pointer on CUDA), for interoperation; NULL when invalid.
+ * ax_tensor_const_data reads through a const tensor (an objective's x, a monitor's x). */
 AX_API void *ax_tensor_data(ax_tensor *t);
+AX_API const void *ax_tensor_const_data(const ax_tensor *t);
 
 /* ---------------------------------------------------------------- Philox RNG */
 

@@ -79,6 +79,14 @@ AX_API ax_status ax_mean_backward(ax_ctx *ctx, const ax_tensor *dy, int axis, ax
  * of many tensors add up to a global norm for gradient clipping. */
 AX_API ax_status ax_sum_squares(ax_ctx *ctx, const ax_tensor *x, int accumulate, ax_tensor *out);
 
+/* out[0] = a.b = sum_e a[e] b[e] over two tensors of the same element count (any shapes),
+ * out one element. Products and sums in double, rounded to f32 once: on CUDA per-block
+ * partial sums then one fixed-order sum of them, so the same inputs on the same device give
+ * the same bits on every run (no atomics). */
+AX_API ax_status ax_dot(ax_ctx *ctx, const ax_tensor *a, const ax_tensor *b, ax_tensor *out);
+/* out[0] = max_e |x[e]| (NaN when any element is NaN), out one element. */
+AX_API ax_status ax_abs_max(ax_ctx *ctx, const ax_tensor *x, ax_tensor *out);
+
 /* Regularization penalties (out has one element, accumulates: out[0] += penalty;
  * dw accumulates: dw += gradient; either may be NULL).
  * L1: lambda * sum |w|, gradient lambda * sign(w) (0 at w = 0).

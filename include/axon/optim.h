@@ -14,7 +14,7 @@
  *     for (int64_t step = 0; step < steps; step++) {
  *         ... forward and backward ...
  *         ax_optimizer_set_lr(opt, ax_lr_schedule_value(&sched, step));
- *         ax_clip_grad_norm(ctx, 2, grads, 1.0f, 2.0f, NULL);
+ *         ax_clip_grad_norm(ctx, 2, grads, 1.0f, 2.0f, 0, NULL);
  *         ax_optimizer_step(opt, 2, params, grads);
  *     }
  *     ax_optimizer_destroy(opt);
@@ -36,48 +36,54 @@ extern "C" {
 
 typedef struct ax_optimizer ax_optimizer;
 
+/* Hyperparameters are doubles, as PyTorch's Python floats are: constants made from them
+ * (1 - beta2, 1 - dampening, lr / (1 - beta1^t), sqrt(1 - beta2^t), ...) are computed in double
+ * and rounded to f32 once, as PyTorch rounds them where they meet an f32 tensor, so that
+ * beta2 = 0.999 gives 1 - beta2 = 1e-3 (f32 arithmetic on 0.999f would give 9.99987e-4) and
+ * the state follows PyTorch's to f32 rounding. */
+
 /* SGD (torch.optim.SGD): d = g + weight_decay w;
  * with momentum: buf = d on the first step, then buf = momentum buf + (1 - dampening) d,
  * and d = nesterov ? d + momentum buf : buf; w -= lr d.
  * Nesterov needs momentum > 0 and dampening = 0. */
 typedef struct ax_sgd_config {
-    float lr;           /* 1e-3 */
-    float momentum;     /* 0 */
-    float dampening;    /* 0 */
-    float weight_decay; /* 0 */
-    int nesterov;       /* 0 */
+    double lr;           /* 1e-3 */
+    double momentum;     /* 0 */
+    double dampening;    /* 0 */
+    double weight_decay; /* 0 */
+    int nesterov;        /* 0 */
 } ax_sgd_config;
 
 /* Adagrad (torch.optim.Adagrad): g += weight_decay w; sum += g^2 (sum starts at
  * initial_accumulator_value); w -= clr g / (sqrt(sum) + eps), clr = lr / (1 + (t - 1) lr_decay)
  * at step t = 1, 2, ... */
 typedef struct ax_adagrad_config {
-    float lr;                        /* 1e-2 */
-    float lr_decay;                  /* 0 */
-    float weight_decay;              /* 0 */
-    float initial_accumulator_value; /* 0 */
-    float eps;                       /* 1e-10 */
+    double lr;                        /* 1e-2 */
+    double lr_decay;                  /* 0 */
+    double weight_decay;              /* 0 */
+    double initial_accumulator_value; /* 0 */
+    double eps;                       /* 1e-10 */
 } ax_adagrad_config;
 
 /* Adadelta (torch.optim.Adadelta): g += weight_decay w; v = rho v + (1 - rho) g^2;
  * delta = sqrt(u + eps) / sqrt(v + eps) g; u = rho u + (1 - rho) delta^2; w -= lr delta. */
 typedef struct ax_adadelta_config {
-    float lr;           /* 1.0 */
-    float rho;          /* 0.9 */
-    float eps;          /* 1e-6 */
-    float weight_decay; /* 0 */
+    double lr;           /* 1.0 */
+    double rho;          /* 0.9 */
+    double eps;          /* 1e-6 */
+    double weight_decay; /* 0 */
 } ax_adadelta_config;
 
 /* RMSprop (torch.optim.RMSprop): g += weight_decay w; v = alpha v + (1 - alpha) g^2;
  * centered: a = alpha a + (1 - alpha) g, avg = sqrt(v - a^2) + eps, else avg = sqrt(v) + eps;
  * momentum > 0: buf = momentum buf + g / avg, w -= lr buf; else w -= lr g / avg. */
 typedef struct ax_rmsprop_config {
-    float lr;           /* 1e-2 */
-    float alpha;        /* 0.99 */
-    float eps;          /* 1e-8 */
-    float weight_decay; /* 0 */
-    float momentum;     /* 0 */
-    int centered;       /* 0 */
+    double lr;           /* 1e-2 */
+    double alpha;        /* 0.99 */
+    double eps;          /* 1e-8 */
+    double weight_decay; /* 0 */
+    double momentum;     /* 0 */
+    int centered;        /* 0 */
 } ax_rmsprop_config;
 
 /* Adam and AdamW (torch.optim.Adam, torch.optim.AdamW) at step t = 1, 2, ...:
@@ -86,12 +92,12 @@ typedef struct ax_rmsprop_config {
  * amsgrad: vmax = max(vmax, v), used in place of v below;
  * w -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps). */
 typedef struct ax_adam_config {
-    float lr;           /* 1e-3 */
-    float beta1;        /* 0.9 */
-    float beta2;        /* 0.999 */
-    float eps;          /* 1e-8 */
-    float weight_decay; /* 0 for Adam, 1e-2 for AdamW */
-    int amsgrad;        /* 0 */
+    double lr;           /* 1e-3 */
+    double beta1;        /* 0.9 */
+    double beta2;        /* 0.999 */
+    double eps;          /* 1e-8 */
+    double weight_decay; /* 0 for Adam, 1e-2 for AdamW */
+    int amsgrad;         /* 0 */
 } ax_adam_config;
 
 /* PyTorch's defaults (the values in the comments above). */
@@ -126,7 +132,8 @@ AX_API ax_status ax_optimizer_create_adamw(ax_ctx *ctx, const ax_adam_config *cf
 AX_API ax_status ax_optimizer_step(ax_optimizer *opt, int n, ax_tensor *const *params,
                                    ax_tensor *const *grads);
 
-/* The learning rate used by the next step (finite, >= 0), e.g. from a schedule below. */
+/* The learning rate used by the next step (finite, >= 0), e.g. from a schedule below (kept
+ * as the double of that float; the config's lr is kept exactly). */
 AX_API ax_status ax_optimizer_set_lr(ax_optimizer *opt, float lr);
 AX_API ax_status ax_optimizer_get_lr(const ax_optimizer *opt, float *out);
 /* Steps taken so far. */
@@ -141,10 +148,15 @@ AX_API void ax_optimizer_destroy(ax_optimizer *opt);
 /* ---------------------------------------------------------------- gradient clipping */
 
 /* torch.nn.utils.clip_grad_norm_: total = the norm of all grads together (norm_type 2 only);
- * when max_norm / (total + 1e-6) < 1 every grad is scaled by that factor, in place.
- * The total norm before clipping goes to *total_norm_out (may be NULL). Synchronizes. */
+ * when max_norm / (total + 1e-6) < 1 every grad is scaled by that factor, in place. A
+ * non-finite total spreads as in PyTorch: a NaN norm makes every element NaN, an infinite one
+ * scales by 0 (the infinite elements become NaN, the rest +-0); with error_if_nonfinite the
+ * call fails instead (AX_ERR_INVALID_ARG) and leaves the grads unchanged. The total norm
+ * before clipping goes to *total_norm_out (may be NULL; set on that failure too).
+ * Synchronizes. */
 AX_API ax_status ax_clip_grad_norm(ax_ctx *ctx, int n, ax_tensor *const *grads, float max_norm,
-                                   float norm_type, float *total_norm_out);
+                                   float norm_type, int error_if_nonfinite,
+                                   float *total_norm_out);
 
 /* torch.nn.utils.clip_grad_value_: every element clamped to [-clip, clip] in place (NaN stays
  * NaN). clip finite and >= 0. */
@@ -206,11 +218,11 @@ AX_API float ax_lr_schedule_value(const ax_lr_schedule *s, int64_t t);
  * The objective is called at x itself and at trial points, which are tensors of x's shape
  * and context; it must not keep them. A callback's failure comes back as its status (with a
  * message that names the minimizer and repeats the callback's own), a non-finite loss as
- * AX_ERR_INVALID_ARG; either way x holds the last accepted iterate. Dot products are GEMMs
- * on the device whose scalar is read back; max |v| (the tolerance tests) is taken on the host
- * from a copy of v. So a CUDA stream synchronizes a few times per iteration, and each
- * iteration copies two vectors to the host: these methods are for full-batch problems whose
- * evaluation costs far more than that. */
+ * AX_ERR_INVALID_ARG; either way x holds the last accepted iterate. Every vector stays on
+ * the device: steps are axpy/scale there, dot products (ax_dot: double sums, deterministic)
+ * and max |v| (ax_abs_max) are reductions there, and only their scalars are read back. So a
+ * CUDA stream synchronizes a few times per iteration (once per scalar): these methods are
+ * for full-batch problems whose evaluation costs far more than that. */
 
 /* loss = f(x) and, when grad is not NULL, grad = df/dx (shaped like x, on x's device).
  * Return AX_OK, or a status that stops the minimizer. */
@@ -219,9 +231,11 @@ typedef ax_status (*ax_objective_fn)(void *user, const ax_tensor *x, float *loss
 /* hv = H(x) v, the Hessian of f at x times v (all shaped like x). */
 typedef ax_status (*ax_hvp_fn)(void *user, const ax_tensor *x, const ax_tensor *v,
                                ax_tensor *hv);
-/* Called after every iteration with the iterate's loss and max_i |grad_i|; return nonzero to
- * stop there (reason AX_OPT_STOP_MONITOR), e.g. once a target loss is reached. */
-typedef int (*ax_opt_monitor_fn)(void *user, int iteration, float loss, float grad_max);
+/* Called after every iteration with the iterate x (read it with ax_tensor_to_host or
+ * ax_tensor_const_data; do not keep it), its loss and max_i |grad_i|; return nonzero to stop
+ * there (reason AX_OPT_STOP_MONITOR), e.g. once a target loss is reached. */
+typedef int (*ax_opt_monitor_fn)(void *user, const ax_tensor *x, int iteration, float loss,
+                                 float grad_max);
 
 typedef enum ax_opt_stop {
     AX_OPT_STOP_NONE = 0,    /* not finished: the call failed */
@@ -236,11 +250,14 @@ typedef enum ax_opt_stop {
 } ax_opt_stop;
 
 typedef struct ax_opt_report {
-    int iterations;  /* iterations (steps taken); 0 when x0 already met tolerance_grad */
+    int iterations;  /* iterations (steps taken; L-BFGS: PyTorch's n_iter, which also counts
+                      * an iteration that stops on its slope); 0 when x0 met tolerance_grad */
     int evaluations; /* calls of the objective, line searches and finite differences included */
     int hvp_calls;   /* Hessian-vector products, exact or by finite differences (Newton-CG) */
     float loss;      /* f at the returned x */
     float grad_max;  /* max_i |grad_i| at the returned x (the norm tolerance_grad tests) */
+    double step;     /* the step length t of the last iteration: the line search's (L-BFGS, as
+                      * PyTorch's state["t"]; Newton-CG), lr (gradient descent); 0 if none */
     int converged;   /* reason is GRAD_TOL, STEP_TOL or LOSS_TOL */
     ax_opt_stop reason;
 } ax_opt_report;
@@ -260,8 +277,13 @@ typedef enum ax_line_search {
  * the first step is min(1, 1 / sum |g|) lr, later ones lr, or what the strong-Wolfe search
  * (cubic interpolation, zoom) finds from there. Stops on max |g| <= tolerance_grad,
  * g.d > -tolerance_change, max |t d| <= tolerance_change, |f_k - f_k-1| < tolerance_change,
- * max_iter or max_eval. Without a line search the last iterate is evaluated once more than
- * PyTorch does, so that the report describes the returned x. */
+ * max_iter or max_eval. PyTorch's arithmetic too: scalars made from tensors (g.d, y.s,
+ * 1 / y.s, the two-loop's coefficients, sum |g|, max |d t|) are f32, and so are the
+ * line search's tests, so a trial point whose f32 loss ties f(x) passes sufficient decrease
+ * as in PyTorch; losses and t are doubles. The report's iterations are PyTorch's n_iter: an
+ * iteration that stops on g.d > -tolerance_change counts, though it takes no step. Without
+ * a line search the last iterate is evaluated once more than PyTorch does, so that the
+ * report describes the returned x. */
 typedef struct ax_lbfgs_config {
     float lr;                   /* 1 */
     int max_iter;               /* 20 */
@@ -274,26 +296,34 @@ typedef struct ax_lbfgs_config {
     void *monitor_user;
 } ax_lbfgs_config;
 
-/* Truncated Newton (Newton-CG; Nocedal & Wright, Numerical Optimization, Algorithm 7.1):
- * at x_k, conjugate gradients on (H + damping I) p = -g, stopped when the residual
- * |r| <= eta_k |g| with the forcing term eta_k = min(forcing_max, sqrt(|g|)) (2-norms;
- * superlinear convergence), after cg_max_iter iterations, or on negative curvature
- * d.(H + damping I) d <= 0: then p is the CG iterate so far, or -g on CG's first iteration.
- * Then a backtracking Armijo search from t = 1: f(x + t p) <= f(x) + c1 t g.p, halving t at
- * most max_backtracks times (no decrease: stop, reason AX_OPT_STOP_LINE_SEARCH, x unchanged).
+/* Truncated Newton (Newton-CG) as scipy.optimize.minimize(method="Newton-CG") runs it
+ * (Nocedal & Wright, Numerical Optimization, Algorithm 7.1): at x_k, conjugate gradients on
+ * (H + damping I) p = -g from p = 0, stopped when |r|_1 <= eta_k |g|_1 with the forcing term
+ * eta_k = min(forcing_max, sqrt(|g|_1)) (1-norms, as scipy; superlinear convergence), after
+ * cg_max_iter iterations, or on curvature d.(H + damping I) d <= 3 DBL_EPSILON: then p is the
+ * CG iterate so far, or on CG's first iteration with negative curvature the steepest-descent
+ * step -(g.g / |d.Hd|) g. Then scipy's line search (line_search_wolfe1: Moré and Thuente's
+ * search of MINPACK's dcsrch) for t in [1e-8, 50] with f(x + t p) <= f(x) + c1 t g.p and
+ * |g(x + t p).p| <= c2 |g.p|, from t = 1 on the first step and then
+ * min(1, 2.02 (f_k - f_k-1) / g.p) (1 if that is negative); no such t: stop, reason
+ * AX_OPT_STOP_LINE_SEARCH, x unchanged (scipy tries a second search then; we do not).
  * Hessian-vector products come from the hvp callback, or without one from forward
  * differences of gradients: Hv ~ (g(x + h v) - g(x)) / h, h = sqrt(FLT_EPSILON) (1 + |x|) / |v|
- * (one objective evaluation per product; accurate to about sqrt(FLT_EPSILON) relative).
- * Stops on max |g| <= tolerance_grad, |f_k - f_k-1| < tolerance_change, or max_iter. */
+ * (one objective evaluation per product; scipy's h = sqrt(DBL_EPSILON), unscaled, would be
+ * lost in f32 rounding). Stops on max |g| <= tolerance_grad, |t p|_1 <= n tolerance_step
+ * (scipy's xtol = n avextol), |f_k - f_k-1| < tolerance_change, or max_iter. If g.p >= 0 (finite
+ * differences can spoil descent) p = -g. */
 typedef struct ax_newton_cg_config {
-    int max_iter;           /* 50 Newton steps */
-    int cg_max_iter;        /* 100 CG iterations per step */
-    float tolerance_grad;   /* 1e-5 */
-    float tolerance_change; /* 1e-9 */
+    int max_iter;           /* 0: 200 n Newton steps (scipy's default) */
+    int cg_max_iter;        /* 0: 20 n CG iterations per step (scipy's) */
+    float tolerance_grad;   /* 1e-5 (0: scipy, which has no gradient test) */
+    float tolerance_step;   /* 1e-5: scipy's avextol */
+    float tolerance_change; /* 1e-9 (0: scipy) */
     float damping;          /* 0: lambda >= 0 of (H + lambda I) */
     float forcing_max;      /* 0.5: the cap of eta_k, in [0, 1); 0 solves to cg_max_iter */
-    float c1;               /* 1e-4: Armijo's sufficient-decrease constant, in (0, 1) */
-    int max_backtracks;     /* 30 */
+    float c1;               /* 1e-4: sufficient decrease, in (0, c2) */
+    float c2;               /* 0.9: curvature, in (c1, 1) */
+    int max_line_search;    /* 100: trial steps per line search */
     ax_opt_monitor_fn monitor;
     void *monitor_user;
 } ax_newton_cg_config;

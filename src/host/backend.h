@@ -76,6 +76,10 @@ struct ax_backend {
     /* out[0] = (accumulate ? out[0] : 0) + sum x^2 */
     ax_status (*sum_squares)(ax_ctx *ctx, const float *x, int64_t n, int accumulate,
                              float *out);
+    /* out[0] = sum_e a[e] b[e], products and sum in double, rounded once; deterministic */
+    ax_status (*dot)(ax_ctx *ctx, const float *a, const float *b, int64_t n, float *out);
+    /* out[0] = max_e |x[e]|, NaN when any x[e] is NaN */
+    ax_status (*abs_max)(ax_ctx *ctx, const float *x, int64_t n, float *out);
     /* out[0] += penalty, dw += gradient; out or dw may be NULL (see ops.h for the formulas) */
     ax_status (*l1_penalty)(ax_ctx *ctx, const float *w, int64_t n, float lambda, float *out,
                             float *dw);

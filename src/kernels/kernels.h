@@ -42,6 +42,8 @@ ax_status ax_cuda_bias_grad(ax_ctx *ctx, const float *dy, float *db, int64_t out
 ax_status ax_cuda_broadcast(ax_ctx *ctx, const float *dy, float *dx, int64_t outer, int64_t dim,
                             int64_t inner, float scale);
 ax_status ax_cuda_sum_squares(ax_ctx *ctx, const float *x, int64_t n, int accumulate, float *out);
+ax_status ax_cuda_dot(ax_ctx *ctx, const float *a, const float *b, int64_t n, float *out);
+ax_status ax_cuda_abs_max(ax_ctx *ctx, const float *x, int64_t n, float *out);
 ax_status ax_cuda_l1_penalty(ax_ctx *ctx, const float *w, int64_t n, float lambda, float *out,
                              float *dw);
 ax_status ax_cuda_l2_penalty(ax_ctx *ctx, const float *w, int64_t n, float lambda, float *out,

@@ -1,4 +1,5 @@
-// Bias add, axis sums and their broadcasts, sum of squares, L1 / L2 penalties.
+// Bias add, axis sums and their broadcasts, sum of squares, dot products, max |x|,
+// L1 / L2 penalties.
 //
 // Every reduction here is deterministic: no atomics; each sum has a fixed split into blocks
 // and a fixed order inside them for a given device and shape, so reruns give the same bits.
@@ -99,6 +100,39 @@ struct L2GradOp {
     float lambda;
     __device__ float f(float w, float dw) const { return __fadd_rn(dw, __fmul_rn(lambda, w)); }
 };
+
+// a[e] b[e] in double (exact: a product of two floats fits), W of them summed in order
+struct DotTerm {
+    static constexpr int kInputs = 2;
+    template <int W>
+    __device__ __forceinline__ double sum(int64_t, const float (&a)[W], const float (&b)[W]) const {
+        double s = 0.0;
+#pragma unroll
+        for (int k = 0; k < W; k++)
+            s += (double)a[k] * (double)b[k];
+        return s;
+    }
+};
+
+// max of magnitudes where a NaN wins: commutative, so every lane of a butterfly agrees
+struct NanMaxAbs {
+    __device__ __forceinline__ float operator()(float a, float b) const {
+        return a > b || isnan(a) ? a : b;
+    }
+};
+
+// Stage 1 of max |x|: block k takes its grid-stride share and writes partial[k], or out[0]
+// at once when it is the only block. Stage 2 runs the same kernel over the partials.
+__global__ void __launch_bounds__(kThreads)
+    abs_max_kernel(const float *x, int64_t n, float *partial, float *out) {
+    const int64_t stride = (int64_t)gridDim.x * blockDim.x;
+    float m = 0.0f;
+    for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < n; e += stride)
+        m = NanMaxAbs{}(m, fabsf(x[e]));
+    m = block_reduce(m, NanMaxAbs{}, 0.0f);
+    if (threadIdx.x == 0)
+        (gridDim.x == 1 ? out : partial)[blockIdx.x] = m;
+}
 
 // ---------------------------------------------------------------- axis sums
 
@@ -362,4 +396,24 @@ extern "C" ax_status ax_cuda_l2_penalty(ax_ctx *ctx, const float *w, int64_t n, 
         AX_TRY(launch_map(ctx, __func__, "launch of L2 gradient", Pointwise<L2GradOp>{{lambda}},
                           n, w, dw, dw));
     return AX_OK;
+}
+
+extern "C" ax_status ax_cuda_dot(ax_ctx *ctx, const float *a, const float *b, int64_t n,
+                                 float *out) {
+    return launch_reduce(ctx, __func__, "launch of dot", DotTerm{}, n, a, b,
+                         ScalarOut{out, 1.0, 0});
+}
+
+extern "C" ax_status ax_cuda_abs_max(ax_ctx *ctx, const float *x, int64_t n, float *out) {
+    const unsigned blocks = min_blocks(resident_blocks(ctx, kThreads), ceil_div(n, kThreads));
+    float *partial = nullptr;
+    if (blocks > 1)
+        AX_TRY(ax_ctx_scratch(ctx, blocks * sizeof(float), (void **)&partial));
+    cudaStream_t stream = ax_stream(ctx);
+    abs_max_kernel<<<blocks, kThreads, 0, stream>>>(x, n, partial, out);
+    AX_TRY(launched(__func__, "launch of abs_max_kernel"));
+    if (blocks == 1)
+        return AX_OK;
+    abs_max_kernel<<<1, kThreads, 0, stream>>>(partial, blocks, nullptr, out);
+    return launched(__func__, "launch of abs_max_kernel (partials)");
 }

@@ -10,6 +10,12 @@ tests/support/golden.c, checked by tests/test_optim.c):
                   every step, w0 [N, 5, 3] and w1 [N, 3]
   schedules.txt   the learning rate at steps 0..T-1 of each schedule, as PyTorch's schedulers
                   give it (the lr the optimizer uses at that step)
+  long_grads.txt  a longer problem: w0 [5, 3], w1 [3] and LONG_STEPS gradients
+  long_<case>.txt LONG_STEPS steps with PyTorch's default betas / alpha / rho (0.999, 0.99,
+                  0.9: f32 arithmetic on them, e.g. 1 - 0.999f = 9.99987e-4, drifts by ~1e-5
+                  relative): hyperparameters, the parameters after every LONG_EVERY steps
+                  (w0 [K, 5, 3], w1 [K, 3]) and the final state under PyTorch's names with the
+                  parameter's index appended (exp_avg_sq0, exp_avg_sq1, ...)
 
 Single-tensor implementations (foreach=False), float32 on the CPU, fixed seeds.
 Usage: python3 tests/golden/gen_optim.py [out_dir]   (default: tests/golden/optim)
@@ -28,6 +34,8 @@ OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "optim")
 gen_dense.OUT = OUT
 
 STEPS = 10
+LONG_STEPS = 300
+LONG_EVERY = 50
 
 # name -> (torch class, kwargs); the C test reads the kwargs back from the file.
 CASES = {
@@ -86,22 +94,57 @@ def hyperparameters(kwargs):
     return out
 
 
+def trajectory(cls, kwargs, w0, w1, g0, g1, every):
+    """Steps over all of g0, g1: (w0, w1) every `every` steps, and the final state as
+    (PyTorch's key + parameter index, tensor)."""
+    p0, p1 = w0.clone().requires_grad_(), w1.clone().requires_grad_()
+    opt = cls([p0, p1], foreach=False, **kwargs)
+    traj0, traj1 = [], []
+    for t in range(g0.shape[0]):
+        p0.grad, p1.grad = g0[t].clone(), g1[t].clone()
+        opt.step()
+        if (t + 1) % every == 0:
+            traj0.append(p0.detach().clone())
+            traj1.append(p1.detach().clone())
+    state = [(f"{key}{i}", v) for i, p in enumerate((p0, p1)) for key, v in opt.state[p].items()
+             if torch.is_tensor(v) and v.shape == p.shape]
+    return [("w0", torch.stack(traj0)), ("w1", torch.stack(traj1))], state
+
+
 def optimizer_cases():
     w0, w1, g0, g1 = problem()
     write_case("grads", "initial parameters and the gradient of every step",
                          [("w0", w0), ("w1", w1), ("g0", g0), ("g1", g1)])
     for name, (cls, kwargs) in CASES.items():
-        p0, p1 = w0.clone().requires_grad_(), w1.clone().requires_grad_()
-        opt = cls([p0, p1], foreach=False, **kwargs)
-        traj0, traj1 = [], []
-        for t in range(STEPS):
-            p0.grad, p1.grad = g0[t].clone(), g1[t].clone()
-            opt.step()
-            traj0.append(p0.detach().clone())
-            traj1.append(p1.detach().clone())
+        traj, _ = trajectory(cls, kwargs, w0, w1, g0, g1, 1)
         write_case(name, f"{cls.__name__}({kwargs}): parameters after each step",
-                             hyperparameters(kwargs) +
-                             [("w0", torch.stack(traj0)), ("w1", torch.stack(traj1))])
+                   hyperparameters(kwargs) + traj)
+
+
+# The long cases: defaults where the drift of f32 hyperparameter arithmetic shows.
+LONG_CASES = {
+    "long_adam": (torch.optim.Adam, dict(lr=0.01)),
+    "long_adam_amsgrad": (torch.optim.Adam, dict(lr=0.01, amsgrad=True, weight_decay=0.01)),
+    "long_adamw": (torch.optim.AdamW, dict(lr=0.01)),
+    "long_rmsprop": (torch.optim.RMSprop, dict(lr=0.001, centered=True, momentum=0.9)),
+    "long_adadelta": (torch.optim.Adadelta, dict(lr=0.5)),
+    "long_adagrad": (torch.optim.Adagrad, dict(lr=0.05, lr_decay=0.01)),
+    "long_sgd": (torch.optim.SGD, dict(lr=0.01, momentum=0.9, dampening=0.1, weight_decay=0.001)),
+}
+
+
+def long_cases():
+    torch.manual_seed(9)
+    w0, w1 = torch.randn(5, 3), torch.randn(3)
+    # gradients around a drifting mean, so the running averages are far from 0 and 1
+    g0 = torch.randn(LONG_STEPS, 5, 3) * 0.5 + torch.linspace(-1.0, 1.0, 15).reshape(1, 5, 3)
+    g1 = torch.randn(LONG_STEPS, 3) * 0.3 + 0.2
+    write_case("long_grads", f"initial parameters and {LONG_STEPS} gradients",
+               [("w0", w0), ("w1", w1), ("g0", g0), ("g1", g1)])
+    for name, (cls, kwargs) in LONG_CASES.items():
+        traj, state = trajectory(cls, kwargs, w0, w1, g0, g1, LONG_EVERY)
+        write_case(name, f"{cls.__name__}({kwargs}), {LONG_STEPS} steps: parameters every "
+                   f"{LONG_EVERY} steps, final state", hyperparameters(kwargs) + traj + state)
 
 
 def schedule_cases():
@@ -135,3 +178,4 @@ def schedule_cases():
 if __name__ == "__main__":
     optimizer_cases()
     schedule_cases()
+    long_cases()

@@ -222,3 +222,5 @@ size_t ax_tensor_nbytes(const ax_tensor *t) {
 ax_ctx *ax_tensor_ctx(const ax_tensor *t) { return valid(t) ? t->ctx : NULL; }
 
 void *ax_tensor_data(ax_tensor *t) { return valid(t) ? t->data : NULL; }
+
+const void *ax_tensor_const_data(const ax_tensor *t) { return valid(t) ? t->data : NULL; }

@@ -40,6 +40,8 @@ ax_status ax_cpu_broadcast(ax_ctx *ctx, const float *dy, float *dx, int64_t oute
                            int64_t inner, float scale);
 ax_status ax_cpu_sum_squares(ax_ctx *ctx, const float *x, int64_t n, int accumulate,
                              float *out);
+ax_status ax_cpu_dot(ax_ctx *ctx, const float *a, const float *b, int64_t n, float *out);
+ax_status ax_cpu_abs_max(ax_ctx *ctx, const float *x, int64_t n, float *out);
 ax_status ax_cpu_l1_penalty(ax_ctx *ctx, const float *w, int64_t n, float lambda, float *out,
                             float *dw);
 ax_status ax_cpu_l2_penalty(ax_ctx *ctx, const float *w, int64_t n, float lambda, float *out,

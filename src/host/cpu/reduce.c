@@ -1,6 +1,6 @@
-/* CPU reference of bias add, sums over one axis and their broadcasts, sums of squares and the
- * L1 / L2 penalties. Tensors are seen as [outer, dim, inner] around the axis (../backend.h);
- * every sum accumulates in double. */
+/* CPU reference of bias add, sums over one axis and their broadcasts, sums of squares, dot
+ * products, the largest magnitude, and the L1 / L2 penalties. Tensors are seen as
+ * [outer, dim, inner] around the axis (../backend.h); every sum accumulates in double. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -95,6 +95,31 @@ ax_status ax_cpu_sum_squares(ax_ctx *ctx, const float *x, int64_t n, int accumul
     (void)ctx;
     double base = accumulate ? (double)out[0] : 0.0;
     out[0] = (float)(base + sum_sq(x, n));
+    return AX_OK;
+}
+
+/* out[0] = sum a[e] b[e]: exact products (a float times a float fits a double) summed in
+ * double in index order, so the result does not depend on anything but the inputs */
+ax_status ax_cpu_dot(ax_ctx *ctx, const float *a, const float *b, int64_t n, float *out) {
+    (void)ctx;
+    double s = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        s += (double)a[i] * (double)b[i];
+    out[0] = (float)s;
+    return AX_OK;
+}
+
+/* out[0] = max |x[e]|; a NaN wins over every number */
+ax_status ax_cpu_abs_max(ax_ctx *ctx, const float *x, int64_t n, float *out) {
+    (void)ctx;
+    float m = 0.0f;
+    for (int64_t i = 0; i < n; i++) {
+        float v = fabsf(x[i]);
+        m = v > m || isnan(v) ? v : m;
+        if (isnan(m))
+            break;
+    }
+    out[0] = m;
     return AX_OK;
 }
 

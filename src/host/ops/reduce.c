@@ -1,5 +1,6 @@
 /* Public entry points of bias add and bias gradient, sum and mean over one axis and their
- * backwards, the sum of squares and the L1 / L2 penalties. A tensor reduced or broadcast
+ * backwards, the sum of squares, the dot product, the largest magnitude and the L1 / L2
+ * penalties. A tensor reduced or broadcast
  * along an axis is seen as [outer, dim, inner] around it (../backend.h). */
 #include <math.h>
 
@@ -86,6 +87,27 @@ ax_status ax_sum_squares(ax_ctx *ctx, const ax_tensor *x, int accumulate, ax_ten
     AX_TRY(ax_check_no_alias(__func__, out, "out", x, "x"));
     AX_TRY(ax_check_impl(__func__, ctx, ctx->backend->sum_squares != NULL));
     return ctx->backend->sum_squares(ctx, ax_f32(x), x->numel, accumulate != 0, ax_f32(out));
+}
+
+ax_status ax_dot(ax_ctx *ctx, const ax_tensor *a, const ax_tensor *b, ax_tensor *out) {
+    AX_TRY(ax_check_ctx(__func__, ctx));
+    AX_TRY(ax_check_tensor(__func__, ctx, a, "a", AX_F32));
+    AX_TRY(ax_check_tensor(__func__, ctx, b, "b", AX_F32));
+    AX_TRY(ax_check_numel(__func__, b, "b", a->numel));
+    AX_TRY(ax_check_scalar(__func__, ctx, out, "out"));
+    AX_TRY(ax_check_no_alias(__func__, out, "out", a, "a"));
+    AX_TRY(ax_check_no_alias(__func__, out, "out", b, "b"));
+    AX_TRY(ax_check_impl(__func__, ctx, ctx->backend->dot != NULL));
+    return ctx->backend->dot(ctx, ax_f32(a), ax_f32(b), a->numel, ax_f32(out));
+}
+
+ax_status ax_abs_max(ax_ctx *ctx, const ax_tensor *x, ax_tensor *out) {
+    AX_TRY(ax_check_ctx(__func__, ctx));
+    AX_TRY(ax_check_tensor(__func__, ctx, x, "x", AX_F32));
+    AX_TRY(ax_check_scalar(__func__, ctx, out, "out"));
+    AX_TRY(ax_check_no_alias(__func__, out, "out", x, "x"));
+    AX_TRY(ax_check_impl(__func__, ctx, ctx->backend->abs_max != NULL));
+    return ctx->backend->abs_max(ctx, ax_f32(x), x->numel, ax_f32(out));
 }
 
 typedef ax_status (*penalty_fn)(ax_ctx *ctx, const float *w, int64_t n, float lambda,

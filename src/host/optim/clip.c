@@ -23,7 +23,7 @@ static ax_status check_grads(const char *fn, ax_ctx *ctx, int n, ax_tensor *cons
 }
 
 ax_status ax_clip_grad_norm(ax_ctx *ctx, int n, ax_tensor *const *grads, float max_norm,
-                            float norm_type, float *total_norm_out) {
+                            float norm_type, int error_if_nonfinite, float *total_norm_out) {
     AX_TRY(check_grads(__func__, ctx, n, grads));
     if (!(isfinite(max_norm) && max_norm >= 0.0f))
         return AX_FAIL(AX_ERR_INVALID_ARG, "max_norm = %g must be finite and >= 0",
@@ -47,15 +47,22 @@ ax_status ax_clip_grad_norm(ax_ctx *ctx, int n, ax_tensor *const *grads, float m
     if (st != AX_OK)
         return AX_FAIL(st, "computing the norm failed: %s", ax_last_error());
     const float total = sqrtf(sum_sq);
-
-    /* coef = max_norm / (total + 1e-6); scale only when it is below 1 (PyTorch clamps it to
-     * 1 and always multiplies, which changes nothing otherwise). NaN never scales. */
-    const float coef = max_norm / (total + 1e-6f);
-    if (coef < 1.0f)
-        for (int i = 0; i < n; i++)
-            AX_TRY(be->scale(ctx, grads[i]->numel, coef, ax_f32(grads[i]), ax_f32(grads[i])));
     if (total_norm_out)
         *total_norm_out = total;
+    if (error_if_nonfinite && !isfinite(total))
+        return AX_FAIL(AX_ERR_INVALID_ARG,
+                       "the total 2-norm of the %d gradients is %g, so it cannot be clipped "
+                       "(gradients left unchanged; error_if_nonfinite = 0 scales them anyway)",
+                       n, (double)total);
+
+    /* coef = max_norm / (total + 1e-6), clamped to at most 1; PyTorch multiplies always,
+     * which changes nothing at 1. A NaN norm gives a NaN coef that spreads to every element
+     * and an infinite one a coef of 0 (inf * 0 = NaN, finite elements become +-0), as in
+     * PyTorch. */
+    const float coef = max_norm / (total + 1e-6f);
+    if (!(coef >= 1.0f))
+        for (int i = 0; i < n; i++)
+            AX_TRY(be->scale(ctx, grads[i]->numel, coef, ax_f32(grads[i]), ax_f32(grads[i])));
     return AX_OK;
 }
 

@@ -28,6 +28,7 @@ static ax_status minimize(ax_so_run *run, const ax_gradient_descent_config *cfg,
                           ax_tensor *x0, ax_tensor *x, ax_opt_stop *reason) {
     AX_TRY(ax_so_start(run, x, g, cfg->tolerance_grad, reason));
     while (*reason == AX_OPT_STOP_NONE) {
+        run->step = cfg->lr;
         float loss;
         AX_TRY(ax_tensor_copy(x0, x));
         AX_TRY(ax_axpy(run->ctx, -cfg->lr, g, x));
@@ -36,7 +37,7 @@ static ax_status minimize(ax_so_run *run, const ax_gradient_descent_config *cfg,
             ax_tensor_copy(x, x0);
             return st;
         }
-        AX_TRY(ax_so_accept(run, loss, g, cfg->tolerance_grad, cfg->max_iter, cfg->monitor,
+        AX_TRY(ax_so_accept(run, x, loss, g, cfg->tolerance_grad, cfg->max_iter, cfg->monitor,
                             cfg->monitor_user, reason));
     }
     return AX_OK;

@@ -1,15 +1,21 @@
 /* L-BFGS as torch.optim.LBFGS.step() runs it (torch/optim/lbfgs.py), over one flat parameter
  * tensor on any device: the two-loop recursion (Nocedal & Wright, Numerical Optimization,
  * Algorithm 7.4) over the last history_size pairs, PyTorch's first step length, its
- * stopping tests, and optionally its strong-Wolfe line search (line_search.c). */
+ * stopping tests, and optionally its strong-Wolfe line search (line_search.c).
+ *
+ * In PyTorch's arithmetic: every scalar made from tensors (dot products, ro = 1 / y.s,
+ * H_diag, the two-loop's alphas and betas, the slope g.d, sum |g|, max |d t|) is an f32
+ * tensor, and the Python constants they meet (1e-10, tolerance_change, lr) are rounded to
+ * f32 there; losses, their differences and the step t are doubles. */
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 
 #include "second_order.h"
 
-/* PyTorch skips a pair whose curvature y.s is not above this. */
-#define LBFGS_MIN_CURVATURE 1e-10
+/* PyTorch skips a pair whose curvature y.s (an f32 tensor) is not above this (rounded to f32
+ * for the comparison). */
+#define LBFGS_MIN_CURVATURE 1e-10f
 
 ax_lbfgs_config ax_lbfgs_defaults(void) {
     return (ax_lbfgs_config){
@@ -50,7 +56,7 @@ typedef struct lbfgs_ws {
     ax_tensor *g, *g_prev, *d, *x0, *ls[4];
     int slots; /* history pairs kept: min(history_size, max_iter) */
     ax_tensor **s, **y; /* slots + 1 each */
-    double *ro, *al;    /* 1 / y.s per pair; the two-loop's alphas */
+    float *ro, *al;     /* 1 / y.s per pair; the two-loop's alphas */
     int count;
 } lbfgs_ws;
 
@@ -94,9 +100,9 @@ static ax_status ws_alloc(ax_so_run *run, const ax_lbfgs_config *cfg, const ax_t
 
 /* Form the pair s = t d, y = g - g_prev from the last step and keep it when y.s > 1e-10;
  * then H_diag = y.s / y.y (the scaling of H0 = H_diag I). */
-static ax_status update_history(ax_so_run *run, lbfgs_ws *w, double t, double *h_diag) {
+static ax_status update_history(ax_so_run *run, lbfgs_ws *w, double t, float *h_diag) {
     ax_tensor *s = w->s[w->count], *y = w->y[w->count];
-    double ys, yy;
+    float ys, yy;
     AX_TRY(ax_tensor_copy(y, w->g));
     AX_TRY(ax_axpy(run->ctx, -1.0f, w->g_prev, y));
     AX_TRY(ax_scale(run->ctx, (float)t, w->d, s));
@@ -104,7 +110,7 @@ static ax_status update_history(ax_so_run *run, lbfgs_ws *w, double t, double *h
     if (!(ys > LBFGS_MIN_CURVATURE))
         return AX_OK;
     AX_TRY(ax_so_dot(run, y, y, &yy));
-    w->ro[w->count] = 1.0 / ys;
+    w->ro[w->count] = 1.0f / ys;
     *h_diag = ys / yy;
     if (w->count < w->slots) {
         w->count++;
@@ -125,20 +131,21 @@ static ax_status update_history(ax_so_run *run, lbfgs_ws *w, double t, double *h
 /* d = -H g by the two-loop recursion:
  *   q = -g; for i = newest..oldest: al_i = ro_i s_i.q, q -= al_i y_i;
  *   r = H_diag q; for i = oldest..newest: be_i = ro_i y_i.r, r += (al_i - be_i) s_i. */
-static ax_status two_loop(ax_so_run *run, lbfgs_ws *w, double h_diag) {
+static ax_status two_loop(ax_so_run *run, lbfgs_ws *w, float h_diag) {
     ax_ctx *ctx = run->ctx;
     AX_TRY(ax_scale(ctx, -1.0f, w->g, w->d));
     for (int i = w->count - 1; i >= 0; i--) {
-        double sq;
+        float sq;
         AX_TRY(ax_so_dot(run, w->s[i], w->d, &sq));
         w->al[i] = sq * w->ro[i];
-        AX_TRY(ax_axpy(ctx, (float)-w->al[i], w->y[i], w->d));
+        AX_TRY(ax_axpy(ctx, -w->al[i], w->y[i], w->d));
     }
-    AX_TRY(ax_scale(ctx, (float)h_diag, w->d, w->d));
+    AX_TRY(ax_scale(ctx, h_diag, w->d, w->d));
     for (int i = 0; i < w->count; i++) {
-        double yr;
+        float yr;
         AX_TRY(ax_so_dot(run, w->y[i], w->d, &yr));
-        AX_TRY(ax_axpy(ctx, (float)(w->al[i] - yr * w->ro[i]), w->s[i], w->d));
+        const float be = yr * w->ro[i];
+        AX_TRY(ax_axpy(ctx, w->al[i] - be, w->s[i], w->d));
     }
     return AX_OK;
 }
@@ -146,7 +153,7 @@ static ax_status two_loop(ax_so_run *run, lbfgs_ws *w, double h_diag) {
 /* x = x0 + t d (x0 = x on entry) with the line search's t (or lr's), and loss, g at the new
  * x. As in PyTorch, the line search may use the evaluations left: max_eval - evaluations. */
 static ax_status take_step(ax_so_run *run, const ax_lbfgs_config *cfg, int max_eval,
-                           lbfgs_ws *w, ax_tensor *x, double gtd, double *t, float *loss) {
+                           lbfgs_ws *w, ax_tensor *x, float gtd, double *t, float *loss) {
     if (cfg->line_search == AX_LINE_SEARCH_STRONG_WOLFE) {
         return ax_so_strong_wolfe(run, x, w->x0, w->d, *loss, w->g, gtd, cfg->tolerance_change,
                                   max_eval - run->evaluations, w->ls, t, loss, w->g);
@@ -161,12 +168,13 @@ static ax_status minimize(ax_so_run *run, const ax_lbfgs_config *cfg, lbfgs_ws *
     const int64_t default_eval = (int64_t)cfg->max_iter * 5 / 4; /* PyTorch's max_iter * 1.25 */
     const int max_eval = cfg->max_eval ? cfg->max_eval
                                        : (int)(default_eval < INT_MAX ? default_eval : INT_MAX);
-    double t = 0.0, h_diag = 1.0;
+    double t = 0.0;
+    float h_diag = 1.0f;
     AX_TRY(ax_so_start(run, x, w->g, cfg->tolerance_grad, reason));
 
-    while (*reason == AX_OPT_STOP_NONE) {
+    for (int first = 1; *reason == AX_OPT_STOP_NONE; first = 0) {
         /* the direction */
-        if (run->iterations == 0) {
+        if (first) {
             AX_TRY(ax_scale(run->ctx, -1.0f, w->g, w->d)); /* steepest descent */
         } else {
             AX_TRY(update_history(run, w, t, &h_diag));
@@ -174,12 +182,17 @@ static ax_status minimize(ax_so_run *run, const ax_lbfgs_config *cfg, lbfgs_ws *
         }
         AX_TRY(ax_tensor_copy(w->g_prev, w->g));
 
-        /* the step: min(1, 1 / |g|_1) lr at first (the scale of g is unknown), then lr */
-        t = run->iterations == 0 ? fmin(1.0, 1.0 / run->grad_sum) * cfg->lr : cfg->lr;
-        double gtd, d_max;
+        /* the step: min(1, 1 / |g|_1) lr at first (the scale of g is unknown), then lr;
+         * 1 / |g|_1 is an f32 tensor, and so is the product when it is the smaller */
+        const float inv_sum = 1.0f / run->grad_sum;
+        t = !first ? cfg->lr : inv_sum < 1.0f ? (double)(inv_sum * cfg->lr) : (double)cfg->lr;
+        run->step = t; /* as PyTorch's state["t"], even when no step follows */
+        float gtd, d_max;
         AX_TRY(ax_so_dot(run, w->g, w->d, &gtd));
         if (gtd > -cfg->tolerance_change) {
-            *reason = AX_OPT_STOP_STEP_TOL; /* no descent left to measure */
+            /* no descent left to measure; PyTorch has counted this iteration already */
+            run->iterations++;
+            *reason = AX_OPT_STOP_STEP_TOL;
             break;
         }
         float loss = run->loss, prev_loss = run->loss;
@@ -189,16 +202,17 @@ static ax_status minimize(ax_so_run *run, const ax_lbfgs_config *cfg, lbfgs_ws *
             ax_tensor_copy(x, w->x0); /* give back the last iterate */
             return st;
         }
+        run->step = t;
 
         /* the tests, in PyTorch's order after the shared ones */
-        AX_TRY(ax_so_accept(run, loss, w->g, cfg->tolerance_grad, cfg->max_iter, cfg->monitor,
-                            cfg->monitor_user, reason));
+        AX_TRY(ax_so_accept(run, x, loss, w->g, cfg->tolerance_grad, cfg->max_iter,
+                            cfg->monitor, cfg->monitor_user, reason));
         if (*reason != AX_OPT_STOP_NONE)
             break;
         AX_TRY(ax_so_abs_stats(run, w->d, &d_max, NULL));
         if (run->evaluations >= max_eval)
             *reason = AX_OPT_STOP_MAX_EVAL;
-        else if (d_max * fabs(t) <= cfg->tolerance_change)
+        else if (d_max * fabsf((float)t) <= cfg->tolerance_change) /* max |d t| in f32 */
             *reason = AX_OPT_STOP_STEP_TOL;
         else if (fabs((double)loss - (double)prev_loss) < cfg->tolerance_change)
             *reason = AX_OPT_STOP_LOSS_TOL;

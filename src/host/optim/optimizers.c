@@ -34,7 +34,7 @@ struct ax_optimizer {
         ax_rmsprop_config rmsprop;
         ax_adam_config adam;
     } cfg;
-    float lr;       /* the current learning rate (cfg's lr is the initial one) */
+    double lr;      /* the current learning rate (cfg's lr is the initial one) */
     int64_t steps;  /* steps taken */
     int nparams;    /* 0 until the first step */
     slot *slots;    /* nparams of them */
@@ -43,63 +43,63 @@ struct ax_optimizer {
 /* ---------------------------------------------------------------- defaults */
 
 ax_sgd_config ax_sgd_defaults(void) {
-    return (ax_sgd_config){.lr = 1e-3f, .momentum = 0.0f, .dampening = 0.0f,
-                           .weight_decay = 0.0f, .nesterov = 0};
+    return (ax_sgd_config){.lr = 1e-3, .momentum = 0.0, .dampening = 0.0, .weight_decay = 0.0,
+                           .nesterov = 0};
 }
 
 ax_adagrad_config ax_adagrad_defaults(void) {
-    return (ax_adagrad_config){.lr = 1e-2f, .lr_decay = 0.0f, .weight_decay = 0.0f,
-                               .initial_accumulator_value = 0.0f, .eps = 1e-10f};
+    return (ax_adagrad_config){.lr = 1e-2, .lr_decay = 0.0, .weight_decay = 0.0,
+                               .initial_accumulator_value = 0.0, .eps = 1e-10};
 }
 
 ax_adadelta_config ax_adadelta_defaults(void) {
-    return (ax_adadelta_config){.lr = 1.0f, .rho = 0.9f, .eps = 1e-6f, .weight_decay = 0.0f};
+    return (ax_adadelta_config){.lr = 1.0, .rho = 0.9, .eps = 1e-6, .weight_decay = 0.0};
 }
 
 ax_rmsprop_config ax_rmsprop_defaults(void) {
-    return (ax_rmsprop_config){.lr = 1e-2f, .alpha = 0.99f, .eps = 1e-8f, .weight_decay = 0.0f,
-                               .momentum = 0.0f, .centered = 0};
+    return (ax_rmsprop_config){.lr = 1e-2, .alpha = 0.99, .eps = 1e-8, .weight_decay = 0.0,
+                               .momentum = 0.0, .centered = 0};
 }
 
 ax_adam_config ax_adam_defaults(void) {
-    return (ax_adam_config){.lr = 1e-3f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f,
-                            .weight_decay = 0.0f, .amsgrad = 0};
+    return (ax_adam_config){.lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8,
+                            .weight_decay = 0.0, .amsgrad = 0};
 }
 
 ax_adam_config ax_adamw_defaults(void) {
     ax_adam_config cfg = ax_adam_defaults();
-    cfg.weight_decay = 1e-2f;
+    cfg.weight_decay = 1e-2;
     return cfg;
 }
 
 /* ---------------------------------------------------------------- hyperparameter checks */
 
 /* value is finite and >= 0 */
-static ax_status check_nonneg(const char *fn, const char *name, float value) {
-    if (isfinite(value) && value >= 0.0f)
+static ax_status check_nonneg(const char *fn, const char *name, double value) {
+    if (isfinite(value) && value >= 0.0)
         return AX_OK;
-    return ax_fail(AX_ERR_INVALID_ARG, fn, "%s = %g must be finite and >= 0", name,
-                   (double)value);
+    return ax_fail(AX_ERR_INVALID_ARG, fn, "%s = %g must be finite and >= 0", name, value);
 }
 
 /* 0 <= value < 1 (open) or 0 <= value <= 1 */
-static ax_status check_unit(const char *fn, const char *name, float value, int open) {
-    if (value >= 0.0f && (open ? value < 1.0f : value <= 1.0f))
+static ax_status check_unit(const char *fn, const char *name, double value, int open) {
+    if (value >= 0.0 && (open ? value < 1.0 : value <= 1.0))
         return AX_OK;
-    return ax_fail(AX_ERR_INVALID_ARG, fn, "%s = %g must be in [0, 1%s", name, (double)value,
+    return ax_fail(AX_ERR_INVALID_ARG, fn, "%s = %g must be in [0, 1%s", name, value,
                    open ? ")" : "]");
 }
 
 static ax_status check_sgd(const char *fn, const ax_sgd_config *c) {
     AX_TRY(check_nonneg(fn, "lr", c->lr));
     AX_TRY(check_nonneg(fn, "momentum", c->momentum));
-    AX_TRY(ax_check_finite(fn, "dampening", c->dampening));
+    if (!isfinite(c->dampening))
+        return ax_fail(AX_ERR_INVALID_ARG, fn, "dampening = %g is not finite", c->dampening);
     AX_TRY(check_nonneg(fn, "weight_decay", c->weight_decay));
-    if (c->nesterov && (c->momentum <= 0.0f || c->dampening != 0.0f))
+    if (c->nesterov && (c->momentum <= 0.0 || c->dampening != 0.0))
         return ax_fail(AX_ERR_INVALID_ARG, fn,
                        "Nesterov momentum needs momentum > 0 and dampening = 0 (momentum = %g, "
                        "dampening = %g)",
-                       (double)c->momentum, (double)c->dampening);
+                       c->momentum, c->dampening);
     return AX_OK;
 }
 
@@ -261,7 +261,7 @@ ax_status ax_optimizer_get_lr(const ax_optimizer *opt, float *out) {
     AX_TRY(check_optimizer(__func__, opt));
     if (!out)
         return AX_FAIL(AX_ERR_INVALID_ARG, "out is NULL");
-    *out = opt->lr;
+    *out = (float)opt->lr;
     return AX_OK;
 }
 
@@ -278,11 +278,11 @@ ax_status ax_optimizer_step_count(const ax_optimizer *opt, int64_t *out) {
 /* Whether this variant keeps state k (see the table in update.h). */
 static int state_used(const ax_optimizer *opt, int k) {
     switch (opt->family) {
-    case AX_OPTIM_SGD: return k == 0 && opt->cfg.sgd.momentum != 0.0f;
+    case AX_OPTIM_SGD: return k == 0 && opt->cfg.sgd.momentum != 0.0;
     case AX_OPTIM_ADAGRAD: return k == 0;
     case AX_OPTIM_ADADELTA: return k <= 1;
     case AX_OPTIM_RMSPROP:
-        return k == 0 || (k == 1 && opt->cfg.rmsprop.momentum > 0.0f) ||
+        return k == 0 || (k == 1 && opt->cfg.rmsprop.momentum > 0.0) ||
                (k == 2 && opt->cfg.rmsprop.centered);
     default: return k <= 1 || opt->cfg.adam.amsgrad;
     }
@@ -292,7 +292,7 @@ static int state_used(const ax_optimizer *opt, int k) {
  * (SGD's momentum buffer is set from the gradient by the first step). */
 static float state_init(const ax_optimizer *opt, int k) {
     if (opt->family == AX_OPTIM_ADAGRAD && k == 0)
-        return opt->cfg.adagrad.initial_accumulator_value;
+        return (float)opt->cfg.adagrad.initial_accumulator_value;
     return 0.0f;
 }
 
@@ -327,17 +327,19 @@ static ax_status alloc_state(const char *fn, ax_optimizer *opt, int n,
 
 /* ---------------------------------------------------------------- step */
 
-/* The rule's hyperparameters for step t = opt->steps (1 on the first step). */
+/* The rule's hyperparameters for step t = opt->steps (1 on the first step): every constant
+ * computed in double from the double hyperparameters and rounded to f32 once, as PyTorch's
+ * Python floats are where they meet an f32 tensor. */
 static struct ax_optim_update make_update(const ax_optimizer *opt) {
     const double t = (double)opt->steps;
-    struct ax_optim_update a = {.family = opt->family, .lr = opt->lr, .decay_scale = 1.0f,
-                                .bias_correction2_sqrt = 1.0f};
+    struct ax_optim_update a = {.family = opt->family, .lr = (float)opt->lr,
+                                .decay_scale = 1.0f, .bias_correction2_sqrt = 1.0f};
     switch (opt->family) {
     case AX_OPTIM_SGD: {
         const ax_sgd_config *c = &opt->cfg.sgd;
-        a.weight_decay = c->weight_decay;
-        a.momentum = c->momentum;
-        a.dampening = c->dampening;
+        a.weight_decay = (float)c->weight_decay;
+        a.momentum = (float)c->momentum;
+        a.one_minus_dampening = (float)(1.0 - c->dampening);
         a.nesterov = c->nesterov;
         a.first_step = opt->steps == 1;
         break;
@@ -345,38 +347,41 @@ static struct ax_optim_update make_update(const ax_optimizer *opt) {
     case AX_OPTIM_ADAGRAD: {
         const ax_adagrad_config *c = &opt->cfg.adagrad;
         a.lr = (float)(opt->lr / (1.0 + (t - 1.0) * c->lr_decay)); /* lr / (1 + (t-1) decay) */
-        a.weight_decay = c->weight_decay;
-        a.eps = c->eps;
+        a.weight_decay = (float)c->weight_decay;
+        a.eps = (float)c->eps;
         break;
     }
     case AX_OPTIM_ADADELTA: {
         const ax_adadelta_config *c = &opt->cfg.adadelta;
-        a.weight_decay = c->weight_decay;
-        a.eps = c->eps;
-        a.rho = c->rho;
+        a.weight_decay = (float)c->weight_decay;
+        a.eps = (float)c->eps;
+        a.rho = (float)c->rho;
+        a.one_minus_rho = (float)(1.0 - c->rho);
         break;
     }
     case AX_OPTIM_RMSPROP: {
         const ax_rmsprop_config *c = &opt->cfg.rmsprop;
-        a.weight_decay = c->weight_decay;
-        a.eps = c->eps;
-        a.rho = c->alpha;
-        a.momentum = c->momentum;
+        a.weight_decay = (float)c->weight_decay;
+        a.eps = (float)c->eps;
+        a.rho = (float)c->alpha;
+        a.one_minus_rho = (float)(1.0 - c->alpha);
+        a.momentum = (float)c->momentum;
         a.centered = c->centered;
         break;
     }
     default: {
         const ax_adam_config *c = &opt->cfg.adam;
-        a.eps = c->eps;
-        a.beta1 = c->beta1;
-        a.rho = c->beta2;
+        a.eps = (float)c->eps;
+        a.one_minus_beta1 = (float)(1.0 - c->beta1);
+        a.rho = (float)c->beta2;
+        a.one_minus_rho = (float)(1.0 - c->beta2);
         a.amsgrad = c->amsgrad;
-        a.lr = (float)(opt->lr / (1.0 - pow(c->beta1, t))); /* lr / (1 - beta1^t) */
+        a.lr = (float)(opt->lr / (1.0 - pow(c->beta1, t)));            /* lr / (1 - beta1^t) */
         a.bias_correction2_sqrt = (float)sqrt(1.0 - pow(c->beta2, t)); /* sqrt(1 - beta2^t) */
         if (opt->decoupled)
-            a.decay_scale = (float)(1.0 - (double)opt->lr * c->weight_decay); /* 1 - lr wd */
+            a.decay_scale = (float)(1.0 - opt->lr * c->weight_decay); /* 1 - lr wd */
         else
-            a.weight_decay = c->weight_decay;
+            a.weight_decay = (float)c->weight_decay;
         break;
     }
     }

@@ -45,21 +45,16 @@ ax_status ax_so_begin(ax_so_run *run, const char *fn_name, ax_ctx *ctx, const vo
     run->fn = fn;
     run->user = user;
     run->n = x->numel;
-    const int64_t one[2] = {1, 1};
-    AX_TRY(ax_tensor_create(ctx, AX_F32, 2, one, &run->dot_out));
-    run->host = malloc((size_t)run->n * sizeof(float));
-    if (!run->host) {
-        ax_so_end(run);
-        return ax_fail(AX_ERR_OOM, fn_name, "no host memory for %lld floats", (long long)run->n);
-    }
-    return AX_OK;
+    const struct ax_backend *be = ctx->backend;
+    AX_TRY(ax_check_impl(fn_name, ctx,
+                         be->dot && be->abs_max && be->l1_penalty && be->fill_f32));
+    const int64_t two = 2;
+    return ax_tensor_create(ctx, AX_F32, 1, &two, &run->scalars);
 }
 
 void ax_so_end(ax_so_run *run) {
-    ax_tensor_destroy(run->dot_out);
-    free(run->host);
-    run->dot_out = NULL;
-    run->host = NULL;
+    ax_tensor_destroy(run->scalars);
+    run->scalars = NULL;
 }
 
 ax_status ax_so_vector(ax_so_run *run, const ax_tensor *x, ax_tensor **out) {
@@ -71,44 +66,25 @@ ax_status ax_so_vector(ax_so_run *run, const ax_tensor *x, ax_tensor **out) {
     return AX_OK;
 }
 
-/* v seen as a [1, n] matrix: the same storage under another shape, for the GEMM below. */
-static ax_tensor row_view(const ax_tensor *v) {
-    ax_tensor view = *v;
-    view.ndim = 2;
-    view.shape[0] = 1;
-    view.shape[1] = v->numel;
-    return view;
+ax_status ax_so_dot(ax_so_run *run, const ax_tensor *a, const ax_tensor *b, float *out) {
+    const struct ax_backend *be = run->ctx->backend;
+    float *s = ax_f32(run->scalars);
+    AX_TRY(be->dot(run->ctx, ax_f32(a), ax_f32(b), run->n, s));
+    return be->copy_to_host(run->ctx, out, s, sizeof *out);
 }
 
-ax_status ax_so_dot(ax_so_run *run, const ax_tensor *a, const ax_tensor *b, double *out) {
-    /* [1, n] x ([1, n])^T = [1, 1] */
-    ax_tensor va = row_view(a), vb = row_view(b);
-    float value;
-    AX_TRY(ax_tensor_view_open(run->fn_name, &va));
-    ax_status st = ax_tensor_view_open(run->fn_name, &vb);
-    if (st == AX_OK) {
-        st = ax_gemm(run->ctx, AX_NO_TRANS, AX_TRANS, 1.0f, &va, &vb, 0.0f, run->dot_out);
-        ax_tensor_view_close(&vb);
+ax_status ax_so_abs_stats(ax_so_run *run, const ax_tensor *v, float *max_abs, float *sum_abs) {
+    const struct ax_backend *be = run->ctx->backend;
+    float *s = ax_f32(run->scalars), host[2];
+    AX_TRY(be->abs_max(run->ctx, ax_f32(v), run->n, s));
+    if (sum_abs) { /* s[1] = 0 + 1 * sum |v| */
+        AX_TRY(be->fill_f32(run->ctx, s + 1, 1, 0.0f));
+        AX_TRY(be->l1_penalty(run->ctx, ax_f32(v), run->n, 1.0f, s + 1, NULL));
     }
-    ax_tensor_view_close(&va);
-    AX_TRY(st);
-    AX_TRY(ax_tensor_to_host(run->dot_out, &value, sizeof value));
-    *out = value;
-    return AX_OK;
-}
-
-ax_status ax_so_abs_stats(ax_so_run *run, const ax_tensor *v, double *max_abs,
-                          double *sum_abs) {
-    AX_TRY(ax_tensor_to_host(v, run->host, (size_t)run->n * sizeof(float)));
-    double mx = 0.0, sum = 0.0;
-    for (int64_t i = 0; i < run->n; i++) {
-        double a = fabs((double)run->host[i]);
-        mx = a > mx || isnan(a) ? a : mx; /* a NaN stays visible */
-        sum += a;
-    }
-    *max_abs = mx;
+    AX_TRY(be->copy_to_host(run->ctx, host, s, sum_abs ? sizeof host : sizeof host[0]));
+    *max_abs = host[0];
     if (sum_abs)
-        *sum_abs = sum;
+        *sum_abs = host[1];
     return AX_OK;
 }
 
@@ -149,13 +125,13 @@ ax_status ax_so_start(ax_so_run *run, const ax_tensor *x, ax_tensor *g, float to
     return AX_OK;
 }
 
-ax_status ax_so_accept(ax_so_run *run, float loss, const ax_tensor *g, float tolerance_grad,
-                       int max_iter, ax_opt_monitor_fn monitor, void *monitor_user,
-                       ax_opt_stop *reason) {
+ax_status ax_so_accept(ax_so_run *run, const ax_tensor *x, float loss, const ax_tensor *g,
+                       float tolerance_grad, int max_iter, ax_opt_monitor_fn monitor,
+                       void *monitor_user, ax_opt_stop *reason) {
     run->iterations++;
     run->loss = loss;
     AX_TRY(ax_so_abs_stats(run, g, &run->grad_max, &run->grad_sum));
-    int stop = monitor && monitor(monitor_user, run->iterations, loss, (float)run->grad_max);
+    int stop = monitor && monitor(monitor_user, x, run->iterations, loss, run->grad_max);
     if (run->grad_max <= tolerance_grad)
         *reason = AX_OPT_STOP_GRAD_TOL;
     else if (stop)
@@ -174,7 +150,8 @@ void ax_so_report(const ax_so_run *run, ax_opt_report *report, ax_opt_stop reaso
     report->evaluations = run->evaluations;
     report->hvp_calls = run->hvp_calls;
     report->loss = run->loss;
-    report->grad_max = (float)run->grad_max;
+    report->grad_max = run->grad_max;
+    report->step = run->step;
     report->reason = reason;
     report->converged = reason == AX_OPT_STOP_GRAD_TOL || reason == AX_OPT_STOP_STEP_TOL ||
                         reason == AX_OPT_STOP_LOSS_TOL;

@@ -1,8 +1,9 @@
 /* The per-element update rules of the first-order optimizers, shared by the CPU reference
  * (src/host/cpu/optim.c) and the CUDA kernel (src/kernels/optim.cu), so both backends run the
  * same formulas in the same order. The host (optimizers.c) turns a config and the step count
- * into a struct ax_optim_update; everything that depends on the step only (bias corrections,
- * Adagrad's decayed lr, AdamW's decay factor) is computed there once, in double.
+ * into a struct ax_optim_update; everything that depends on the hyperparameters and the step
+ * only (1 - beta, bias corrections, Adagrad's decayed lr, AdamW's decay factor) is computed
+ * there once, in double, and rounded to f32 once, as PyTorch's Python floats are.
  *
  * Each rule updates one element: w (the parameter), g (its gradient, read only) and the state
  * elements s0, s1, s2 of its family (NULL where the variant has no such state):
@@ -32,19 +33,20 @@ typedef enum ax_optim_family {
 
 /* One step's hyperparameters, as the rules use them. */
 struct ax_optim_update {
-    int family;         /* ax_optim_family */
-    float lr;           /* Adagrad: lr / (1 + (t - 1) lr_decay); Adam: lr / (1 - beta1^t) */
-    float weight_decay; /* coupled decay g += weight_decay w (0: none) */
+    int family;                  /* ax_optim_family */
+    float lr; /* the step's lr; Adagrad: lr / (1 + (t - 1) lr_decay); Adam: lr / (1 - beta1^t) */
+    float weight_decay;          /* coupled decay g += weight_decay w (0: none) */
     float eps;
-    float momentum;     /* SGD, RMSprop */
-    float dampening;    /* SGD */
-    int nesterov;       /* SGD */
-    int first_step;     /* SGD: the momentum buffer starts as the gradient */
-    float rho;          /* Adadelta rho, RMSprop alpha, Adam beta2 */
-    float beta1;        /* Adam */
-    int centered;       /* RMSprop */
-    int amsgrad;        /* Adam */
-    float decay_scale;  /* AdamW: w *= 1 - lr weight_decay before the update (1: none) */
+    float momentum;              /* SGD, RMSprop */
+    float one_minus_dampening;   /* SGD: 1 - dampening */
+    int nesterov;                /* SGD */
+    int first_step;              /* SGD: the momentum buffer starts as the gradient */
+    float rho;                   /* Adadelta rho, RMSprop alpha, Adam beta2 */
+    float one_minus_rho;         /* 1 - rho */
+    float one_minus_beta1;       /* Adam: 1 - beta1 */
+    int centered;                /* RMSprop */
+    int amsgrad;                 /* Adam */
+    float decay_scale;           /* AdamW: w *= 1 - lr weight_decay before the update (1: none) */
     float bias_correction2_sqrt; /* Adam: sqrt(1 - beta2^t) */
 };
 
@@ -57,7 +59,7 @@ AX_RULE void ax_sgd_rule(const struct ax_optim_update *a, float *w, float g, flo
     float d = ax_coupled_decay(a, *w, g);
     if (a->momentum != 0.0f) {
         /* buf = d (first step), else buf = momentum buf + (1 - dampening) d */
-        *buf = a->first_step ? d : a->momentum * *buf + (1.0f - a->dampening) * d;
+        *buf = a->first_step ? d : a->momentum * *buf + a->one_minus_dampening * d;
         /* nesterov: d = d + momentum buf; else d = buf */
         d = a->nesterov ? d + a->momentum * *buf : *buf;
     }
@@ -74,9 +76,9 @@ AX_RULE void ax_adadelta_rule(const struct ax_optim_update *a, float *w, float g
                               float *u) {
     const float rho = a->rho;
     g = ax_coupled_decay(a, *w, g);
-    *v = rho * *v + (1.0f - rho) * g * g;                         /* v = rho v + (1 - rho) g^2 */
-    float delta = sqrtf(*u + a->eps) / sqrtf(*v + a->eps) * g;   /* sqrt(u+eps)/sqrt(v+eps) g */
-    *u = rho * *u + (1.0f - rho) * delta * delta;                 /* u = rho u + (1-rho) delta^2 */
+    *v = rho * *v + a->one_minus_rho * g * g;                   /* v = rho v + (1 - rho) g^2 */
+    float delta = sqrtf(*u + a->eps) / sqrtf(*v + a->eps) * g; /* sqrt(u+eps)/sqrt(v+eps) g */
+    *u = rho * *u + a->one_minus_rho * delta * delta;           /* u = rho u + (1-rho) delta^2 */
     *w -= a->lr * delta;                                          /* w -= lr delta */
 }
 
@@ -84,10 +86,10 @@ AX_RULE void ax_rmsprop_rule(const struct ax_optim_update *a, float *w, float g,
                              float *buf, float *gavg) {
     const float alpha = a->rho;
     g = ax_coupled_decay(a, *w, g);
-    *v = alpha * *v + (1.0f - alpha) * g * g; /* v = alpha v + (1 - alpha) g^2 */
+    *v = alpha * *v + a->one_minus_rho * g * g; /* v = alpha v + (1 - alpha) g^2 */
     float avg;
     if (a->centered) {
-        *gavg += (1.0f - alpha) * (g - *gavg);   /* a = lerp(a, g, 1 - alpha) */
+        *gavg += a->one_minus_rho * (g - *gavg);  /* a = lerp(a, g, 1 - alpha) */
         avg = sqrtf(*v - *gavg * *gavg) + a->eps; /* sqrt(v - a^2) + eps */
     } else {
         avg = sqrtf(*v) + a->eps; /* sqrt(v) + eps */
@@ -105,8 +107,8 @@ AX_RULE void ax_adam_rule(const struct ax_optim_update *a, float *w, float g, fl
     *w *= a->decay_scale; /* AdamW: w *= 1 - lr weight_decay */
     g = ax_coupled_decay(a, *w, g);
     const float beta2 = a->rho;
-    *m += (1.0f - a->beta1) * (g - *m);       /* m = lerp(m, g, 1 - beta1) */
-    *v = beta2 * *v + (1.0f - beta2) * g * g; /* v = beta2 v + (1 - beta2) g^2 */
+    *m += a->one_minus_beta1 * (g - *m);          /* m = lerp(m, g, 1 - beta1) */
+    *v = beta2 * *v + a->one_minus_rho * g * g; /* v = beta2 v + (1 - beta2) g^2 */
     float vhat = *v;
     if (a->amsgrad) {
         *vmax = fmaxf(*vmax, *v); /* vmax = max(vmax, v) */

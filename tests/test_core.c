@@ -248,3 +248,36 @@ Test(api, missing_backend_entry_is_unsupported) {
     ax_tensor_destroy(a);
     ax_ctx_destroy(ctx);
 }
+
+/* The reference backend is complete: every entry of backend_entries.h is filled in the CPU
+ * table (its table is generated from the list, so a hand edit or a NULL slipping in shows
+ * here), and the list matches the struct: entries counted from the list plus the name and
+ * the seven memory entries make up the whole struct. */
+#include <stddef.h>
+
+static const struct {
+    const char *name;
+    size_t offset;
+} backend_entries[] = {
+#define AX_BACKEND_ENTRY(ret, name, params) {#name, offsetof(struct ax_backend, name)},
+#include "host/backend_entries.h"
+#undef AX_BACKEND_ENTRY
+};
+
+Test(api, cpu_backend_fills_every_entry) {
+    size_t count = sizeof backend_entries / sizeof backend_entries[0];
+    cr_assert_geq(count, 32, "the list has all the op entries (%zu)", count);
+    for (size_t i = 0; i < count; i++) {
+        void (*fnp)(void);
+        memcpy(&fnp, (const char *)&ax_cpu_backend + backend_entries[i].offset, sizeof fnp);
+        cr_assert(fnp != NULL, "the CPU backend lacks %s", backend_entries[i].name);
+    }
+    cr_assert(ax_cpu_backend.alloc && ax_cpu_backend.free && ax_cpu_backend.copy_to_device &&
+                  ax_cpu_backend.copy_to_host && ax_cpu_backend.copy_on_device &&
+                  ax_cpu_backend.synchronize,
+              "the CPU memory entries are filled");
+    /* name + enter + 6 memory entries + the listed ops: no field left outside the list */
+    cr_assert_eq(sizeof(struct ax_backend),
+                 sizeof(const char *) + 7 * sizeof(void (*)(void)) + count * sizeof(void (*)(void)),
+                 "struct ax_backend has fields the list does not declare");
+}

@@ -28,7 +28,7 @@ ax_status ax_activation_forward(ax_ctx *ctx, ax_activation act, float slope,
     AX_TRY(ax_check_tensor(__func__, ctx, y, "y", AX_F32));
     AX_TRY(ax_check_same_shape(__func__, x, "x", y, "y"));
     AX_TRY(check_act(__func__, act, &slope));
-    AX_TRY(ax_check_impl(__func__, ctx, ctx->backend->activation_forward != NULL));
+    AX_TRY(ax_backend_ready(__func__, ctx, ctx->backend->activation_forward != NULL));
     return ctx->backend->activation_forward(ctx, (int)act, slope, ax_f32(x), ax_f32(y),
                                             x->numel);
 }
@@ -57,7 +57,7 @@ ax_status ax_activation_backward(ax_ctx *ctx, ax_activation act, float slope,
     int needs_y = act == AX_ACT_SIGMOID || act == AX_ACT_TANH; /* else x: (leaky) ReLU */
     AX_TRY(check_saved(__func__, ctx, x, "x", !needs_y, dy, dx));
     AX_TRY(check_saved(__func__, ctx, y, "y", needs_y, dy, dx));
-    AX_TRY(ax_check_impl(__func__, ctx, ctx->backend->activation_backward != NULL));
+    AX_TRY(ax_backend_ready(__func__, ctx, ctx->backend->activation_backward != NULL));
     return ctx->backend->activation_backward(ctx, (int)act, slope, ax_f32(x), ax_f32(y),
                                              ax_f32(dy), ax_f32(dx), dy->numel);
 }

@@ -102,7 +102,7 @@ ax_status ax_check_no_alias(const char *fn, const ax_tensor *out, const char *ou
     return AX_OK;
 }
 
-ax_status ax_check_impl(const char *fn, const ax_ctx *ctx, int present) {
+ax_status ax_backend_ready(const char *fn, const ax_ctx *ctx, int present) {
     if (!present)
         return ax_fail(AX_ERR_UNSUPPORTED, fn,
                        "the %s backend has no implementation of this op", ctx->backend->name);

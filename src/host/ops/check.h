@@ -45,7 +45,7 @@ ax_status ax_check_no_alias(const char *fn, const ax_tensor *out, const char *ou
 
 /* Called right before an op's backend entry: present says the entry is not NULL (else
  * AX_ERR_UNSUPPORTED naming the backend); then ctx's device is made current (backend enter). */
-ax_status ax_check_impl(const char *fn, const ax_ctx *ctx, int present);
+ax_status ax_backend_ready(const char *fn, const ax_ctx *ctx, int present);
 
 /* Normalize axis (negative counts from the end) against t's ndim; split t into
  * [outer, dim, inner] around it. */

@@ -60,7 +60,7 @@ ax_status ax_dense_forward(ax_ctx *ctx, const ax_tensor *x, const ax_tensor *w,
     AX_TRY(check_bias(__func__, ctx, b, "b", out));
     AX_TRY(check_no_alias3(__func__, y, "y", x, w, b, "b"));
     const struct ax_backend *be = ctx->backend;
-    AX_TRY(ax_check_impl(__func__, ctx, be->gemm != NULL && (!b || be->bias_add != NULL)));
+    AX_TRY(ax_backend_ready(__func__, ctx, be->gemm != NULL && (!b || be->bias_add != NULL)));
     AX_TRY(gemm2d(ctx, 0, 1, n, out, in, ax_f32(x), in, ax_f32(w), in, ax_f32(y))); /* x W^T */
     if (b)
         AX_TRY(be->bias_add(ctx, ax_f32(y), ax_f32(b), n, out, 1));
@@ -85,7 +85,7 @@ ax_status ax_dense_backward(ax_ctx *ctx, const ax_tensor *x, const ax_tensor *w,
     AX_TRY(ax_check_no_alias(__func__, db, "db", dx, "dx"));
     AX_TRY(ax_check_no_alias(__func__, db, "db", dw, "dw"));
     const struct ax_backend *be = ctx->backend;
-    AX_TRY(ax_check_impl(__func__, ctx,
+    AX_TRY(ax_backend_ready(__func__, ctx,
                          (!(dx || dw) || be->gemm != NULL) && (!db || be->bias_grad != NULL)));
     if (dx) /* dx [N, in] = dy [N, out] W [out, in] */
         AX_TRY(gemm2d(ctx, 0, 0, n, in, out, ax_f32(dy), out, ax_f32(w), in, ax_f32(dx)));

@@ -18,15 +18,15 @@ static ax_status dropout(const char *fn, ax_ctx *ctx, float p, uint64_t seed, ui
     if (p == 0.0f) {
         if (out->data == in->data)
             return AX_OK;
-        AX_TRY(ax_check_impl(fn, ctx, be->copy_on_device != NULL));
+        AX_TRY(ax_backend_ready(fn, ctx, be->copy_on_device != NULL));
         return be->copy_on_device(ctx, out->data, in->data,
                                   (size_t)in->numel * ax_dtype_size(AX_F32));
     }
     if (p == 1.0f) { /* x * 0, not a fill: NaN and Inf give NaN, x < 0 gives -0 */
-        AX_TRY(ax_check_impl(fn, ctx, be->scale != NULL));
+        AX_TRY(ax_backend_ready(fn, ctx, be->scale != NULL));
         return be->scale(ctx, in->numel, 0.0f, ax_f32(in), ax_f32(out));
     }
-    AX_TRY(ax_check_impl(fn, ctx, be->dropout != NULL));
+    AX_TRY(ax_backend_ready(fn, ctx, be->dropout != NULL));
     return be->dropout(ctx, p, seed, offset, ax_f32(in), ax_f32(out), in->numel);
 }
 

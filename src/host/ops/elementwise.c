@@ -11,11 +11,11 @@ ax_status ax_fill(ax_ctx *ctx, ax_tensor *y, float value) {
         AX_TRY(ax_check_tensor(__func__, ctx, y, "y", AX_I32));
         if (!(value >= -2147483648.0f && value < 2147483648.0f) || value != floorf(value))
             return AX_FAIL(AX_ERR_INVALID_ARG, "value %g is not an i32 value", (double)value);
-        AX_TRY(ax_check_impl(__func__, ctx, be->fill_i32 != NULL));
+        AX_TRY(ax_backend_ready(__func__, ctx, be->fill_i32 != NULL));
         return be->fill_i32(ctx, ax_i32(y), y->numel, (int32_t)value);
     }
     AX_TRY(ax_check_tensor(__func__, ctx, y, "y", AX_F32));
-    AX_TRY(ax_check_impl(__func__, ctx, be->fill_f32 != NULL));
+    AX_TRY(ax_backend_ready(__func__, ctx, be->fill_f32 != NULL));
     return be->fill_f32(ctx, ax_f32(y), y->numel, value);
 }
 
@@ -24,7 +24,7 @@ ax_status ax_scale(ax_ctx *ctx, float alpha, const ax_tensor *x, ax_tensor *y) {
     AX_TRY(ax_check_tensor(__func__, ctx, x, "x", AX_F32));
     AX_TRY(ax_check_tensor(__func__, ctx, y, "y", AX_F32));
     AX_TRY(ax_check_same_shape(__func__, x, "x", y, "y"));
-    AX_TRY(ax_check_impl(__func__, ctx, ctx->backend->scale != NULL));
+    AX_TRY(ax_backend_ready(__func__, ctx, ctx->backend->scale != NULL));
     return ctx->backend->scale(ctx, x->numel, alpha, ax_f32(x), ax_f32(y));
 }
 
@@ -34,7 +34,7 @@ ax_status ax_axpy(ax_ctx *ctx, float alpha, const ax_tensor *x, ax_tensor *y) {
     AX_TRY(ax_check_tensor(__func__, ctx, y, "y", AX_F32));
     AX_TRY(ax_check_same_shape(__func__, x, "x", y, "y"));
     AX_TRY(ax_check_no_alias(__func__, y, "y", x, "x"));
-    AX_TRY(ax_check_impl(__func__, ctx, ctx->backend->axpy != NULL));
+    AX_TRY(ax_backend_ready(__func__, ctx, ctx->backend->axpy != NULL));
     return ctx->backend->axpy(ctx, x->numel, alpha, ax_f32(x), ax_f32(y));
 }
 
@@ -51,13 +51,13 @@ static ax_status check_binary(const char *fn, ax_ctx *ctx, const ax_tensor *a,
 
 ax_status ax_add(ax_ctx *ctx, const ax_tensor *a, const ax_tensor *b, ax_tensor *y) {
     AX_TRY(check_binary(__func__, ctx, a, b, y));
-    AX_TRY(ax_check_impl(__func__, ctx, ctx->backend->add != NULL));
+    AX_TRY(ax_backend_ready(__func__, ctx, ctx->backend->add != NULL));
     return ctx->backend->add(ctx, a->numel, ax_f32(a), ax_f32(b), ax_f32(y));
 }
 
 ax_status ax_mul(ax_ctx *ctx, const ax_tensor *a, const ax_tensor *b, ax_tensor *y) {
     AX_TRY(check_binary(__func__, ctx, a, b, y));
-    AX_TRY(ax_check_impl(__func__, ctx, ctx->backend->mul != NULL));
+    AX_TRY(ax_backend_ready(__func__, ctx, ctx->backend->mul != NULL));
     return ctx->backend->mul(ctx, a->numel, ax_f32(a), ax_f32(b), ax_f32(y));
 }
 
@@ -75,7 +75,7 @@ ax_status ax_mul_backward(ax_ctx *ctx, const ax_tensor *a, const ax_tensor *b,
     AX_TRY(ax_check_no_alias(__func__, da, "da", a, "a"));
     AX_TRY(ax_check_no_alias(__func__, da, "da", dy, "dy"));
     AX_TRY(ax_check_no_alias(__func__, db, "db", da, "da"));
-    AX_TRY(ax_check_impl(__func__, ctx, ctx->backend->mul != NULL));
+    AX_TRY(ax_backend_ready(__func__, ctx, ctx->backend->mul != NULL));
     if (da)
         AX_TRY(ctx->backend->mul(ctx, dy->numel, ax_f32(dy), ax_f32(b), ax_f32(da)));
     if (db)

@@ -143,7 +143,7 @@ ax_status ax_gemm(ax_ctx *ctx, ax_transpose trans_a, ax_transpose trans_b, float
     AX_TRY(check_gemm(__func__, ctx, trans_a, trans_b, a, b, c, "c", &d));
     AX_TRY(ax_check_no_alias(__func__, c, "c", a, "a"));
     AX_TRY(ax_check_no_alias(__func__, c, "c", b, "b"));
-    AX_TRY(ax_check_impl(__func__, ctx, ctx->backend->gemm != NULL));
+    AX_TRY(ax_backend_ready(__func__, ctx, ctx->backend->gemm != NULL));
     gemm_call g = {trans_a, trans_b, d.m, d.n, d.k, d.batch, operand(a), operand(b),
                    operand(c)};
     return run_gemm(ctx, g, alpha, beta);
@@ -175,7 +175,7 @@ ax_status ax_gemm_backward(ax_ctx *ctx, ax_transpose trans_a, ax_transpose trans
         AX_TRY(ax_check_no_alias(__func__, db, "db", dc, "dc"));
         AX_TRY(ax_check_no_alias(__func__, db, "db", da, "da"));
     }
-    AX_TRY(ax_check_impl(__func__, ctx, ctx->backend->gemm != NULL));
+    AX_TRY(ax_backend_ready(__func__, ctx, ctx->backend->gemm != NULL));
     gemm_mat ma = operand(a), mb = operand(b), mdc = operand(dc);
     if (da) {
         gemm_call g = trans_a ? (gemm_call){trans_b, 1, d.k, d.m, d.n, d.batch, mb, mdc,

@@ -71,7 +71,7 @@ ax_status ax_mse_loss_forward(ax_ctx *ctx, const ax_tensor *pred, const ax_tenso
                               ax_reduction reduction, ax_tensor *loss) {
     AX_TRY(check_pair(__func__, ctx, pred, "pred", target, "target", reduction));
     AX_TRY(check_loss(__func__, ctx, loss, pred, "pred", target, "target"));
-    AX_TRY(ax_check_impl(__func__, ctx, ctx->backend->mse_forward != NULL));
+    AX_TRY(ax_backend_ready(__func__, ctx, ctx->backend->mse_forward != NULL));
     return ctx->backend->mse_forward(ctx, ax_f32(pred), ax_f32(target), pred->numel,
                                      reduction_scale(reduction, pred->numel), ax_f32(loss));
 }
@@ -81,7 +81,7 @@ ax_status ax_mse_loss_backward(ax_ctx *ctx, const ax_tensor *pred, const ax_tens
                                ax_tensor *dpred) {
     AX_TRY(check_pair(__func__, ctx, pred, "pred", target, "target", reduction));
     AX_TRY(check_grad(__func__, ctx, dloss, dpred, "dpred", pred, "pred", target, "target"));
-    AX_TRY(ax_check_impl(__func__, ctx, ctx->backend->mse_backward != NULL));
+    AX_TRY(ax_backend_ready(__func__, ctx, ctx->backend->mse_backward != NULL));
     return ctx->backend->mse_backward(ctx, ax_f32(pred), ax_f32(target), pred->numel,
                                       reduction_scale(reduction, pred->numel), ax_f32(dloss),
                                       ax_f32(dpred));
@@ -95,7 +95,7 @@ ax_status ax_cross_entropy_forward(ax_ctx *ctx, const ax_tensor *logits,
                                    ax_tensor *loss) {
     AX_TRY(check_ce(__func__, ctx, logits, labels, reduction));
     AX_TRY(check_loss(__func__, ctx, loss, logits, "logits", labels, "labels"));
-    AX_TRY(ax_check_impl(__func__, ctx, ctx->backend->cross_entropy_forward != NULL));
+    AX_TRY(ax_backend_ready(__func__, ctx, ctx->backend->cross_entropy_forward != NULL));
     int64_t rows = logits->shape[0], cols = logits->shape[1];
     return ctx->backend->cross_entropy_forward(ctx, ax_f32(logits), ax_i32(labels), rows, cols,
                                                reduction_scale(reduction, rows), ax_f32(loss));
@@ -107,7 +107,7 @@ ax_status ax_cross_entropy_backward(ax_ctx *ctx, const ax_tensor *logits,
     AX_TRY(check_ce(__func__, ctx, logits, labels, reduction));
     AX_TRY(check_grad(__func__, ctx, dloss, dlogits, "dlogits", logits, "logits", labels,
                       "labels"));
-    AX_TRY(ax_check_impl(__func__, ctx, ctx->backend->cross_entropy_backward != NULL));
+    AX_TRY(ax_backend_ready(__func__, ctx, ctx->backend->cross_entropy_backward != NULL));
     int64_t rows = logits->shape[0], cols = logits->shape[1];
     return ctx->backend->cross_entropy_backward(ctx, ax_f32(logits), ax_i32(labels), rows,
                                                 cols, reduction_scale(reduction, rows),
@@ -122,7 +122,7 @@ ax_status ax_bce_with_logits_forward(ax_ctx *ctx, const ax_tensor *logits,
                                      ax_tensor *loss) {
     AX_TRY(check_pair(__func__, ctx, logits, "logits", targets, "targets", reduction));
     AX_TRY(check_loss(__func__, ctx, loss, logits, "logits", targets, "targets"));
-    AX_TRY(ax_check_impl(__func__, ctx, ctx->backend->bce_forward != NULL));
+    AX_TRY(ax_backend_ready(__func__, ctx, ctx->backend->bce_forward != NULL));
     return ctx->backend->bce_forward(ctx, ax_f32(logits), ax_f32(targets), logits->numel,
                                      reduction_scale(reduction, logits->numel), ax_f32(loss));
 }
@@ -133,7 +133,7 @@ ax_status ax_bce_with_logits_backward(ax_ctx *ctx, const ax_tensor *logits,
     AX_TRY(check_pair(__func__, ctx, logits, "logits", targets, "targets", reduction));
     AX_TRY(check_grad(__func__, ctx, dloss, dlogits, "dlogits", logits, "logits", targets,
                       "targets"));
-    AX_TRY(ax_check_impl(__func__, ctx, ctx->backend->bce_backward != NULL));
+    AX_TRY(ax_backend_ready(__func__, ctx, ctx->backend->bce_backward != NULL));
     return ctx->backend->bce_backward(ctx, ax_f32(logits), ax_f32(targets), logits->numel,
                                       reduction_scale(reduction, logits->numel), ax_f32(dloss),
                                       ax_f32(dlogits));

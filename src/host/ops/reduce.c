@@ -14,7 +14,7 @@ ax_status ax_bias_add(ax_ctx *ctx, ax_tensor *y, const ax_tensor *b, int axis) {
     AX_TRY(ax_check_axis(__func__, y, axis, &outer, &dim, &inner));
     AX_TRY(ax_check_numel(__func__, b, "b", dim));
     AX_TRY(ax_check_no_alias(__func__, y, "y", b, "b"));
-    AX_TRY(ax_check_impl(__func__, ctx, ctx->backend->bias_add != NULL));
+    AX_TRY(ax_backend_ready(__func__, ctx, ctx->backend->bias_add != NULL));
     return ctx->backend->bias_add(ctx, ax_f32(y), ax_f32(b), outer, dim, inner);
 }
 
@@ -26,7 +26,7 @@ ax_status ax_bias_grad(ax_ctx *ctx, const ax_tensor *dy, int axis, ax_tensor *db
     AX_TRY(ax_check_axis(__func__, dy, axis, &outer, &dim, &inner));
     AX_TRY(ax_check_numel(__func__, db, "db", dim));
     AX_TRY(ax_check_no_alias(__func__, db, "db", dy, "dy"));
-    AX_TRY(ax_check_impl(__func__, ctx, ctx->backend->bias_grad != NULL));
+    AX_TRY(ax_backend_ready(__func__, ctx, ctx->backend->bias_grad != NULL));
     return ctx->backend->bias_grad(ctx, ax_f32(dy), ax_f32(db), outer, dim, inner);
 }
 
@@ -49,7 +49,7 @@ static ax_status reduce(const char *fn, ax_ctx *ctx, const ax_tensor *x, int axi
                         int mean) {
     int64_t outer, dim, inner;
     AX_TRY(check_reduce(fn, ctx, x, "x", y, "y", axis, &outer, &dim, &inner));
-    AX_TRY(ax_check_impl(fn, ctx, ctx->backend->reduce_sum != NULL));
+    AX_TRY(ax_backend_ready(fn, ctx, ctx->backend->reduce_sum != NULL));
     float scale = mean ? 1.0f / (float)dim : 1.0f;
     return ctx->backend->reduce_sum(ctx, ax_f32(x), ax_f32(y), outer, dim, inner, scale);
 }
@@ -59,7 +59,7 @@ static ax_status reduce_backward(const char *fn, ax_ctx *ctx, const ax_tensor *d
                                  ax_tensor *dx, int mean) {
     int64_t outer, dim, inner;
     AX_TRY(check_reduce(fn, ctx, dx, "dx", dy, "dy", axis, &outer, &dim, &inner));
-    AX_TRY(ax_check_impl(fn, ctx, ctx->backend->broadcast != NULL));
+    AX_TRY(ax_backend_ready(fn, ctx, ctx->backend->broadcast != NULL));
     float scale = mean ? 1.0f / (float)dim : 1.0f;
     return ctx->backend->broadcast(ctx, ax_f32(dy), ax_f32(dx), outer, dim, inner, scale);
 }
@@ -85,7 +85,7 @@ ax_status ax_sum_squares(ax_ctx *ctx, const ax_tensor *x, int accumulate, ax_ten
     AX_TRY(ax_check_tensor(__func__, ctx, x, "x", AX_F32));
     AX_TRY(ax_check_scalar(__func__, ctx, out, "out"));
     AX_TRY(ax_check_no_alias(__func__, out, "out", x, "x"));
-    AX_TRY(ax_check_impl(__func__, ctx, ctx->backend->sum_squares != NULL));
+    AX_TRY(ax_backend_ready(__func__, ctx, ctx->backend->sum_squares != NULL));
     return ctx->backend->sum_squares(ctx, ax_f32(x), x->numel, accumulate != 0, ax_f32(out));
 }
 
@@ -97,7 +97,7 @@ ax_status ax_dot(ax_ctx *ctx, const ax_tensor *a, const ax_tensor *b, ax_tensor 
     AX_TRY(ax_check_scalar(__func__, ctx, out, "out"));
     AX_TRY(ax_check_no_alias(__func__, out, "out", a, "a"));
     AX_TRY(ax_check_no_alias(__func__, out, "out", b, "b"));
-    AX_TRY(ax_check_impl(__func__, ctx, ctx->backend->dot != NULL));
+    AX_TRY(ax_backend_ready(__func__, ctx, ctx->backend->dot != NULL));
     return ctx->backend->dot(ctx, ax_f32(a), ax_f32(b), a->numel, ax_f32(out));
 }
 
@@ -106,7 +106,7 @@ ax_status ax_abs_max(ax_ctx *ctx, const ax_tensor *x, ax_tensor *out) {
     AX_TRY(ax_check_tensor(__func__, ctx, x, "x", AX_F32));
     AX_TRY(ax_check_scalar(__func__, ctx, out, "out"));
     AX_TRY(ax_check_no_alias(__func__, out, "out", x, "x"));
-    AX_TRY(ax_check_impl(__func__, ctx, ctx->backend->abs_max != NULL));
+    AX_TRY(ax_backend_ready(__func__, ctx, ctx->backend->abs_max != NULL));
     return ctx->backend->abs_max(ctx, ax_f32(x), x->numel, ax_f32(out));
 }
 
@@ -131,7 +131,7 @@ static ax_status penalty(const char *fn, ax_ctx *ctx, const ax_tensor *w, float 
     AX_TRY(ax_check_no_alias(fn, dw, "dw", w, "w"));
     AX_TRY(ax_check_no_alias(fn, out, "out", dw, "dw"));
     penalty_fn run = l1 ? ctx->backend->l1_penalty : ctx->backend->l2_penalty;
-    AX_TRY(ax_check_impl(fn, ctx, run != NULL));
+    AX_TRY(ax_backend_ready(fn, ctx, run != NULL));
     if (!out && !dw)
         return AX_OK;
     return run(ctx, ax_f32(w), w->numel, lambda, ax_f32(out), ax_f32(dw));

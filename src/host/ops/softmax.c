@@ -20,7 +20,7 @@ static ax_status forward(const char *fn, ax_ctx *ctx, const ax_tensor *x, ax_ten
                          int is_log) {
     int64_t rows = 0, cols = 0;
     AX_TRY(check_rows(fn, ctx, x, "x", y, "y", &rows, &cols));
-    AX_TRY(ax_check_impl(fn, ctx, ctx->backend->softmax_forward != NULL));
+    AX_TRY(ax_backend_ready(fn, ctx, ctx->backend->softmax_forward != NULL));
     return ctx->backend->softmax_forward(ctx, is_log, ax_f32(x), ax_f32(y), rows, cols);
 }
 
@@ -33,7 +33,7 @@ static ax_status backward(const char *fn, ax_ctx *ctx, const ax_tensor *y, const
     AX_TRY(ax_check_same_shape(fn, y, "y", dy, "dy"));
     AX_TRY(ax_check_no_alias(fn, dx, "dx", y, "y"));
     AX_TRY(ax_check_no_alias(fn, dx, "dx", dy, "dy"));
-    AX_TRY(ax_check_impl(fn, ctx, ctx->backend->softmax_backward != NULL));
+    AX_TRY(ax_backend_ready(fn, ctx, ctx->backend->softmax_backward != NULL));
     return ctx->backend->softmax_backward(ctx, is_log, ax_f32(y), ax_f32(dy), ax_f32(dx), rows,
                                           cols);
 }

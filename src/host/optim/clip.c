@@ -32,7 +32,7 @@ ax_status ax_clip_grad_norm(ax_ctx *ctx, int n, ax_tensor *const *grads, float m
         return AX_FAIL(AX_ERR_UNSUPPORTED, "norm_type = %g; only the 2-norm is implemented",
                        (double)norm_type);
     const struct ax_backend *be = ctx->backend;
-    AX_TRY(ax_check_impl(__func__, ctx, be->sum_squares != NULL && be->scale != NULL));
+    AX_TRY(ax_backend_ready(__func__, ctx, be->sum_squares != NULL && be->scale != NULL));
 
     /* total = sqrt(sum over all grads of sum g^2), accumulated on the device */
     ax_tensor *acc = NULL;
@@ -70,7 +70,7 @@ ax_status ax_clip_grad_value(ax_ctx *ctx, int n, ax_tensor *const *grads, float 
     AX_TRY(check_grads(__func__, ctx, n, grads));
     if (!(isfinite(clip) && clip >= 0.0f))
         return AX_FAIL(AX_ERR_INVALID_ARG, "clip = %g must be finite and >= 0", (double)clip);
-    AX_TRY(ax_check_impl(__func__, ctx, ctx->backend->clamp != NULL));
+    AX_TRY(ax_backend_ready(__func__, ctx, ctx->backend->clamp != NULL));
     /* g = min(max(g, -clip), clip) */
     for (int i = 0; i < n; i++)
         AX_TRY(ctx->backend->clamp(ctx, grads[i]->numel, -clip, clip, ax_f32(grads[i]),

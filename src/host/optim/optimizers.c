@@ -434,7 +434,7 @@ ax_status ax_optimizer_step(ax_optimizer *opt, int n, ax_tensor *const *params,
                        opt->nparams);
     for (int i = 0; i < n; i++)
         AX_TRY(check_pair(__func__, opt, i, params[i], grads[i]));
-    AX_TRY(ax_check_impl(__func__, ctx, ctx->backend->optim_update != NULL));
+    AX_TRY(ax_backend_ready(__func__, ctx, ctx->backend->optim_update != NULL));
     if (opt->nparams == 0)
         AX_TRY(alloc_state(__func__, opt, n, params));
 

@@ -46,7 +46,7 @@ ax_status ax_so_begin(ax_so_run *run, const char *fn_name, ax_ctx *ctx, const vo
     run->user = user;
     run->n = x->numel;
     const struct ax_backend *be = ctx->backend;
-    AX_TRY(ax_check_impl(fn_name, ctx,
+    AX_TRY(ax_backend_ready(fn_name, ctx,
                          be->dot && be->abs_max && be->l1_penalty && be->fill_f32));
     const int64_t two = 2;
     return ax_tensor_create(ctx, AX_F32, 1, &two, &run->scalars);

@@ -16,7 +16,7 @@
 
 #include "helpers.h"
 #include "mnist.h"
-#include "host/core/philox.h"
+#include "host/common/philox.h"
 #include "host/graph/loader_internal.h"
 
 /* ---------------------------------------------------------------- temporary folder */

@@ -460,7 +460,7 @@ Test(golden, schedules_match_pytorchs_schedulers) {
 /* ---------------------------------------------------------------- parity */
 
 /* Three steps of variant v on parameters of n elements, on the CPU and on CUDA from the same
- * random parameters and gradients; the same per-element formulas run on both (update.h), so
+ * random parameters and gradients; the same per-element formulas run on both (src/host/common/optim_update.h), so
  * they differ only by the device's sqrt/division rounding and fused multiply-adds. */
 static void parity_case(ax_ctx *cpu, ax_ctx *gpu, const variant *v, int64_t n) {
     gd_case *hps = gd_load("optim", v->name);

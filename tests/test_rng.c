@@ -4,7 +4,7 @@
 #include <stdlib.h>
 
 #include "helpers.h"
-#include "host/core/philox.h"
+#include "host/common/philox.h"
 
 /* Random123's kat_vectors for philox4x32 with 10 rounds: counter, key -> output. */
 static const struct {

@@ -27,6 +27,13 @@ struct ax_optim_update; /* src/host/common/optim_update.h */
 struct ax_backend {
     const char *name; /* "cpu", "cuda" */
 
+    /* The device: number of usable devices (NULL: the backend has one, the host); fill
+     * ctx->info (and ctx->stream) for device `index` when a context is created, message set
+     * on failure; release what ctx_init made (NULL: nothing to release). */
+    int (*device_count)(void);
+    ax_status (*ctx_init)(ax_ctx *ctx, int index);
+    void (*ctx_fini)(ax_ctx *ctx);
+
     /* Make ctx's device current for the calling thread before work is queued (CUDA:
      * cudaSetDevice when the application or another context switched it); NULL when the
      * backend has nothing to do. fn names the public call in a message. */

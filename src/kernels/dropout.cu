@@ -2,7 +2,7 @@
 // keep = (Philox uniform of element e >= p) and scale = 1 / (1 - p), bit-identical to the CPU
 // reference: the same Philox words (philox.h) and one correctly rounded multiply. A dropped
 // element is x * 0 as in PyTorch (NaN and Inf give NaN, x < 0 gives -0).
-#include "../host/core/philox.h"
+#include "../host/common/philox.h"
 #include "common.cuh"
 #include "kernels.h"
 

@@ -1,7 +1,7 @@
 // Optimizer updates and clamp. The update is one fused elementwise pass over the parameter,
 // its gradient and up to three state tensors, using the per-element rules the CPU reference
-// runs (../host/optim/update.h), so both backends compute the same formulas in the same order.
-#include "../host/optim/update.h"
+// runs (../host/common/optim_update.h), so both backends compute the same formulas in the same order.
+#include "../host/common/optim_update.h"
 #include "common.cuh"
 #include "kernels.h"
 

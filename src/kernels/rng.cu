@@ -1,6 +1,6 @@
 // Philox fills; each element is a pure function of (seed, offset, index), computed with the
 // same correctly rounded operations as the CPU reference (src/host/cpu/rng.c).
-#include "../host/core/philox.h"
+#include "../host/common/philox.h"
 #include "../host/cuda/cuda_internal.h"
 #include "kernels.h"
 

@@ -3,17 +3,12 @@
 #include <string.h>
 
 #include "../backend.h"
-#include "../ops/check.h"
 #include "alloc.h"
 #include "handles.h"
-#include "../cpu/cpu.h"
-#ifdef AXON_HAVE_CUDA
-#include "../cuda/cuda_glue.h"
-#endif
 
 int ax_cuda_device_count(void) {
 #ifdef AXON_HAVE_CUDA
-    return ax_cuda_count();
+    return ax_cuda_backend.device_count();
 #else
     return 0;
 #endif
@@ -37,11 +32,6 @@ ax_status ax_ctx_create(ax_device_kind kind, int device_index, ax_ctx **out) {
     int use_cuda = kind == AX_DEVICE_CUDA || (kind == AX_DEVICE_AUTO && ax_cuda_device_count() > 0);
     if (use_cuda) {
 #ifdef AXON_HAVE_CUDA
-        ax_status st = ax_cuda_ctx_init(ctx, device_index);
-        if (st != AX_OK) {
-            free(ctx);
-            return st; /* message set by ax_cuda_ctx_init */
-        }
         ctx->backend = &ax_cuda_backend;
 #else
         free(ctx);
@@ -49,10 +39,14 @@ ax_status ax_ctx_create(ax_device_kind kind, int device_index, ax_ctx **out) {
                                       "CUDA (configure with -DAXON_CUDA=ON)");
 #endif
     } else {
-        ax_cpu_ctx_init(ctx);
         ctx->backend = &ax_cpu_backend;
     }
-    ax_status st = ax_handle_add(__func__, ctx, AX_HANDLE_CTX);
+    ax_status st = ctx->backend->ctx_init(ctx, device_index);
+    if (st != AX_OK) {
+        free(ctx);
+        return st; /* message set by the backend */
+    }
+    st = ax_handle_add(__func__, ctx, AX_HANDLE_CTX);
     if (st != AX_OK) {
         ax_ctx_release(ctx);
         return st;
@@ -64,10 +58,8 @@ ax_status ax_ctx_create(ax_device_kind kind, int device_index, ax_ctx **out) {
 static void ctx_free(ax_ctx *ctx) {
     if (ctx->scratch)
         ax_device_free(ctx, ctx->scratch);
-#ifdef AXON_HAVE_CUDA
-    if (ctx->info.kind == AX_DEVICE_CUDA)
-        ax_cuda_ctx_fini(ctx);
-#endif
+    if (ctx->backend->ctx_fini)
+        ctx->backend->ctx_fini(ctx);
     free(ctx);
 }
 

@@ -140,3 +140,15 @@ int64_t ax_handle_count(ax_handle_kind kind) {
     pthread_rwlock_unlock(&lock);
     return n;
 }
+
+ax_status ax_check_ctx(const char *fn, const ax_ctx *ctx) {
+    return ax_handle_check(fn, ctx, AX_HANDLE_CTX, "ctx");
+}
+
+ax_status ax_check_live(const char *fn, const ax_tensor *t, const char *name) {
+    AX_TRY(ax_handle_check(fn, t, AX_HANDLE_TENSOR, name));
+    /* A live tensor holds a reference to its context, so t->ctx is still allocated. */
+    if (atomic_load(&t->ctx->destroyed))
+        return ax_fail(AX_ERR_STATE, fn, "%s belongs to a destroyed context", name);
+    return AX_OK;
+}

@@ -42,6 +42,12 @@ int ax_handle_live(const void *p, ax_handle_kind kind);
  * AX_ERR_STATE ("<name> is not a live <kind> (destroyed?)"); fn names the public call. */
 ax_status ax_handle_check(const char *fn, const void *p, ax_handle_kind kind, const char *name);
 
+/* ctx is a live context: NULL is AX_ERR_INVALID_ARG, a destroyed one AX_ERR_STATE. */
+ax_status ax_check_ctx(const char *fn, const ax_ctx *ctx);
+
+/* t is a live tensor whose context is alive (else AX_ERR_STATE; NULL: AX_ERR_INVALID_ARG). */
+ax_status ax_check_live(const char *fn, const ax_tensor *t, const char *name);
+
 /* Live handles of kind (tests count them before and after a failed call). */
 int64_t ax_handle_count(ax_handle_kind kind);
 

@@ -3,7 +3,6 @@
 #include <string.h>
 
 #include "../backend.h"
-#include "../ops/check.h"
 #include "alloc.h"
 #include "handles.h"
 

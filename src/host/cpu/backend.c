@@ -6,7 +6,8 @@
 
 #include "cpu.h"
 
-void ax_cpu_ctx_init(ax_ctx *ctx) {
+static ax_status cpu_ctx_init(ax_ctx *ctx, int index) {
+    (void)index;
     ctx->info.kind = AX_DEVICE_CPU;
     ctx->info.index = 0;
     snprintf(ctx->info.name, sizeof ctx->info.name, "CPU");
@@ -14,6 +15,7 @@ void ax_cpu_ctx_init(ax_ctx *ctx) {
     long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGESIZE);
     ctx->info.multiprocessors = cores > 0 ? (int)cores : 1;
     ctx->info.total_memory = pages > 0 && page_size > 0 ? (size_t)pages * (size_t)page_size : 0;
+    return AX_OK;
 }
 
 static ax_status cpu_alloc(ax_ctx *ctx, size_t bytes, void **out) {
@@ -44,6 +46,7 @@ static ax_status cpu_synchronize(ax_ctx *ctx) {
 
 const struct ax_backend ax_cpu_backend = {
     .name = "cpu",
+    .ctx_init = cpu_ctx_init,
     .alloc = cpu_alloc,
     .free = cpu_free,
     .copy_to_device = cpu_copy,

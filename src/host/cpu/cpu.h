@@ -5,8 +5,6 @@
 
 #include "../backend.h"
 
-void ax_cpu_ctx_init(ax_ctx *ctx);
-
 /* One function per op entry, ax_cpu_<name>, in the file of its family (rng.c, elementwise.c,
  * gemm.c: OpenBLAS, reduce.c: sums in double, activation.c, softmax.c, loss.c, dropout.c,
  * optim.c: rules in ../common/optim_update.h). */

@@ -1,6 +1,6 @@
 /* CPU reference of inverted dropout; src/kernels/dropout.cu computes the same operations, so
  * masks and outputs are bit-identical on both backends. */
-#include "../core/philox.h"
+#include "../common/philox.h"
 #include "cpu.h"
 
 /* For element e:

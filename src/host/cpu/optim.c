@@ -1,6 +1,6 @@
 /* CPU reference of the optimizer updates (the per-element rules are shared with the CUDA
- * kernel, see ../optim/update.h) and of clamp. */
-#include "../optim/update.h"
+ * kernel, see ../common/optim_update.h) and of clamp. */
+#include "../common/optim_update.h"
 #include "cpu.h"
 
 ax_status ax_cpu_optim_update(ax_ctx *ctx, const struct ax_optim_update *a, int64_t n, float *w,

@@ -1,5 +1,5 @@
 /* CPU Philox fills; the formulas match src/kernels/rng.cu operation for operation. */
-#include "../core/philox.h"
+#include "../common/philox.h"
 #include "cpu.h"
 
 ax_status ax_cpu_rng_uniform(ax_ctx *ctx, float *y, int64_t n, float low, float high,

@@ -2,7 +2,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cuda_glue.h"
 #include "cuda_internal.h"
 #include "../../kernels/kernels.h"
 
@@ -13,7 +12,7 @@ ax_status ax_cuda_status(cudaError_t err, const char *fn, const char *what) {
     return ax_fail(st, fn, "%s: %s (%s)", what, cudaGetErrorString(err), cudaGetErrorName(err));
 }
 
-int ax_cuda_count(void) {
+static int cuda_count(void) {
     int count = 0;
     if (cudaGetDeviceCount(&count) != cudaSuccess) {
         cudaGetLastError(); /* clear: "no driver" is an answer, not a failure */
@@ -30,8 +29,8 @@ unsigned ax_cuda_blocks(const ax_ctx *ctx, int64_t n, int threads) {
     return want < 1 ? 1u : (unsigned)want;
 }
 
-ax_status ax_cuda_ctx_init(ax_ctx *ctx, int index) {
-    int count = ax_cuda_count();
+static ax_status cuda_ctx_init(ax_ctx *ctx, int index) {
+    int count = cuda_count();
     if (count == 0)
         return ax_fail(AX_ERR_DEVICE, "ax_ctx_create", "no usable CUDA device (the runtime "
                                                        "finds none, or no driver is loaded)");
@@ -77,7 +76,7 @@ static ax_status cuda_enter(const ax_ctx *ctx, const char *fn) {
     return ax_cuda_status(cudaSetDevice(ctx->info.index), fn, "cudaSetDevice");
 }
 
-void ax_cuda_ctx_fini(ax_ctx *ctx) {
+static void cuda_ctx_fini(ax_ctx *ctx) {
     cuda_enter(ctx, "ax_ctx_destroy");
     cudaStreamSynchronize(ax_stream(ctx));
     cudaStreamDestroy(ax_stream(ctx));
@@ -141,6 +140,9 @@ static ax_status cuda_synchronize(ax_ctx *ctx) {
 
 const struct ax_backend ax_cuda_backend = {
     .name = "cuda",
+    .device_count = cuda_count,
+    .ctx_init = cuda_ctx_init,
+    .ctx_fini = cuda_ctx_fini,
     .enter = cuda_enter,
     .alloc = cuda_alloc,
     .free = cuda_free,

@@ -10,7 +10,7 @@
 #include "../core/alloc.h"
 #include "../core/handles.h"
 #include "../core/internal.h"
-#include "../core/philox.h"
+#include "../common/philox.h"
 #include "../ops/check.h"
 #include "loader_internal.h"
 

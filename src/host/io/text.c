@@ -13,7 +13,7 @@
 #include "../core/alloc.h"
 #include "../core/handles.h"
 #include "../core/internal.h"
-#include "../core/philox.h"
+#include "../common/philox.h"
 
 struct ax_text_dataset {
     int32_t vocab_size;

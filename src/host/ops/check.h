@@ -6,12 +6,7 @@
 #include "axon/ops.h"
 
 #include "../backend.h"
-
-/* ctx is a live context: NULL is AX_ERR_INVALID_ARG, a destroyed one AX_ERR_STATE. */
-ax_status ax_check_ctx(const char *fn, const ax_ctx *ctx);
-
-/* t is a live tensor whose context is alive (else AX_ERR_STATE; NULL: AX_ERR_INVALID_ARG). */
-ax_status ax_check_live(const char *fn, const ax_tensor *t, const char *name);
+#include "../core/handles.h" /* ax_check_ctx, ax_check_live */
 
 /* t is a live tensor of ctx with the given dtype; name is the argument's name. */
 ax_status ax_check_tensor(const char *fn, const ax_ctx *ctx, const ax_tensor *t,

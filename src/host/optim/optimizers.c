@@ -1,5 +1,5 @@
 /* First-order optimizers: configs and their checks, lazily allocated state, and the step that
- * turns a config and the step count into one struct ax_optim_update (update.h) and runs it on
+ * turns a config and the step count into one struct ax_optim_update (../common/optim_update.h) and runs it on
  * the parameters' device, one fused backend call per parameter. */
 #include <math.h>
 #include <stdio.h>
@@ -12,7 +12,7 @@
 #include "../core/handles.h"
 #include "../ops/check.h"
 #include "optim_state.h"
-#include "update.h"
+#include "../common/optim_update.h"
 
 #define MAX_STATES 3                   /* state tensors per parameter, s0..s2 */
 
@@ -275,7 +275,7 @@ ax_status ax_optimizer_step_count(const ax_optimizer *opt, int64_t *out) {
 
 /* ---------------------------------------------------------------- state */
 
-/* Whether this variant keeps state k (see the table in update.h). */
+/* Whether this variant keeps state k (see the table in ../common/optim_update.h). */
 static int state_used(const ax_optimizer *opt, int k) {
     switch (opt->family) {
     case AX_OPTIM_SGD: return k == 0 && opt->cfg.sgd.momentum != 0.0;

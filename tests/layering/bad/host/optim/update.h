@@ -1,0 +1,1 @@
+/* a stand-in for the old home of the update rules (tests/layering.cmake) */

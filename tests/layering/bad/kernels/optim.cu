@@ -1,0 +1,2 @@
+// the layering test must reject this file: a kernel includes the optimizers
+#include "../host/optim/update.h"

@@ -154,6 +154,59 @@ Test(badinput, ctx_calls_with_null) {
     ax_ctx_destroy(ctx);
 }
 
+/* One table names and sizes every dtype; sizes drive the bytes of a tensor, names every
+ * message that mentions a dtype. */
+Test(api, dtype_names_and_sizes) {
+    cr_assert_str_eq(ax_dtype_name(AX_F32), "f32");
+    cr_assert_str_eq(ax_dtype_name(AX_I32), "i32");
+    cr_assert_str_eq(ax_dtype_name((ax_dtype)2), "unknown");
+    cr_assert_str_eq(ax_dtype_name((ax_dtype)-1), "unknown");
+    cr_assert_eq(ax_dtype_size(AX_F32), sizeof(float));
+    cr_assert_eq(ax_dtype_size(AX_I32), sizeof(int32_t));
+    cr_assert_eq(ax_dtype_size((ax_dtype)2), 0);
+    cr_assert_eq(ax_dtype_size((ax_dtype)-1), 0);
+
+    ax_ctx *ctx = th_cpu_ctx();
+    int64_t shape[2] = {3, 5};
+    ax_tensor *f = NULL, *i = NULL, *t = NULL;
+    AX_ASSERT_OK(ax_tensor_zeros(ctx, AX_F32, 2, shape, &f));
+    AX_ASSERT_OK(ax_tensor_zeros(ctx, AX_I32, 2, shape, &i));
+    cr_assert_eq(ax_tensor_nbytes(i), 15 * ax_dtype_size(AX_I32));
+    cr_assert_eq(ax_tensor_dtype(i), AX_I32);
+    /* messages name both dtypes, each by its own name */
+    AX_ASSERT_FAILS(ax_add(ctx, f, i, f), AX_ERR_DTYPE, "ax_add");
+    cr_assert(strstr(ax_last_error(), "b is i32, expected f32") != NULL, "%s", ax_last_error());
+    AX_ASSERT_FAILS(ax_fill(ctx, i, 0.5f), AX_ERR_INVALID_ARG, "ax_fill");
+    AX_ASSERT_FAILS(ax_tensor_create(ctx, (ax_dtype)2, 2, shape, &t), AX_ERR_DTYPE,
+                    "ax_tensor_create");
+    cr_assert(strstr(ax_last_error(), "unknown dtype 2") != NULL, "%s", ax_last_error());
+    /* the byte count of a shape must fit in 64 bits at the dtype's size */
+    int64_t over[1] = {INT64_MAX / 4 + 1};
+    AX_ASSERT_FAILS(ax_tensor_create(ctx, AX_I32, 1, over, &t), AX_ERR_SHAPE, "ax_tensor_create");
+    cr_assert_null(t);
+    ax_tensor_destroy(f);
+    ax_tensor_destroy(i);
+    ax_ctx_destroy(ctx);
+}
+
+/* The labels of a cross entropy are i32: an f32 tensor in their place is named as such. */
+Test(badinput, dtype_named_in_messages) {
+    ax_ctx *ctx = th_cpu_ctx();
+    int64_t ls[2] = {2, 3}, ys[1] = {2}, one[1] = {1};
+    ax_tensor *logits = NULL, *labels = NULL, *loss = NULL;
+    AX_ASSERT_OK(ax_tensor_zeros(ctx, AX_F32, 2, ls, &logits));
+    AX_ASSERT_OK(ax_tensor_zeros(ctx, AX_F32, 1, ys, &labels));
+    AX_ASSERT_OK(ax_tensor_zeros(ctx, AX_F32, 1, one, &loss));
+    AX_ASSERT_FAILS(ax_cross_entropy_forward(ctx, logits, labels, AX_REDUCE_MEAN, loss),
+                    AX_ERR_DTYPE, "ax_cross_entropy_forward");
+    cr_assert(strstr(ax_last_error(), "labels is f32, expected i32") != NULL, "%s",
+              ax_last_error());
+    ax_tensor_destroy(logits);
+    ax_tensor_destroy(labels);
+    ax_tensor_destroy(loss);
+    ax_ctx_destroy(ctx);
+}
+
 Test(badinput, tensor_create_shapes) {
     ax_ctx *ctx = th_cpu_ctx();
     ax_tensor *t = (ax_tensor *)0x1;

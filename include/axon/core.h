@@ -121,10 +121,15 @@ AX_API ax_status ax_ctx_synchronize(ax_ctx *ctx);
 /* ---------------------------------------------------------------- tensor */
 
 typedef enum ax_dtype {
-    AX_F32 = 0,
-    AX_I32 = 1,
-    /* AX_F16 and AX_BF16 are reserved for later. */
+    AX_F32 = 0, /* 32-bit IEEE float */
+    AX_I32 = 1, /* 32-bit signed integer (labels, indices) */
+    /* AX_F16, AX_BF16 and AX_I64 are reserved for later. */
 } ax_dtype;
+
+/* The dtype's name ("f32", "i32"; "unknown" for a value that is no dtype) and its size in
+ * bytes per element (0 for a value that is no dtype). */
+AX_API const char *ax_dtype_name(ax_dtype dtype);
+AX_API size_t ax_dtype_size(ax_dtype dtype);
 
 #define AX_MAX_DIMS 8
 

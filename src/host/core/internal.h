@@ -61,8 +61,6 @@ ax_status ax_fail(ax_status status, const char *fn, const char *fmt, ...)
             return ax_try_status_;                                                             \
     } while (0)
 
-size_t ax_dtype_size(ax_dtype dtype);
-
 /* Set shape[0] of t (ndim >= 1) to rows, keeping the other dims, within the elements
  * allocated at creation: the last partial batch of a graph or a data loader reuses the
  * storage of a full one. fn names the public call in the error message. */

@@ -6,18 +6,15 @@
 #include "alloc.h"
 #include "handles.h"
 
-size_t ax_dtype_size(ax_dtype dtype) {
-    (void)dtype; /* f32 and i32 are both 4 bytes */
-    return 4;
-}
-
-/* Validate a shape and compute its element count without overflow. */
-static ax_status check_shape(const char *fn, int ndim, const int64_t *shape, int64_t *numel) {
+/* Validate a shape and compute its element count without overflow, also of its bytes at
+ * elem_size each. */
+static ax_status check_shape(const char *fn, int ndim, const int64_t *shape, size_t elem_size,
+                             int64_t *numel) {
     if (ndim < 0 || ndim > AX_MAX_DIMS)
         return ax_fail(AX_ERR_SHAPE, fn, "ndim %d is outside [0, %d]", ndim, AX_MAX_DIMS);
     if (ndim > 0 && !shape)
         return ax_fail(AX_ERR_INVALID_ARG, fn, "shape is NULL");
-    const int64_t limit = INT64_MAX / 8; /* bytes must fit too */
+    const int64_t limit = INT64_MAX / (int64_t)elem_size; /* bytes must fit too */
     int64_t n = 1;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 1)
@@ -32,7 +29,7 @@ static ax_status check_shape(const char *fn, int ndim, const int64_t *shape, int
 }
 
 static ax_status check_dtype(const char *fn, ax_dtype dtype) {
-    if (dtype != AX_F32 && dtype != AX_I32)
+    if (ax_dtype_size(dtype) == 0)
         return ax_fail(AX_ERR_DTYPE, fn, "unknown dtype %d", (int)dtype);
     return AX_OK;
 }
@@ -45,7 +42,7 @@ static ax_status tensor_new(const char *fn, ax_ctx *ctx, ax_dtype dtype, int ndi
     AX_TRY(ax_check_ctx(fn, ctx));
     AX_TRY(check_dtype(fn, dtype));
     int64_t numel;
-    AX_TRY(check_shape(fn, ndim, shape, &numel));
+    AX_TRY(check_shape(fn, ndim, shape, ax_dtype_size(dtype), &numel));
     ax_tensor *t = ax_calloc(1, sizeof *t);
     if (!t)
         return ax_fail(AX_ERR_OOM, fn, "out of host memory");
@@ -80,8 +77,13 @@ ax_status ax_tensor_zeros(ax_ctx *ctx, ax_dtype dtype, int ndim, const int64_t *
                           ax_tensor **out) {
     AX_TRY(tensor_new(__func__, ctx, dtype, ndim, shape, out));
     ax_tensor *t = *out;
-    ax_status st = dtype == AX_F32 ? ctx->backend->fill_f32(ctx, t->data, t->numel, 0.0f)
-                                   : ctx->backend->fill_i32(ctx, t->data, t->numel, 0);
+    ax_status st;
+    switch (dtype) { /* every dtype's zero is all bits 0, but each fill has its own type */
+    case AX_F32: st = ctx->backend->fill_f32(ctx, t->data, t->numel, 0.0f); break;
+    case AX_I32: st = ctx->backend->fill_i32(ctx, t->data, t->numel, 0); break;
+    default:
+        st = AX_FAIL(AX_ERR_UNSUPPORTED, "no fill for %s tensors", ax_dtype_name(dtype));
+    }
     if (st != AX_OK) {
         ax_tensor_destroy(t);
         *out = NULL;
@@ -170,7 +172,7 @@ ax_status ax_tensor_copy(ax_tensor *dst, const ax_tensor *src) {
 ax_status ax_tensor_reshape(ax_tensor *t, int ndim, const int64_t *shape) {
     AX_TRY(ax_check_live(__func__, t, "t"));
     int64_t numel;
-    AX_TRY(check_shape(__func__, ndim, shape, &numel));
+    AX_TRY(check_shape(__func__, ndim, shape, ax_dtype_size(t->dtype), &numel));
     if (numel != t->numel)
         return AX_FAIL(AX_ERR_SHAPE, "new shape has %lld elements, the tensor has %lld",
                        (long long)numel, (long long)t->numel);

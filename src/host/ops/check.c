@@ -4,8 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *dtype_name(ax_dtype dtype) { return dtype == AX_I32 ? "i32" : "f32"; }
-
 ax_status ax_check_tensor(const char *fn, const ax_ctx *ctx, const ax_tensor *t,
                           const char *name, ax_dtype dtype) {
     AX_TRY(ax_check_live(fn, t, name));
@@ -14,8 +12,8 @@ ax_status ax_check_tensor(const char *fn, const ax_ctx *ctx, const ax_tensor *t,
                        name, t->ctx->info.name, t->ctx->info.index, ctx->info.name,
                        ctx->info.index);
     if (t->dtype != dtype)
-        return ax_fail(AX_ERR_DTYPE, fn, "%s is %s, expected %s", name, dtype_name(t->dtype),
-                       dtype_name(dtype));
+        return ax_fail(AX_ERR_DTYPE, fn, "%s is %s, expected %s", name, ax_dtype_name(t->dtype),
+                       ax_dtype_name(dtype));
     return AX_OK;
 }
 

@@ -20,7 +20,7 @@ static ax_status dropout(const char *fn, ax_ctx *ctx, float p, uint64_t seed, ui
             return AX_OK;
         AX_TRY(ax_backend_ready(fn, ctx, be->copy_on_device != NULL));
         return be->copy_on_device(ctx, out->data, in->data,
-                                  (size_t)in->numel * ax_dtype_size(AX_F32));
+                                  (size_t)in->numel * ax_dtype_size(in->dtype));
     }
     if (p == 1.0f) { /* x * 0, not a fill: NaN and Inf give NaN, x < 0 gives -0 */
         AX_TRY(ax_backend_ready(fn, ctx, be->scale != NULL));

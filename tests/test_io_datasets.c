@@ -17,7 +17,7 @@
 #include "helpers.h"
 #include "mnist.h"
 #include "host/common/philox.h"
-#include "host/graph/loader_internal.h"
+#include "host/io/loader_internal.h"
 
 /* ---------------------------------------------------------------- temporary folder */
 
@@ -939,6 +939,41 @@ Test(loader, empty_and_unlabelled) {
     cr_assert_eq(ax_data_loader_epoch(l), 1);
     ax_data_loader_destroy(l);
     ax_tensor_destroy(xb);
+    ax_ctx_destroy(ctx);
+}
+
+/* A batch tensor of the wrong dtype is refused, the message naming both dtypes; the labels
+ * arrive as i32 whole. */
+Test(loader, batch_dtypes) {
+    float x[4] = {1, 2, 3, 4};
+    int32_t y[2] = {-7, 2147483647};
+    int64_t xs[2] = {2, 2}, ys[1] = {2};
+    ax_ctx *ctx = th_cpu_ctx();
+    ax_data_loader *l = NULL;
+    AX_ASSERT_OK(ax_data_loader_create(x, 2, xs, y, 2, 0, 0, 0, &l));
+    ax_tensor *xf = th_nan_tensor(ctx, 2, xs), *xi = NULL, *yf = th_nan_tensor(ctx, 1, ys);
+    ax_tensor *yi = NULL;
+    AX_ASSERT_OK(ax_tensor_zeros(ctx, AX_I32, 2, xs, &xi));
+    AX_ASSERT_OK(ax_tensor_zeros(ctx, AX_I32, 1, ys, &yi));
+    int64_t n = -1;
+    AX_ASSERT_FAILS(ax_data_loader_next(l, xi, yi, &n), AX_ERR_DTYPE, "ax_data_loader_next");
+    cr_assert(strstr(ax_last_error(), "x is i32, expected f32") != NULL, "%s", ax_last_error());
+    AX_ASSERT_FAILS(ax_data_loader_next(l, xf, yf, &n), AX_ERR_DTYPE, "ax_data_loader_next");
+    cr_assert(strstr(ax_last_error(), "y is f32, expected i32") != NULL, "%s", ax_last_error());
+    cr_assert_eq(n, 0);
+    AX_ASSERT_OK(ax_data_loader_next(l, xf, yi, &n));
+    cr_assert_eq(n, 2);
+    float gx[4];
+    int32_t gy[2];
+    AX_ASSERT_OK(ax_tensor_to_host(xf, gx, sizeof gx));
+    AX_ASSERT_OK(ax_tensor_to_host(yi, gy, sizeof gy));
+    cr_assert_arr_eq(gx, x, sizeof x);
+    cr_assert_arr_eq(gy, y, sizeof y);
+    ax_data_loader_destroy(l);
+    ax_tensor_destroy(xf);
+    ax_tensor_destroy(xi);
+    ax_tensor_destroy(yf);
+    ax_tensor_destroy(yi);
     ax_ctx_destroy(ctx);
 }
 

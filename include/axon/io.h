@@ -1,5 +1,5 @@
-/* axon io: checkpoints and datasets (IDX / MNIST, text for character-level models, and where
- * the data live). */
+/* axon io: checkpoints, datasets (IDX / MNIST, text for character-level models, and where the
+ * data live) and the mini-batch loader over host arrays. */
 #ifndef AXON_IO_H
 #define AXON_IO_H
 
@@ -13,6 +13,32 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* ---------------------------------------------------------------- mini-batches */
+
+typedef struct ax_data_loader ax_data_loader;
+
+/* A loader over host arrays that stay owned by the caller and must outlive it: features f32
+ * x [N, ...] (x_ndim dims, x_shape[0] = N) and labels i32 y [N] (y may be NULL). Batches of
+ * batch_size rows; shuffle: a new order each epoch, a Philox Fisher-Yates shuffle that is a
+ * function of (seed, epoch) only; drop_last: skip the last batch when it is partial.
+ * A batch_size above N is taken as N. */
+AX_API ax_status ax_data_loader_create(const float *x, int x_ndim, const int64_t *x_shape,
+                                       const int32_t *y, int64_t batch_size, int shuffle,
+                                       int drop_last, uint64_t seed, ax_data_loader **out);
+/* NULL is fine, a second destroy does nothing. A loader changes with every batch it serves:
+ * one thread at a time. */
+AX_API void ax_data_loader_destroy(ax_data_loader *loader);
+
+/* Copy the next batch, n rows, into x (f32, room for batch_size rows of the features) and y
+ * (i32, room for batch_size labels; NULL when the loader has no labels), one transfer each;
+ * both are given n rows. At the end of an epoch *n is 0 and nothing is copied; the next call
+ * starts the next epoch. Pass a graph's input tensors (ax_graph_value) to skip a copy. */
+AX_API ax_status ax_data_loader_next(ax_data_loader *loader, ax_tensor *x, ax_tensor *y,
+                                     int64_t *n);
+/* Batches per epoch, and the epoch the next batch belongs to (0 first). */
+AX_API int64_t ax_data_loader_batches(const ax_data_loader *loader);
+AX_API int64_t ax_data_loader_epoch(const ax_data_loader *loader);
 
 /* ---------------------------------------------------------------- datasets */
 

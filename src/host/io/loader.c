@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "axon/graph.h"
+#include "axon/io.h"
 
 #include "../core/alloc.h"
 #include "../core/handles.h"
@@ -157,7 +157,8 @@ static ax_status check_dst(const char *fn, const ax_tensor *t, const char *name,
                            int64_t row, int64_t rows) {
     AX_TRY(ax_check_live(fn, t, name));
     if (t->dtype != dtype)
-        return ax_fail(AX_ERR_DTYPE, fn, "%s must be %s", name, dtype == AX_F32 ? "f32" : "i32");
+        return ax_fail(AX_ERR_DTYPE, fn, "%s is %s, expected %s", name, ax_dtype_name(t->dtype),
+                       ax_dtype_name(dtype));
     int64_t t_row = t->ndim ? t->numel / t->shape[0] : 0;
     if (t->ndim < 1 || t_row != row || t->capacity < rows * row) {
         char s[128];
@@ -190,15 +191,16 @@ ax_status ax_data_loader_next(ax_data_loader *loader, ax_tensor *x, ax_tensor *y
     int64_t rows = left < l->batch_size ? left : l->batch_size;
     for (int64_t i = 0; i < rows; i++) { /* gather */
         int64_t s = l->order[l->pos + i];
-        memcpy(l->x_stage + i * l->row, l->x + s * l->row, (size_t)l->row * sizeof(float));
+        memcpy(l->x_stage + i * l->row, l->x + s * l->row, (size_t)l->row * sizeof *l->x_stage);
         if (l->y)
             l->y_stage[i] = l->y[s];
     }
     AX_TRY(ax_tensor_set_rows(__func__, x, rows));
-    AX_TRY(ax_tensor_set_from_host(x, l->x_stage, (size_t)(rows * l->row) * sizeof(float)));
+    AX_TRY(ax_tensor_set_from_host(x, l->x_stage,
+                                   (size_t)(rows * l->row) * ax_dtype_size(x->dtype)));
     if (l->y) {
         AX_TRY(ax_tensor_set_rows(__func__, y, rows));
-        AX_TRY(ax_tensor_set_from_host(y, l->y_stage, (size_t)rows * sizeof(int32_t)));
+        AX_TRY(ax_tensor_set_from_host(y, l->y_stage, (size_t)rows * ax_dtype_size(y->dtype)));
     }
     l->pos += rows;
     *n = rows;

@@ -1,5 +1,5 @@
 /* fill, scale, axpy, add, mul (and mul's backward): values on the CPU, CPU/GPU parity,
- * bad input. */
+ * bad input; and the CPU sums over an axis, exact across their accumulator blocks. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -169,4 +169,44 @@ Test(badinput, elementwise_ops) {
     ax_tensor_destroy(o);
     ax_ctx_destroy(ctx);
     ax_ctx_destroy(other);
+}
+
+/* The CPU sums over an axis accumulate in double, a block of columns (channels) at a time on
+ * the stack: every output must get exactly the sum that one long double accumulator gives,
+ * across block edges and in the partial last block (130 = 2 * 64 + 2, 131 = 2 * 64 + 3). */
+Test(api, cpu_sums_exact_across_blocks) {
+    ax_ctx *ctx = th_cpu_ctx();
+    enum { O = 3, D = 130, I = 131 };
+    int64_t xs[3] = {O, D, I}, ys[2] = {O, I}, bs[1] = {D};
+    ax_tensor *x = th_random_tensor(ctx, 3, xs, 77, -2.0f, 2.0f, 0.0f);
+    ax_tensor *y = th_nan_tensor(ctx, 2, ys), *db = th_nan_tensor(ctx, 1, bs);
+    AX_ASSERT_OK(ax_sum(ctx, x, 1, y));
+    AX_ASSERT_OK(ax_bias_grad(ctx, x, 1, db));
+    float *hx = th_to_host(x), *hy = th_to_host(y), *hb = th_to_host(db);
+    for (int o = 0; o < O; o++)
+        for (int i = 0; i < I; i++) {
+            double acc = 0.0;
+            for (int d = 0; d < D; d++)
+                acc += hx[((size_t)o * D + d) * I + i];
+            cr_assert_eq(hy[o * I + i], (float)acc, "sum [%d, %d]: %.9g, expected %.9g", o, i,
+                         (double)hy[o * I + i], acc);
+        }
+    for (int d = 0; d < D; d++) {
+        double acc = 0.0;
+        for (int o = 0; o < O; o++) {
+            double row = 0.0;
+            for (int i = 0; i < I; i++)
+                row += hx[((size_t)o * D + d) * I + i];
+            acc += row;
+        }
+        cr_assert_eq(hb[d], (float)acc, "bias_grad [%d]: %.9g, expected %.9g", d,
+                     (double)hb[d], acc);
+    }
+    free(hx);
+    free(hy);
+    free(hb);
+    ax_tensor_destroy(x);
+    ax_tensor_destroy(y);
+    ax_tensor_destroy(db);
+    ax_ctx_destroy(ctx);
 }

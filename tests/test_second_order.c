@@ -430,6 +430,79 @@ static ax_tensor *quadratic_start(ax_ctx *ctx) {
     return x;
 }
 
+/* The objective is user code: it may leave another device current (a context on another GPU,
+ * cudaSetDevice). Every device call of the minimizers after it must enter the context's device
+ * again. A CPU table whose enter clears a "switched" flag that the objective sets stands in for
+ * two GPUs: the wrapped reductions count calls made while switched. */
+#include "host/backend.h"
+
+static int device_switched, unentered_calls, tracked_calls;
+
+static ax_status tracking_enter(const ax_ctx *ctx, const char *fn) {
+    (void)ctx, (void)fn;
+    device_switched = 0;
+    return AX_OK;
+}
+
+static void track(void) {
+    tracked_calls++;
+    unentered_calls += device_switched;
+}
+
+static ax_status tracking_dot(ax_ctx *ctx, const float *a, const float *b, int64_t n,
+                              float *out) {
+    track();
+    return ax_cpu_backend.dot(ctx, a, b, n, out);
+}
+
+static ax_status tracking_abs_max(ax_ctx *ctx, const float *x, int64_t n, float *out) {
+    track();
+    return ax_cpu_backend.abs_max(ctx, x, n, out);
+}
+
+static ax_status tracking_l1(ax_ctx *ctx, const float *w, int64_t n, float lambda, float *out,
+                             float *dw) {
+    track();
+    return ax_cpu_backend.l1_penalty(ctx, w, n, lambda, out, dw);
+}
+
+static ax_status switching_loss(void *user, const ax_tensor *x, float *loss, ax_tensor *grad) {
+    ax_status st = quadratic_loss(user, x, loss, grad);
+    device_switched = 1; /* the objective's own calls done, another device is current */
+    return st;
+}
+
+Test(optim2, minimizers_enter_the_device_after_the_objective) {
+    ax_ctx *ctx = th_cpu_ctx();
+    struct ax_backend tracking = ax_cpu_backend;
+    tracking.enter = tracking_enter;
+    tracking.dot = tracking_dot;
+    tracking.abs_max = tracking_abs_max;
+    tracking.l1_penalty = tracking_l1;
+    const struct ax_backend *saved = ctx->backend;
+    ctx->backend = &tracking;
+    quadratic q;
+    quadratic_init(&q, 0.1);
+    ax_tensor *x = quadratic_start(ctx);
+    ax_lbfgs_config lb = ax_lbfgs_defaults();
+    lb.max_iter = 10;
+    ax_newton_cg_config nc = ax_newton_cg_defaults();
+    nc.max_iter = 3;
+    ax_gradient_descent_config gd = ax_gradient_descent_defaults();
+    gd.max_iter = 3;
+    AX_ASSERT_OK(ax_lbfgs_minimize(ctx, &lb, switching_loss, &q, x, NULL));
+    AX_ASSERT_OK(ax_fill(ctx, x, 0.0f));
+    AX_ASSERT_OK(ax_newton_cg_minimize(ctx, &nc, switching_loss, quadratic_hvp, &q, x, NULL));
+    AX_ASSERT_OK(ax_fill(ctx, x, 0.0f));
+    AX_ASSERT_OK(ax_gradient_descent_minimize(ctx, &gd, switching_loss, &q, x, NULL));
+    cr_assert_gt(tracked_calls, 10, "the minimizers' reductions ran (%d calls)", tracked_calls);
+    cr_assert_eq(unentered_calls, 0, "%d of %d reductions ran on whatever device was current",
+                 unentered_calls, tracked_calls);
+    ctx->backend = saved;
+    ax_tensor_destroy(x);
+    ax_ctx_destroy(ctx);
+}
+
 Test(optim2, newton_cg_quadratic_one_step) {
     /* With exact products and CG run to the end (forcing_max = 0, n CG iterations), one
      * Newton step x = A^-1 b solves the quadratic, and the unit step passes Armijo. */

@@ -2,17 +2,13 @@
  * products, the largest magnitude, and the L1 / L2 penalties. Tensors are seen as
  * [outer, dim, inner] around the axis (../backend.h); every sum accumulates in double. */
 #include <math.h>
-#include <stdlib.h>
 
 #include "cpu.h"
 
-/* A zeroed double accumulator of n entries. */
-static ax_status alloc_acc(int64_t n, double **out) {
-    *out = calloc((size_t)n, sizeof **out);
-    if (!*out)
-        return AX_FAIL(AX_ERR_OOM, "could not allocate %lld accumulators", (long long)n);
-    return AX_OK;
-}
+/* The sums keep their double accumulators on the stack, AX_CPU_BLOCK at a time, so that an op
+ * never allocates (also not in a backward); each output still sees its terms in the same
+ * order as one long accumulator would. */
+#define AX_CPU_BLOCK 64
 
 /* y [outer, dim, inner] += b [dim] */
 ax_status ax_cpu_bias_add(ax_ctx *ctx, float *y, const float *b, int64_t outer, int64_t dim,
@@ -31,20 +27,20 @@ ax_status ax_cpu_bias_add(ax_ctx *ctx, float *y, const float *b, int64_t outer, 
 ax_status ax_cpu_reduce_sum(ax_ctx *ctx, const float *x, float *y, int64_t outer, int64_t dim,
                             int64_t inner, float scale) {
     (void)ctx;
-    double *acc;
-    AX_TRY(alloc_acc(inner, &acc));
-    for (int64_t o = 0; o < outer; o++) {
-        for (int64_t i = 0; i < inner; i++)
-            acc[i] = 0.0;
-        for (int64_t d = 0; d < dim; d++) { /* walk x in memory order */
-            const float *row = x + (o * dim + d) * inner;
-            for (int64_t i = 0; i < inner; i++)
-                acc[i] += row[i];
+    double acc[AX_CPU_BLOCK];
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i0 = 0; i0 < inner; i0 += AX_CPU_BLOCK) { /* columns [i0, i0 + w) */
+            int64_t w = inner - i0 < AX_CPU_BLOCK ? inner - i0 : AX_CPU_BLOCK;
+            for (int64_t i = 0; i < w; i++)
+                acc[i] = 0.0;
+            for (int64_t d = 0; d < dim; d++) { /* walk x in memory order, w at a time */
+                const float *row = x + (o * dim + d) * inner + i0;
+                for (int64_t i = 0; i < w; i++)
+                    acc[i] += row[i];
+            }
+            for (int64_t i = 0; i < w; i++)
+                y[o * inner + i0 + i] = (float)((double)scale * acc[i]);
         }
-        for (int64_t i = 0; i < inner; i++)
-            y[o * inner + i] = (float)((double)scale * acc[i]);
-    }
-    free(acc);
     return AX_OK;
 }
 
@@ -52,19 +48,22 @@ ax_status ax_cpu_reduce_sum(ax_ctx *ctx, const float *x, float *y, int64_t outer
 ax_status ax_cpu_bias_grad(ax_ctx *ctx, const float *dy, float *db, int64_t outer, int64_t dim,
                            int64_t inner) {
     (void)ctx;
-    double *acc;
-    AX_TRY(alloc_acc(dim, &acc));
-    for (int64_t o = 0; o < outer; o++)
-        for (int64_t d = 0; d < dim; d++) {
-            const float *row = dy + (o * dim + d) * inner;
-            double s = 0.0;
-            for (int64_t i = 0; i < inner; i++)
-                s += row[i];
-            acc[d] += s;
-        }
-    for (int64_t d = 0; d < dim; d++)
-        db[d] = (float)acc[d];
-    free(acc);
+    double acc[AX_CPU_BLOCK];
+    for (int64_t d0 = 0; d0 < dim; d0 += AX_CPU_BLOCK) { /* channels [d0, d0 + w) */
+        int64_t w = dim - d0 < AX_CPU_BLOCK ? dim - d0 : AX_CPU_BLOCK;
+        for (int64_t d = 0; d < w; d++)
+            acc[d] = 0.0;
+        for (int64_t o = 0; o < outer; o++)
+            for (int64_t d = 0; d < w; d++) {
+                const float *row = dy + (o * dim + d0 + d) * inner;
+                double s = 0.0;
+                for (int64_t i = 0; i < inner; i++)
+                    s += row[i];
+                acc[d] += s;
+            }
+        for (int64_t d = 0; d < w; d++)
+            db[d0 + d] = (float)acc[d];
+    }
     return AX_OK;
 }
 

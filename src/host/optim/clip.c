@@ -31,15 +31,15 @@ ax_status ax_clip_grad_norm(ax_ctx *ctx, int n, ax_tensor *const *grads, float m
     if (norm_type != 2.0f)
         return AX_FAIL(AX_ERR_UNSUPPORTED, "norm_type = %g; only the 2-norm is implemented",
                        (double)norm_type);
-    const struct ax_backend *be = ctx->backend;
-    AX_TRY(ax_backend_ready(__func__, ctx, be->sum_squares != NULL && be->scale != NULL));
+    AX_TRY(ax_backend_ready(__func__, ctx,
+                            ctx->backend->sum_squares != NULL && ctx->backend->scale != NULL));
 
     /* total = sqrt(sum over all grads of sum g^2), accumulated on the device */
     ax_tensor *acc = NULL;
     int64_t one = 1;
     ax_status st = ax_tensor_create(ctx, AX_F32, 1, &one, &acc);
     for (int i = 0; st == AX_OK && i < n; i++)
-        st = be->sum_squares(ctx, ax_f32(grads[i]), grads[i]->numel, i > 0, ax_f32(acc));
+        st = ax_sum_squares(ctx, grads[i], i > 0, acc);
     float sum_sq = 0.0f;
     if (st == AX_OK)
         st = ax_tensor_to_host(acc, &sum_sq, sizeof sum_sq);
@@ -62,7 +62,7 @@ ax_status ax_clip_grad_norm(ax_ctx *ctx, int n, ax_tensor *const *grads, float m
     const float coef = max_norm / (total + 1e-6f);
     if (!(coef >= 1.0f))
         for (int i = 0; i < n; i++)
-            AX_TRY(be->scale(ctx, grads[i]->numel, coef, ax_f32(grads[i]), ax_f32(grads[i])));
+            AX_TRY(ax_scale(ctx, coef, grads[i], grads[i]));
     return AX_OK;
 }
 

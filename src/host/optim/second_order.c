@@ -47,14 +47,20 @@ ax_status ax_so_begin(ax_so_run *run, const char *fn_name, ax_ctx *ctx, const vo
     run->n = x->numel;
     const struct ax_backend *be = ctx->backend;
     AX_TRY(ax_backend_ready(fn_name, ctx,
-                         be->dot && be->abs_max && be->l1_penalty && be->fill_f32));
-    const int64_t two = 2;
-    return ax_tensor_create(ctx, AX_F32, 1, &two, &run->scalars);
+                            be->dot && be->abs_max && be->l1_penalty && be->fill_f32));
+    const int64_t one = 1;
+    AX_TRY(ax_tensor_create(ctx, AX_F32, 1, &one, &run->scalar[0]));
+    ax_status st = ax_tensor_create(ctx, AX_F32, 1, &one, &run->scalar[1]);
+    if (st != AX_OK)
+        ax_so_end(run);
+    return st;
 }
 
 void ax_so_end(ax_so_run *run) {
-    ax_tensor_destroy(run->scalars);
-    run->scalars = NULL;
+    for (int i = 0; i < 2; i++) {
+        ax_tensor_destroy(run->scalar[i]);
+        run->scalar[i] = NULL;
+    }
 }
 
 ax_status ax_so_vector(ax_so_run *run, const ax_tensor *x, ax_tensor **out) {
@@ -66,26 +72,21 @@ ax_status ax_so_vector(ax_so_run *run, const ax_tensor *x, ax_tensor **out) {
     return AX_OK;
 }
 
+/* The device work goes through the ops' entry points, which enter ctx's device: the
+ * objective called in between may have made another device current. */
 ax_status ax_so_dot(ax_so_run *run, const ax_tensor *a, const ax_tensor *b, float *out) {
-    const struct ax_backend *be = run->ctx->backend;
-    float *s = ax_f32(run->scalars);
-    AX_TRY(be->dot(run->ctx, ax_f32(a), ax_f32(b), run->n, s));
-    return be->copy_to_host(run->ctx, out, s, sizeof *out);
+    AX_TRY(ax_dot(run->ctx, a, b, run->scalar[0]));
+    return ax_tensor_to_host(run->scalar[0], out, sizeof *out);
 }
 
 ax_status ax_so_abs_stats(ax_so_run *run, const ax_tensor *v, float *max_abs, float *sum_abs) {
-    const struct ax_backend *be = run->ctx->backend;
-    float *s = ax_f32(run->scalars), host[2];
-    AX_TRY(be->abs_max(run->ctx, ax_f32(v), run->n, s));
-    if (sum_abs) { /* s[1] = 0 + 1 * sum |v| */
-        AX_TRY(be->fill_f32(run->ctx, s + 1, 1, 0.0f));
-        AX_TRY(be->l1_penalty(run->ctx, ax_f32(v), run->n, 1.0f, s + 1, NULL));
+    AX_TRY(ax_abs_max(run->ctx, v, run->scalar[0]));
+    if (sum_abs) { /* scalar[1] = 0 + 1 * sum |v| */
+        AX_TRY(ax_fill(run->ctx, run->scalar[1], 0.0f));
+        AX_TRY(ax_l1_penalty(run->ctx, v, 1.0f, run->scalar[1], NULL));
+        AX_TRY(ax_tensor_to_host(run->scalar[1], sum_abs, sizeof *sum_abs));
     }
-    AX_TRY(be->copy_to_host(run->ctx, host, s, sum_abs ? sizeof host : sizeof host[0]));
-    *max_abs = host[0];
-    if (sum_abs)
-        *sum_abs = host[1];
-    return AX_OK;
+    return ax_tensor_to_host(run->scalar[0], max_abs, sizeof *max_abs);
 }
 
 ax_status ax_so_step(ax_ctx *ctx, const ax_tensor *x, float t, const ax_tensor *d,
@@ -96,8 +97,7 @@ ax_status ax_so_step(ax_ctx *ctx, const ax_tensor *x, float t, const ax_tensor *
 
 ax_status ax_so_callback_failed(const ax_so_run *run, ax_status st, const char *what,
                                 int count) {
-    char inner[384]; /* the callback's own message, copied before ax_fail overwrites it */
-    snprintf(inner, sizeof inner, "%s", ax_last_error());
+    const char *inner = ax_last_error(); /* the callback's own message; ax_fail copies it */
     return ax_fail(st, run->fn_name, "the %s failed (%s) at call %d%s%s", what,
                    ax_status_str(st), count, inner[0] ? ": " : "", inner);
 }

@@ -17,7 +17,8 @@ typedef struct ax_so_run {
     ax_objective_fn fn;
     void *user;
     int64_t n;          /* numel(x) */
-    ax_tensor *scalars; /* [2] on the device: where dot products and norms land */
+    ax_tensor *scalar[2]; /* one element each, on the device: where dot products and max |v|
+                             (0) and sums of |v| (1) land */
     int iterations, evaluations, hvp_calls;
     float loss;     /* at the last accepted iterate */
     float grad_max; /* max |g_i| there */

@@ -591,3 +591,117 @@ Test(alloc_failure, tensor_registration) {
     free(dummies);
     ax_ctx_destroy(ctx);
 }
+
+/* ---------------------------------------------------------------- minimizers and the loader */
+
+/* The second-order minimizers allocate their work vectors and device scalars up front; the
+ * data loader its order and staging buffers. A failure anywhere leaves x and the loader's
+ * batch tensors as they were and nothing allocated behind. */
+enum { MIN_N = 4 };
+
+typedef struct minimize {
+    ax_ctx *ctx;
+    ax_tensor *x, *xb, *yb;
+    ax_data_loader *loader;
+    float feats[6 * MIN_N];
+    int32_t labels[6];
+} minimize;
+
+/* f(x) = 1/2 sum (x_i - i)^2 on the host: the objective itself allocates nothing. */
+static ax_status shifted_square(void *user, const ax_tensor *x, float *loss, ax_tensor *grad) {
+    (void)user;
+    float v[MIN_N], g[MIN_N];
+    ax_status st = ax_tensor_to_host(x, v, sizeof v);
+    if (st != AX_OK)
+        return st;
+    double f = 0.0;
+    for (int i = 0; i < MIN_N; i++) {
+        g[i] = v[i] - (float)i;
+        f += 0.5 * (double)g[i] * g[i];
+    }
+    *loss = (float)f;
+    return grad ? ax_tensor_set_from_host(grad, g, sizeof g) : AX_OK;
+}
+
+static ax_status shifted_square_hvp(void *user, const ax_tensor *x, const ax_tensor *v,
+                                    ax_tensor *hv) {
+    (void)user, (void)x;
+    return ax_tensor_copy(hv, v); /* H = I */
+}
+
+static void minimize_setup(void *state) {
+    minimize *s = state;
+    memset(s, 0, sizeof *s);
+    for (int i = 0; i < 6 * MIN_N; i++)
+        s->feats[i] = (float)i;
+    for (int i = 0; i < 6; i++)
+        s->labels[i] = i % 3;
+    s->ctx = th_cpu_ctx();
+    int64_t xs[1] = {MIN_N}, bs[2] = {4, MIN_N}, ys[1] = {4};
+    AX_ASSERT_OK(ax_tensor_zeros(s->ctx, AX_F32, 1, xs, &s->x));
+    AX_ASSERT_OK(ax_tensor_zeros(s->ctx, AX_F32, 2, bs, &s->xb));
+    AX_ASSERT_OK(ax_tensor_zeros(s->ctx, AX_I32, 1, ys, &s->yb));
+}
+
+static ax_status minimize_step(void *state, int k) {
+    minimize *s = state;
+    ax_lbfgs_config lb = ax_lbfgs_defaults();
+    ax_newton_cg_config nc = ax_newton_cg_defaults();
+    ax_gradient_descent_config gd = ax_gradient_descent_defaults();
+    lb.max_iter = nc.max_iter = gd.max_iter = 3;
+    int64_t fs[2] = {6, MIN_N}, n;
+    switch (k) {
+    case 0: return ax_lbfgs_minimize(s->ctx, &lb, shifted_square, NULL, s->x, NULL);
+    case 1: return ax_fill(s->ctx, s->x, 0.0f);
+    case 2:
+        return ax_newton_cg_minimize(s->ctx, &nc, shifted_square, shifted_square_hvp, NULL,
+                                     s->x, NULL);
+    case 3: return ax_fill(s->ctx, s->x, 0.0f);
+    case 4: return ax_gradient_descent_minimize(s->ctx, &gd, shifted_square, NULL, s->x, NULL);
+    case 5:
+        return ax_data_loader_create(s->feats, 2, fs, s->labels, 4, 1, 0, 3, &s->loader);
+    default: return ax_data_loader_next(s->loader, s->xb, s->yb, &n);
+    }
+}
+
+static void minimize_snapshot(void *state, char *buf, size_t size) {
+    minimize *s = state;
+    size_t used = snap_handles(buf, size);
+    float x[MIN_N], xb[4 * MIN_N];
+    int32_t yb[4];
+    AX_ASSERT_OK(ax_tensor_to_host(s->x, x, sizeof x));
+    AX_ASSERT_OK(ax_tensor_to_host(s->xb, xb, sizeof xb));
+    AX_ASSERT_OK(ax_tensor_to_host(s->yb, yb, sizeof yb));
+    for (int i = 0; i < MIN_N && used < size; i++)
+        used += (size_t)snprintf(buf + used, size - used, "x%d %a ", i, (double)x[i]);
+    for (int i = 0; i < 4 * MIN_N && used < size; i++)
+        used += (size_t)snprintf(buf + used, size - used, "%a ", (double)xb[i]);
+    for (int i = 0; i < 4 && used < size; i++)
+        used += (size_t)snprintf(buf + used, size - used, "%d ", yb[i]);
+    if (used < size)
+        snprintf(buf + used, size - used, "loader %p epoch %lld", (void *)s->loader,
+                 (long long)ax_data_loader_epoch(s->loader));
+}
+
+static void minimize_teardown(void *state) {
+    minimize *s = state;
+    ax_data_loader_destroy(s->loader);
+    ax_tensor_destroy(s->x);
+    ax_tensor_destroy(s->xb);
+    ax_tensor_destroy(s->yb);
+    ax_ctx_destroy(s->ctx);
+}
+
+Test(alloc_failure, minimizers_and_loader) {
+    static const char *const fns[] = {"ax_lbfgs_minimize",
+                                      "ax_fill",
+                                      "ax_newton_cg_minimize",
+                                      "ax_fill",
+                                      "ax_gradient_descent_minimize",
+                                      "ax_data_loader_create",
+                                      "ax_data_loader_next"};
+    minimize s;
+    long n = sweep(&s, minimize_setup, minimize_teardown, 7, minimize_step, minimize_snapshot,
+                   fns);
+    cr_assert_geq(n, 10, "only %ld allocations: is the hook wired in?", n);
+}

@@ -49,11 +49,13 @@ ax_status ax_so_begin(ax_so_run *run, const char *fn_name, ax_ctx *ctx, const vo
     AX_TRY(ax_backend_ready(fn_name, ctx,
                             be->dot && be->abs_max && be->l1_penalty && be->fill_f32));
     const int64_t one = 1;
-    AX_TRY(ax_tensor_create(ctx, AX_F32, 1, &one, &run->scalar[0]));
-    ax_status st = ax_tensor_create(ctx, AX_F32, 1, &one, &run->scalar[1]);
-    if (st != AX_OK)
-        ax_so_end(run);
-    return st;
+    ax_status st = AX_OK;
+    for (int i = 0; st == AX_OK && i < 2; i++)
+        st = ax_tensor_create(ctx, AX_F32, 1, &one, &run->scalar[i]);
+    if (st == AX_OK)
+        return AX_OK;
+    ax_so_end(run);
+    return ax_fail(st, fn_name, "device scalars: %s", ax_last_error());
 }
 
 void ax_so_end(ax_so_run *run) {

@@ -46,8 +46,11 @@ foreach(f ${files})
   foreach(line ${lines})
     string(REGEX REPLACE "^[ \t]*#[ \t]*include[ \t]*\"([^\"]+)\".*" "\\1" inc "${line}")
     get_filename_component(target "${inc}" ABSOLUTE BASE_DIR "${dir}")
+    if(NOT EXISTS "${target}") # not beside the file: through -I src ("host/ops/check.h")?
+      get_filename_component(target "${inc}" ABSOLUTE BASE_DIR "${SRC_DIR}")
+    endif()
     if(NOT EXISTS "${target}")
-      continue() # a public header or a system one, found on the include path
+      continue() # a public header (axon/...) or a system one
     endif()
     math(EXPR checked "${checked} + 1")
     layer_of("${target}" to)

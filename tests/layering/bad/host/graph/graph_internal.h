@@ -1,0 +1,1 @@
+/* a stand-in for the real header (tests/layering.cmake) */

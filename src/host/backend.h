@@ -2,8 +2,8 @@
  * validate their arguments once and call these with raw pointers and sizes that are known to
  * be consistent. A NULL entry makes the op answer AX_ERR_UNSUPPORTED.
  *
- * The op entries are listed once, in backend_entries.h; the memory entries below are the
- * backend's own (static functions of cpu/backend.c and cuda/device.c).
+ * The op entries are listed once, in backend_entries.h; the device and memory entries below
+ * are each backend's own (static functions of cpu/backend.c and cuda/device.c).
  *
  * Every function returns AX_OK or a status with its message already set (ax_fail). CUDA
  * entries queue work on ctx's stream and do not synchronize unless they say so.

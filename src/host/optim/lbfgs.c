@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "../core/alloc.h"
 #include "second_order.h"
 
 /* PyTorch skips a pair whose curvature y.s (an f32 tensor) is not above this (rounded to f32
@@ -79,10 +80,10 @@ static ax_status ws_alloc(ax_so_run *run, const ax_lbfgs_config *cfg, const ax_t
     /* at most max_iter - 1 pairs are ever formed */
     w->slots = cfg->history_size < cfg->max_iter ? cfg->history_size : cfg->max_iter;
     size_t k = (size_t)w->slots + 1;
-    w->s = calloc(k, sizeof *w->s);
-    w->y = calloc(k, sizeof *w->y);
-    w->ro = calloc(k, sizeof *w->ro);
-    w->al = calloc(k, sizeof *w->al);
+    w->s = ax_calloc(k, sizeof *w->s);
+    w->y = ax_calloc(k, sizeof *w->y);
+    w->ro = ax_calloc(k, sizeof *w->ro);
+    w->al = ax_calloc(k, sizeof *w->al);
     if (!w->s || !w->y || !w->ro || !w->al)
         return ax_fail(AX_ERR_OOM, run->fn_name, "no host memory for a history of %d",
                        w->slots);

@@ -179,7 +179,7 @@ static void graph_snapshot(void *state, char *buf, size_t size) {
     for (int i = 0; i < g->n_nodes && used < size; i++) {
         const ax_node *node = g->nodes[i];
         int scratch = 0;
-        for (int k = 0; k < AX_NODE_MAX_INPUTS; k++)
+        for (int k = 0; k < node->n_in; k++)
             scratch += (node->scratch[k] != NULL) + node->needs_grad[k];
         used += (size_t)snprintf(buf + used, size - used, " %s(%d in, grad %d, scratch %d)",
                                  node->name, node->n_in, node->grad != NULL, scratch);

@@ -124,7 +124,12 @@ AX_API void ax_graph_destroy(ax_graph *g);
 /* f32 data of `shape`; shape[0] is the largest batch (every batched input must agree). */
 AX_API ax_status ax_graph_input(ax_graph *g, const char *name, int ndim, const int64_t *shape,
                                 ax_node **out);
-/* i32 class labels [max_batch]. */
+/* An input of dtype (AX_F32 features, AX_I32 labels or token indices) and any shape of 1 to
+ * AX_MAX_DIMS dims, dim 0 the batch (shape[0] the largest; every batched input must agree):
+ * labels [N], token indices [N, T]. Ops declare which of their inputs take i32. */
+AX_API ax_status ax_graph_input_typed(ax_graph *g, const char *name, ax_dtype dtype, int ndim,
+                                      const int64_t *shape, ax_node **out);
+/* i32 class labels [max_batch]: ax_graph_input_typed(g, name, AX_I32, 1, &max_batch, out). */
 AX_API ax_status ax_graph_labels(ax_graph *g, const char *name, int64_t max_batch,
                                  ax_node **out);
 /* A trainable f32 tensor named `name` (required; its checkpoint key), filled by init. */

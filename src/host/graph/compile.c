@@ -35,29 +35,40 @@ static void mark_path(const ax_graph *g, const ax_node *loss, char *on_path) {
     }
 }
 
+/* node's gradient, when it has none yet. */
+static ax_status ensure_grad(const char *fn, ax_graph *g, ax_node *node) {
+    return node->grad ? AX_OK : like_value(fn, g, node, &node->grad);
+}
+
 /* Gradients and scratch tensors of every node on the loss's path that depends on a
  * parameter; written (by node id) records which gradients already have a writer. */
 static ax_status plan(const char *fn, ax_graph *g, const ax_node *loss, const char *on_path,
                       char *written) {
     for (int i = loss->id; i >= 0; i--) {
         ax_node *node = g->nodes[i];
-        if (!on_path[i] || !node->trainable || node->op == AX_OP_PARAM)
+        const ax_op_desc *op = node->op;
+        if (!on_path[i] || !node->trainable || (op->flags & AX_OPF_SOURCE))
             continue;
-        if (!node->grad)
-            AX_TRY(like_value(fn, g, node, &node->grad));
+        AX_TRY(ensure_grad(fn, g, node));
+        if (op->flags & AX_OPF_OUTPUT_SLOT)
+            continue; /* its producer reads the gradient; no edge */
+        for (int j = 1; j < node->n_out; j++) /* read by the backward even when unused */
+            AX_TRY(ensure_grad(fn, g, node->outs[j]));
         for (int k = 0; k < node->n_in; k++) {
             ax_node *in = node->in[k];
-            if (!in->trainable)
+            if (!in->trainable || (op->no_grad >> k) & 1u)
                 continue;
             node->needs_grad[k] = 1;
-            /* Penalties compute their raw gradient apart, then scale it by the upstream one. */
-            int direct = in->op != AX_OP_PARAM && !written[in->id] && node->op != AX_OP_L1 &&
-                         node->op != AX_OP_L2;
+            /* Accumulating ops (penalties) get a scratch of their own to work in. */
+            int direct = !(in->op->flags & AX_OPF_SOURCE) && !written[in->id] &&
+                         !(op->flags & AX_OPF_ACCUMULATES);
             if (!direct)
                 AX_TRY(like_value(fn, g, in, &node->scratch[k]));
             written[in->id] = 1;
         }
     }
+    for (int i = 0; i < g->n_nodes; i++)
+        g->nodes[i]->grad_written = written[i];
     return AX_OK;
 }
 
@@ -92,11 +103,12 @@ ax_status ax_graph_compile(ax_graph *g, ax_node *loss) {
         g->one = NULL;
         for (int i = 0; i < g->n_nodes; i++) {
             ax_node *node = g->nodes[i];
-            if (node->op != AX_OP_PARAM) {
+            if (!(node->op->flags & AX_OPF_SOURCE)) { /* a parameter keeps its own */
                 ax_tensor_destroy(node->grad);
                 node->grad = NULL;
             }
-            for (int k = 0; k < AX_NODE_MAX_INPUTS; k++) {
+            node->grad_written = 0;
+            for (int k = 0; k < node->n_in; k++) {
                 ax_tensor_destroy(node->scratch[k]);
                 node->scratch[k] = NULL;
                 node->needs_grad[k] = 0;

@@ -1,7 +1,11 @@
-/* The graph's data structures, shared by build (graph.c, layers.c), compile.c, autodiff.c and
- * run.c. */
+/* The graph's data structures, shared by build (graph.c, ops/), compile.c, autodiff.c and
+ * run.c. A node is one op applied to its inputs; what the op is lives in its descriptor
+ * (ax_op_desc, one per op in src/host/graph/ops/, listed in ops/registry.h), so compile, run
+ * and autodiff never look at which op a node holds. */
 #ifndef AX_GRAPH_INTERNAL_H
 #define AX_GRAPH_INTERNAL_H
+
+#include <stddef.h>
 
 #include "axon/graph.h"
 
@@ -9,50 +13,71 @@
 #include "../core/internal.h"
 
 #define AX_NODE_NAME_MAX 96
-#define AX_NODE_MAX_INPUTS 3
+#define AX_NODE_MAX_STATE 4    /* per-node state tensors an op keeps (ax_node.state) */
+#define AX_NODE_MAX_OUTPUTS 8  /* outputs of one op */
 
-typedef enum ax_op {
-    AX_OP_INPUT, /* f32 data or i32 labels, fed */
-    AX_OP_PARAM,
-    AX_OP_DENSE, /* in: x, weight, bias */
-    AX_OP_ACTIVATION,
-    AX_OP_SOFTMAX,
-    AX_OP_LOG_SOFTMAX,
-    AX_OP_ADD,
-    AX_OP_MUL,
-    AX_OP_SCALE,
-    AX_OP_SUM,
-    AX_OP_MEAN,
-    AX_OP_MATMUL,
-    AX_OP_DROPOUT,
-    AX_OP_MSE,
-    AX_OP_CROSS_ENTROPY,
-    AX_OP_BCE,
-    AX_OP_L1,
-    AX_OP_L2,
-} ax_op;
+/* An output's shape, as an op's shape inference gives it. batched: shape[0] follows the run's
+ * batch (shape[0] is then the max batch). */
+typedef struct ax_out_shape {
+    ax_dtype dtype;
+    int ndim;
+    int64_t shape[AX_MAX_DIMS];
+    int batched;
+} ax_out_shape;
+
+/* Descriptor flags. */
+enum {
+    /* The node is output slot params->slot of in[0] (a multi-output op's extra output): no
+     * compute, and no gradient edge (the producer reads this node's gradient itself). */
+    AX_OPF_OUTPUT_SLOT = 1u << 0,
+    /* The backward adds into its inputs' gradients itself; dx[k] is a scratch tensor of the
+     * input's shape it may use (penalties: raw gradient, then scaled by the upstream one). */
+    AX_OPF_ACCUMULATES = 1u << 1,
+    /* A source: no inputs, nothing to compute (inputs, parameters). */
+    AX_OPF_SOURCE = 1u << 2,
+};
+
+/* One graph op: everything the graph knows about it. */
+typedef struct ax_op_desc {
+    const char *name;   /* the default node-name prefix ("dense" gives "dense3") */
+    size_t params_size; /* bytes of its params struct, which each node keeps a copy of */
+    int n_out;          /* outputs (>= 1); output j > 0 is an AX_OPF_OUTPUT_SLOT node */
+    unsigned int_inputs; /* bit k: input k is i32 (labels, indices); others are f32 */
+    unsigned no_grad;    /* bit k: input k never takes a gradient (labels, targets) */
+    unsigned flags;      /* AX_OPF_* */
+    /* The outputs' shapes (out[n_out]) from the inputs (already checked live, of this graph,
+     * of the declared dtypes) and params; me is the node's name for messages. */
+    ax_status (*infer)(const char *fn, const char *me, ax_node *const *in, const void *params,
+                       ax_out_shape *out);
+    /* Compute the node's outputs from its inputs' values. NULL: nothing to do. */
+    ax_status (*forward)(ax_graph *g, ax_node *node);
+    /* Write the gradient of input k into dx[k] (NULL when input k needs none) from the
+     * outputs' gradients (node->grad, and outs[j]->grad for j > 0, all set). */
+    ax_status (*backward)(ax_graph *g, ax_node *node, ax_tensor *const *dx);
+} ax_op_desc;
 
 struct ax_node {
     ax_graph *graph;
     int id;                        /* creation index: a topological order */
     char name[AX_NODE_NAME_MAX];
-    ax_op op;
+    const ax_op_desc *op;
+    void *params;                  /* a copy of the op's params (op->params_size bytes) */
     int n_in;
-    ax_node *in[AX_NODE_MAX_INPUTS];
+    ax_node **in;                  /* [n_in] */
+    int n_out;                     /* op->n_out: this node is output 0 */
+    ax_node **outs;                /* [n_out]: outs[0] is the node, outs[j] its slot-j node */
     int batched;                   /* shape[0] follows the run's batch */
     int trainable;                 /* a parameter, or computed from one */
-    int param_index;               /* AX_OP_PARAM: index in the graph's parameter list */
+    int param_index;               /* parameters: index in the graph's parameter list */
     ax_tensor *value;              /* allocated at build, for the largest batch */
     ax_tensor *grad;               /* allocated at compile when on the loss's path */
-    /* Backward plan (compile): for input i with a gradient, write into in[i]->grad directly
-     * (the first writer of an intermediate) or into scratch[i], then add it. */
-    ax_tensor *scratch[AX_NODE_MAX_INPUTS];
-    int needs_grad[AX_NODE_MAX_INPUTS];
-    /* op arguments */
-    ax_activation act;
-    float alpha; /* scale factor, activation slope, dropout p, penalty lambda */
-    int axis;    /* sum, mean: normalised to >= 0 */
-    ax_transpose trans_a, trans_b;
+    ax_tensor *state[AX_NODE_MAX_STATE]; /* the op's own tensors (work, saved state) */
+    /* Backward plan (compile): for input k with a gradient, write into in[k]->grad directly
+     * (the first writer of an intermediate) or into scratch[k], then add it. */
+    ax_tensor **scratch;           /* [n_in] */
+    ax_tensor **dx;                /* [n_in]: the backward's targets (scratch, grad or NULL) */
+    unsigned char *needs_grad;     /* [n_in] */
+    int grad_written;              /* some consumer writes grad; else it is zeroed */
 };
 
 struct ax_graph {
@@ -85,12 +110,45 @@ ax_status ax_graph_wrap(ax_status st, const char *fn, const ax_node *node);
 /* The same with any prefix: "fn: what: <the failed call's message>". */
 ax_status ax_graph_rewrap(ax_status st, const char *fn, const char *what);
 
-/* A new node of g (graph.c): checks the graph is still being built, names it (name or
- * "<op_name><id>"), checks the name is unique, allocates its value of shape (batched:
- * shape[0] is the max batch) and appends it. */
-ax_status ax_graph_add_node(const char *fn, ax_graph *g, const char *name, const char *op_name,
-                            ax_op op, ax_dtype dtype, int ndim, const int64_t *shape,
-                            int batched, int n_in, ax_node *const *in, ax_node **out);
+/* The name a new node of g gets: name, or "<prefix><id>" (written into buf). */
+const char *ax_graph_label(const ax_graph *g, const char *name, const char *prefix, char *buf,
+                           size_t size);
+
+/* A new node of op applied to in[0 .. n_in - 1] with a copy of params (op->params_size
+ * bytes; NULL when 0): checks out, g and the inputs (live, of g, of the dtypes op declares;
+ * what[k] names input k in messages, "input" for all when what is NULL), infers the outputs' shapes, names the node (name or
+ * "<op name><id>"), allocates its value(s) and appends it (and its output-slot nodes).
+ * *out is the node (output 0). Nothing changes on failure. */
+ax_status ax_graph_op(const char *fn, ax_graph *g, const char *name, const ax_op_desc *op,
+                      int n_in, ax_node *const *in, const char *const *what, const void *params,
+                      ax_node **out);
+
+/* The params of an output-slot node (ax_op_output_slot): which output of in[0] it is. */
+typedef struct ax_slot_params {
+    int slot;
+} ax_slot_params;
+
+/* Room for one more parameter in the graph's parameter arrays; 0 when out of memory. */
+int ax_graph_reserve_params(ax_graph *g);
+
+/* Shape-inference helpers (ops/infer.c): a node's shape as text; an f32 output like x (its
+ * shape and batching); an f32 scalar; a and b of the same shape and batching (else
+ * AX_ERR_SHAPE naming me, both nodes and their shapes). */
+const char *ax_node_shape_str(const ax_node *n, char *buf, size_t size);
+void ax_infer_like(const ax_node *x, ax_out_shape *out);
+void ax_infer_scalar(ax_out_shape *out);
+ax_status ax_infer_same(const char *fn, const char *me, const ax_node *a, const char *an,
+                        const ax_node *b, const char *bn);
+
+/* The value of node's input k. */
+static inline const ax_tensor *ax_in_value(const ax_node *node, int k) {
+    return node->in[k]->value;
+}
+
+/* (in[0] + ... + in[n-1], in[0] * in[1]) as two outputs (ops/sum_product.c): an internal op
+ * that tests wide and multi-output nodes; *product is the output-slot node "<name>:1". */
+ax_status ax_graph_sum_product(ax_graph *g, const char *name, int n, ax_node *const *in,
+                               ax_node **sum, ax_node **product);
 
 /* Remove the nodes created after the first n_nodes (and the parameters among them): a failed
  * builder call leaves the graph as it was. */
@@ -101,5 +159,7 @@ void ax_graph_truncate(ax_graph *g, int n_nodes);
 static inline uint64_t ax_dropout_offset(uint64_t step, int node_id) {
     return (UINT64_C(1) << 63) | (step << 24) | (uint64_t)node_id;
 }
+
+#include "ops/registry.h" /* the op descriptors */
 
 #endif

@@ -14,7 +14,7 @@ static ax_status check_compiled(const char *fn, const ax_graph *g) {
 static ax_status set_rows(const char *fn, ax_graph *g, int64_t n, int with_inputs) {
     for (int i = 0; i < g->n_nodes; i++) {
         ax_node *node = g->nodes[i];
-        if (!node->batched || (node->op == AX_OP_INPUT && !with_inputs))
+        if (!node->batched || (node->op == &ax_op_input && !with_inputs))
             continue;
         AX_TRY(ax_graph_wrap(ax_tensor_set_rows(fn, node->value, n), fn, node));
         if (node->grad)
@@ -41,7 +41,7 @@ ax_status ax_graph_set_batch(ax_graph *g, int64_t n) {
 /* The first input's rows, or 0 without inputs. */
 static const ax_node *first_input(const ax_graph *g) {
     for (int i = 0; i < g->n_nodes; i++)
-        if (g->nodes[i]->op == AX_OP_INPUT)
+        if (g->nodes[i]->op == &ax_op_input)
             return g->nodes[i];
     return NULL;
 }
@@ -60,7 +60,7 @@ static ax_status check_input(const char *fn, ax_graph *g, ax_node *input, ax_dty
                              const char *what) {
     AX_TRY(check_compiled(fn, g));
     AX_TRY(ax_graph_check_node(fn, g, input, "input"));
-    if (input->op != AX_OP_INPUT)
+    if (input->op != &ax_op_input)
         return ax_fail(AX_ERR_INVALID_ARG, fn, "node '%s' is not an input", input->name);
     if (input->value->dtype != dtype)
         return ax_fail(AX_ERR_DTYPE, fn, "input '%s' takes %s, %s is %s", input->name,
@@ -126,45 +126,6 @@ ax_status ax_graph_set_training(ax_graph *g, int training) {
     return AX_OK;
 }
 
-/* Compute node's value from its inputs'. */
-static ax_status node_forward(ax_graph *g, ax_node *node) {
-    ax_ctx *ctx = g->ctx;
-    ax_tensor *y = node->value;
-    const ax_tensor *x0 = node->n_in > 0 ? node->in[0]->value : NULL;
-    const ax_tensor *x1 = node->n_in > 1 ? node->in[1]->value : NULL;
-    const ax_tensor *x2 = node->n_in > 2 ? node->in[2]->value : NULL;
-    switch (node->op) {
-    case AX_OP_INPUT:
-    case AX_OP_PARAM: return AX_OK;
-    case AX_OP_DENSE: return ax_dense_forward(ctx, x0, x1, x2, y);
-    case AX_OP_ACTIVATION: return ax_activation_forward(ctx, node->act, node->alpha, x0, y);
-    case AX_OP_SOFTMAX: return ax_softmax_forward(ctx, x0, y);
-    case AX_OP_LOG_SOFTMAX: return ax_log_softmax_forward(ctx, x0, y);
-    case AX_OP_ADD: return ax_add(ctx, x0, x1, y);
-    case AX_OP_MUL: return ax_mul(ctx, x0, x1, y);
-    case AX_OP_SCALE: return ax_scale(ctx, node->alpha, x0, y);
-    case AX_OP_SUM: return ax_sum(ctx, x0, node->axis, y);
-    case AX_OP_MEAN: return ax_mean(ctx, x0, node->axis, y);
-    case AX_OP_MATMUL:
-        return ax_gemm(ctx, node->trans_a, node->trans_b, 1.0f, x0, x1, 0.0f, y);
-    case AX_OP_DROPOUT:
-        if (!g->training)
-            return ax_tensor_copy(y, x0);
-        return ax_dropout_forward(ctx, node->alpha, g->seed, ax_dropout_offset(g->step, node->id),
-                                  x0, y);
-    case AX_OP_MSE: return ax_mse_loss_forward(ctx, x0, x1, AX_REDUCE_MEAN, y);
-    case AX_OP_CROSS_ENTROPY: return ax_cross_entropy_forward(ctx, x0, x1, AX_REDUCE_MEAN, y);
-    case AX_OP_BCE: return ax_bce_with_logits_forward(ctx, x0, x1, AX_REDUCE_MEAN, y);
-    case AX_OP_L1:
-    case AX_OP_L2:
-        AX_TRY(ax_fill(ctx, y, 0.0f));
-        return node->op == AX_OP_L1 ? ax_l1_penalty(ctx, x0, node->alpha, y, NULL)
-                                    : ax_l2_penalty(ctx, x0, node->alpha, y, NULL);
-    }
-    return AX_FAIL(AX_ERR_INVALID_ARG, "node '%s' has an unknown op %d", node->name,
-                   (int)node->op);
-}
-
 ax_status ax_graph_forward(ax_graph *g) {
     AX_TRY(check_compiled(__func__, g));
     /* The batch is the inputs' rows, which must agree. */
@@ -172,7 +133,7 @@ ax_status ax_graph_forward(ax_graph *g) {
     int64_t n = first ? first->value->shape[0] : 0;
     for (int i = 0; i < g->n_nodes; i++) {
         const ax_node *node = g->nodes[i];
-        if (node->op == AX_OP_INPUT && node->value->shape[0] != n)
+        if (node->op == &ax_op_input && node->value->shape[0] != n)
             return AX_FAIL(AX_ERR_SHAPE, "input '%s' holds %lld rows, input '%s' holds %lld",
                            first->name, (long long)n, node->name,
                            (long long)node->value->shape[0]);
@@ -182,8 +143,11 @@ ax_status ax_graph_forward(ax_graph *g) {
     g->forward_done = 0;
     if (g->training)
         g->step++; /* fresh dropout masks */
-    for (int i = 0; i < g->n_nodes; i++)
-        AX_TRY(ax_graph_wrap(node_forward(g, g->nodes[i]), __func__, g->nodes[i]));
+    for (int i = 0; i < g->n_nodes; i++) {
+        ax_node *node = g->nodes[i];
+        if (node->op->forward)
+            AX_TRY(ax_graph_wrap(node->op->forward(g, node), __func__, node));
+    }
     g->forward_done = 1;
     g->forward_training = g->training;
     return AX_OK;

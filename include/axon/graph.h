@@ -165,6 +165,13 @@ AX_API ax_status ax_graph_mean(ax_graph *g, const char *name, ax_node *x, int ax
  * gives a batched y; a transposed batched a needs a batched b (the batch is contracted). */
 AX_API ax_status ax_graph_matmul(ax_graph *g, const char *name, ax_node *a, ax_transpose trans_a,
                                  ax_node *b, ax_transpose trans_b, ax_node **out);
+/* Running centering, x [N, F] -> y [N, F]: y = x - mean(x over the batch) while training,
+ * which also updates the buffers "<name>.running_mean" [F] (zeros at first) to
+ * (1 - momentum) running_mean + momentum mean and counts "<name>.num_batches_tracked" (int64);
+ * y = x - running_mean in eval. momentum in [0, 1]. BatchNorm's mean half, as a torch module
+ * with register_buffer does it (tests/golden/gen_safetensors.py). */
+AX_API ax_status ax_graph_running_center(ax_graph *g, const char *name, ax_node *x,
+                                         float momentum, ax_node **out);
 /* Inverted dropout with drop probability p in [0, 1) while training; the identity in eval. */
 AX_API ax_status ax_graph_dropout(ax_graph *g, const char *name, ax_node *x, float p,
                                   ax_node **out);
@@ -250,6 +257,17 @@ typedef struct ax_param_list {
     ax_tensor *const *grads;  /* [n] */
 } ax_param_list;
 AX_API ax_status ax_graph_params(ax_graph *g, ax_param_list *out);
+
+/* Buffers: named state the graph's nodes keep that is saved and loaded with checkpoints (under
+ * PyTorch's names, e.g. "rc.running_mean", "rc.num_batches_tracked") but never trained and
+ * never in ax_graph_params. In creation order. A buffer is an f32 tensor (*value; *count is
+ * 0) or an int64 counter (*value is NULL; *count its value, I64 in checkpoints). Any output
+ * may be NULL. */
+AX_API int ax_graph_buffer_count(const ax_graph *g);
+AX_API ax_status ax_graph_buffer_get(ax_graph *g, int index, const char **name,
+                                     ax_tensor **value, int64_t *count);
+/* Index of the buffer called name; AX_ERR_INVALID_ARG when there is none. */
+AX_API ax_status ax_graph_buffer_find(const ax_graph *g, const char *name, int *index);
 
 /* ---------------------------------------------------------------- mini-batches */
 

@@ -83,6 +83,9 @@ void ax_graph_destroy(ax_graph *g) {
         return; /* NULL, destroyed already, or not a graph */
     for (int i = 0; i < g->n_nodes; i++)
         node_free(g->nodes[i]);
+    for (int i = 0; i < g->n_buffers; i++)
+        ax_tensor_destroy(g->buffers[i].value);
+    free(g->buffers);
     ax_tensor_destroy(g->one);
     free(g->nodes);
     free(g->params);
@@ -93,6 +96,8 @@ void ax_graph_destroy(ax_graph *g) {
 }
 
 void ax_graph_truncate(ax_graph *g, int n_nodes) {
+    while (g->n_buffers > 0 && g->buffers[g->n_buffers - 1].owner->id >= n_nodes)
+        ax_tensor_destroy(g->buffers[--g->n_buffers].value);
     while (g->n_nodes > n_nodes) {
         ax_node *node = g->nodes[--g->n_nodes];
         if (node->param_index >= 0)
@@ -134,6 +139,24 @@ int ax_graph_reserve_params(ax_graph *g) {
     if (grads)
         g->param_grads = grads;
     return values && grads;
+}
+
+ax_status ax_graph_buffer_add(const char *fn, ax_graph *g, ax_node *owner, const char *what,
+                              int ndim, const int64_t *shape) {
+    ax_buffer b = {.owner = owner};
+    int len = snprintf(b.name, sizeof b.name, "%s.%s", owner->name, what);
+    if (len < 0 || (size_t)len >= sizeof b.name)
+        return ax_fail(AX_ERR_INVALID_ARG, fn, "buffer name '%s.%s' is too long", owner->name,
+                       what);
+    if (!reserve((void **)&g->buffers, &g->cap_buffers, g->n_buffers, 1, sizeof *g->buffers))
+        return ax_fail(AX_ERR_OOM, fn, "out of host memory");
+    if (ndim >= 0)
+        AX_TRY(ax_graph_wrap(ax_tensor_zeros(g->ctx, AX_F32, ndim, shape, &b.value), fn, owner));
+    if (!owner->n_buffers)
+        owner->buffer0 = g->n_buffers;
+    owner->n_buffers++;
+    g->buffers[g->n_buffers++] = b;
+    return AX_OK;
 }
 
 /* A node of op named name with an output of shape s, not yet in the graph: its value, its
@@ -321,4 +344,36 @@ ax_status ax_graph_param_find(const ax_graph *g, const char *name, int *index) {
         }
     }
     return AX_FAIL(AX_ERR_INVALID_ARG, "the graph has no parameter named '%s'", name);
+}
+
+int ax_graph_buffer_count(const ax_graph *g) {
+    return ax_handle_live(g, AX_HANDLE_GRAPH) ? g->n_buffers : 0;
+}
+
+ax_status ax_graph_buffer_get(ax_graph *g, int index, const char **name, ax_tensor **value,
+                              int64_t *count) {
+    AX_TRY(ax_graph_check(__func__, g));
+    if (index < 0 || index >= g->n_buffers)
+        return AX_FAIL(AX_ERR_INVALID_ARG, "index %d is outside [0, %d)", index, g->n_buffers);
+    ax_buffer *b = &g->buffers[index];
+    if (name)
+        *name = b->name;
+    if (value)
+        *value = b->value;
+    if (count)
+        *count = b->value ? 0 : b->count;
+    return AX_OK;
+}
+
+ax_status ax_graph_buffer_find(const ax_graph *g, const char *name, int *index) {
+    AX_TRY(ax_graph_check(__func__, g));
+    if (!name || !index)
+        return AX_FAIL(AX_ERR_INVALID_ARG, "name or index is NULL");
+    for (int i = 0; i < g->n_buffers; i++) {
+        if (strcmp(g->buffers[i].name, name) == 0) {
+            *index = i;
+            return AX_OK;
+        }
+    }
+    return AX_FAIL(AX_ERR_INVALID_ARG, "the graph has no buffer named '%s'", name);
 }

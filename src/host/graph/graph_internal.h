@@ -56,6 +56,16 @@ typedef struct ax_op_desc {
     ax_status (*backward)(ax_graph *g, ax_node *node, ax_tensor *const *dx);
 } ax_op_desc;
 
+/* A buffer: named state of a node that is saved and loaded but not trained (never in the
+ * parameter list): an f32 tensor (a running mean), or an int64 counter held on the host
+ * (num_batches_tracked, I64 in checkpoints). */
+typedef struct ax_buffer {
+    char name[AX_NODE_NAME_MAX + 32]; /* "<node>.<what>", its checkpoint key */
+    ax_node *owner;
+    ax_tensor *value; /* NULL for a counter */
+    int64_t count;
+} ax_buffer;
+
 struct ax_node {
     ax_graph *graph;
     int id;                        /* creation index: a topological order */
@@ -78,6 +88,7 @@ struct ax_node {
     ax_tensor **dx;                /* [n_in]: the backward's targets (scratch, grad or NULL) */
     unsigned char *needs_grad;     /* [n_in] */
     int grad_written;              /* some consumer writes grad; else it is zeroed */
+    int buffer0, n_buffers;        /* its buffers: g->buffers[buffer0 ..] */
 };
 
 struct ax_graph {
@@ -88,6 +99,8 @@ struct ax_graph {
     ax_node **params; /* parameter nodes, creation order */
     ax_tensor **param_values, **param_grads;
     int n_params, cap_params;
+    ax_buffer *buffers; /* creation order */
+    int n_buffers, cap_buffers;
     int64_t max_batch; /* 0 until a batched input exists */
     int compiled;
     ax_node *loss;
@@ -149,6 +162,11 @@ static inline const ax_tensor *ax_in_value(const ax_node *node, int k) {
  * that tests wide and multi-output nodes; *product is the output-slot node "<name>:1". */
 ax_status ax_graph_sum_product(ax_graph *g, const char *name, int n, ax_node *const *in,
                                ax_node **sum, ax_node **product);
+
+/* A new buffer "<owner>.<what>" of owner (the last node of g): an f32 tensor of shape filled
+ * with zeros, or an int64 counter at 0 when ndim < 0. Nothing changes on failure. */
+ax_status ax_graph_buffer_add(const char *fn, ax_graph *g, ax_node *owner, const char *what,
+                              int ndim, const int64_t *shape);
 
 /* Remove the nodes created after the first n_nodes (and the parameters among them): a failed
  * builder call leaves the graph as it was. */

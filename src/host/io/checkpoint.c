@@ -22,12 +22,16 @@ static ax_status rewrap(ax_status status, const char *fn, const char *what) {
 /* The graph's state as items, malloc'ed (the names and tensors are the graph's): its
  * parameters, then its buffers, as PyTorch's state_dict holds them. */
 static ax_status graph_items(const char *fn, ax_graph *g, ax_st_item **items, int *n) {
-    *n = g->n_params;
+    *n = g->n_params + g->n_buffers;
     *items = ax_calloc(*n ? (size_t)*n : 1, sizeof **items);
     if (!*items)
         return ax_fail(AX_ERR_OOM, fn, "out of memory");
     for (int i = 0; i < g->n_params; i++)
         (*items)[i] = (ax_st_item){g->params[i]->name, g->param_values[i], NULL};
+    for (int i = 0; i < g->n_buffers; i++) {
+        ax_buffer *b = &g->buffers[i];
+        (*items)[g->n_params + i] = (ax_st_item){b->name, b->value, b->value ? NULL : &b->count};
+    }
     return AX_OK;
 }
 

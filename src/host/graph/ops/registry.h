@@ -14,6 +14,7 @@
     X(softmax)                                                                                 \
     X(log_softmax)                                                                             \
     X(dropout)                                                                                 \
+    X(running_center)                                                                          \
     X(add)                                                                                     \
     X(mul)                                                                                     \
     X(scale)                                                                                   \

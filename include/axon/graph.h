@@ -194,8 +194,17 @@ AX_API ax_status ax_graph_l2_penalty(ax_graph *g, const char *name, ax_node *par
 
 /* Compile once: plan the backward of `loss` (a scalar node) in reverse creation order and
  * allocate every gradient and accumulation buffer. loss may be NULL for a graph that only
- * runs forward. A second compile fails with AX_ERR_STATE. */
+ * runs forward. A second compile fails with AX_ERR_STATE.
+ * Memory is planned: gradients of intermediate nodes and the backward's accumulation buffers
+ * share one arena wherever their lifetimes (from first write to last read in the backward)
+ * do not overlap, so the gradient of an intermediate node (ax_graph_grad) is valid only
+ * during the backward; parameters' gradients, inputs and every node's value stay valid. */
 AX_API ax_status ax_graph_compile(ax_graph *g, ax_node *loss);
+/* Before compiling: reuse values too (reuse != 0). An intermediate node's value then lives
+ * from its forward to its last reader (later forwards, and the backwards that need it), and
+ * may be overwritten after that; outputs (nodes nothing reads) and the loss stay valid.
+ * Off by default. */
+AX_API ax_status ax_graph_set_value_reuse(ax_graph *g, int reuse);
 
 /* Copy src (the input's dtype, shape [n, <the input's other dims>], 1 <= n <= max batch) into
  * the input node, which then holds n rows. */

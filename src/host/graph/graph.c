@@ -6,6 +6,7 @@
 #include "graph_internal.h"
 
 #include "../core/alloc.h"
+#include "../core/view.h"
 #include "../ops/check.h"
 
 ax_status ax_graph_check(const char *fn, const ax_graph *g) {
@@ -63,16 +64,28 @@ ax_status ax_graph_create(ax_ctx *ctx, uint64_t seed, ax_graph **out) {
     return AX_OK;
 }
 
+/* Destroy t, one of g's tensors: one that borrows the memory plan's arena keeps it. */
+static void tensor_free(const ax_graph *g, ax_tensor *t) {
+    for (int i = 0; g && t && i < g->n_planned; i++) {
+        if (g->planned[i] == t) {
+            ax_tensor_destroy_borrowed(t);
+            return;
+        }
+    }
+    ax_tensor_destroy(t);
+}
+
 static void node_free(ax_node *node) {
     if (!node)
         return;
+    const ax_graph *g = node->graph;
     ax_handle_remove(node, AX_HANDLE_NODE);
-    ax_tensor_destroy(node->value);
-    ax_tensor_destroy(node->grad);
+    tensor_free(g, node->value);
+    tensor_free(g, node->grad);
     for (int i = 0; i < AX_NODE_MAX_STATE; i++)
         ax_tensor_destroy(node->state[i]);
     for (int i = 0; i < node->n_in; i++)
-        ax_tensor_destroy(node->scratch[i]);
+        tensor_free(g, node->scratch[i]);
     free(node->params);
     free(node->in); /* one block: in, outs, scratch, dx, needs_grad */
     free(node);
@@ -86,6 +99,8 @@ void ax_graph_destroy(ax_graph *g) {
     for (int i = 0; i < g->n_buffers; i++)
         ax_tensor_destroy(g->buffers[i].value);
     free(g->buffers);
+    free(g->planned);
+    ax_tensor_destroy(g->arena);
     ax_tensor_destroy(g->one);
     free(g->nodes);
     free(g->params);
@@ -376,4 +391,26 @@ ax_status ax_graph_buffer_find(const ax_graph *g, const char *name, int *index) 
         }
     }
     return AX_FAIL(AX_ERR_INVALID_ARG, "the graph has no buffer named '%s'", name);
+}
+
+size_t ax_graph_device_bytes(const ax_graph *g) {
+    size_t total = g->arena ? ax_tensor_nbytes(g->arena) : 0;
+    total += g->one ? ax_tensor_nbytes(g->one) : 0;
+    for (int i = 0; i < g->n_buffers; i++)
+        total += g->buffers[i].value ? ax_tensor_nbytes(g->buffers[i].value) : 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const ax_node *node = g->nodes[i];
+        const ax_tensor *own[2 + AX_NODE_MAX_STATE] = {node->value, node->grad};
+        for (int k = 0; k < AX_NODE_MAX_STATE; k++)
+            own[2 + k] = node->state[k];
+        for (int k = 0; k < 2 + AX_NODE_MAX_STATE + node->n_in; k++) {
+            const ax_tensor *t = k < 2 + AX_NODE_MAX_STATE ? own[k] : node->scratch[k - 2 - AX_NODE_MAX_STATE];
+            int borrowed = 0;
+            for (int p = 0; t && p < g->n_planned && !borrowed; p++)
+                borrowed = g->planned[p] == t;
+            if (t && !borrowed)
+                total += (size_t)t->capacity * ax_dtype_size(t->dtype);
+        }
+    }
+    return total;
 }

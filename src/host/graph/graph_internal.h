@@ -37,6 +37,9 @@ enum {
     AX_OPF_SOURCE = 1u << 2,
 };
 
+#define AX_SAVES_IN(k) (1u << (k))
+#define AX_SAVES_OUT (1u << 31)
+
 /* One graph op: everything the graph knows about it. */
 typedef struct ax_op_desc {
     const char *name;   /* the default node-name prefix ("dense" gives "dense3") */
@@ -45,6 +48,10 @@ typedef struct ax_op_desc {
     unsigned int_inputs; /* bit k: input k is i32 (labels, indices); others are f32 */
     unsigned no_grad;    /* bit k: input k never takes a gradient (labels, targets) */
     unsigned flags;      /* AX_OPF_* */
+    /* What the backward reads besides the output gradients, for the memory plan: bit k the
+     * value of input k, AX_SAVES_OUT the node's own outputs. A value is kept from its forward
+     * to the last backward that reads it; an undeclared read would see reused memory. */
+    unsigned saves;
     /* The outputs' shapes (out[n_out]) from the inputs (already checked live, of this graph,
      * of the declared dtypes) and params; me is the node's name for messages. */
     ax_status (*infer)(const char *fn, const char *me, ax_node *const *in, const void *params,
@@ -105,6 +112,13 @@ struct ax_graph {
     int compiled;
     ax_node *loss;
     ax_tensor *one; /* scalar 1, seeds the backward */
+    /* Memory plan (compile.c): activations, gradients and scratch tensors whose lifetimes do
+     * not overlap share storage in one arena; planned[] are the tensors that borrow it. */
+    int no_reuse; /* a switch for tests: every tensor keeps storage of its own */
+    int reuse_values; /* ax_graph_set_value_reuse */
+    ax_tensor *arena;
+    ax_tensor **planned;
+    int n_planned;
     int training;
     uint64_t step;       /* training forwards so far: the dropout offset's counter */
     int forward_done;    /* a forward ran since the compile */
@@ -167,6 +181,10 @@ ax_status ax_graph_sum_product(ax_graph *g, const char *name, int n, ax_node *co
  * with zeros, or an int64 counter at 0 when ndim < 0. Nothing changes on failure. */
 ax_status ax_graph_buffer_add(const char *fn, ax_graph *g, ax_node *owner, const char *what,
                               int ndim, const int64_t *shape);
+
+/* Bytes of device memory the graph holds: parameters and their gradients, inputs, values,
+ * gradients, scratch, op state, buffers and the memory plan's arena (each once). */
+size_t ax_graph_device_bytes(const ax_graph *g);
 
 /* Remove the nodes created after the first n_nodes (and the parameters among them): a failed
  * builder call leaves the graph as it was. */

@@ -120,6 +120,14 @@ ax_status ax_graph_params(ax_graph *g, ax_param_list *out) {
     return AX_OK;
 }
 
+ax_status ax_graph_set_value_reuse(ax_graph *g, int reuse) {
+    AX_TRY(ax_graph_check(__func__, g));
+    if (g->compiled)
+        return AX_FAIL(AX_ERR_STATE, "the graph is compiled; the memory plan is made by then");
+    g->reuse_values = reuse != 0;
+    return AX_OK;
+}
+
 ax_status ax_graph_set_training(ax_graph *g, int training) {
     AX_TRY(ax_graph_check(__func__, g));
     g->training = training != 0;

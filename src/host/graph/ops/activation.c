@@ -53,7 +53,8 @@ static ax_status activation_backward(ax_graph *g, ax_node *node, ax_tensor *cons
 }
 
 const ax_op_desc ax_op_activation = {
-    .name = "activation", .params_size = sizeof(activation_params), .n_out = 1,
+    .name = "activation", .saves = AX_SAVES_IN(0) | AX_SAVES_OUT,
+    .params_size = sizeof(activation_params), .n_out = 1,
     .infer = any_infer, .forward = activation_forward, .backward = activation_backward,
 };
 
@@ -80,7 +81,8 @@ static ax_status softmax_backward(ax_graph *g, ax_node *node, ax_tensor *const *
 }
 
 const ax_op_desc ax_op_softmax = {
-    .name = "softmax", .n_out = 1, .infer = rows_infer, .forward = softmax_forward,
+    .name = "softmax", .saves = AX_SAVES_OUT,
+    .n_out = 1, .infer = rows_infer, .forward = softmax_forward,
     .backward = softmax_backward,
 };
 
@@ -97,7 +99,8 @@ static ax_status log_softmax_backward(ax_graph *g, ax_node *node, ax_tensor *con
 }
 
 const ax_op_desc ax_op_log_softmax = {
-    .name = "log_softmax", .n_out = 1, .infer = rows_infer, .forward = log_softmax_forward,
+    .name = "log_softmax", .saves = AX_SAVES_OUT,
+    .n_out = 1, .infer = rows_infer, .forward = log_softmax_forward,
     .backward = log_softmax_backward,
 };
 

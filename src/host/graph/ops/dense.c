@@ -64,7 +64,8 @@ static ax_status matmul_backward(ax_graph *g, ax_node *node, ax_tensor *const *d
 }
 
 const ax_op_desc ax_op_matmul = {
-    .name = "matmul", .params_size = sizeof(matmul_params), .n_out = 1, .infer = matmul_infer,
+    .name = "matmul", .saves = AX_SAVES_IN(0) | AX_SAVES_IN(1),
+    .params_size = sizeof(matmul_params), .n_out = 1, .infer = matmul_infer,
     .forward = matmul_forward, .backward = matmul_backward,
 };
 
@@ -102,7 +103,8 @@ static ax_status dense_backward(ax_graph *g, ax_node *node, ax_tensor *const *dx
 }
 
 const ax_op_desc ax_op_dense = {
-    .name = "dense", .n_out = 1, .infer = dense_infer, .forward = dense_forward,
+    .name = "dense", .saves = AX_SAVES_IN(0) | AX_SAVES_IN(1),
+    .n_out = 1, .infer = dense_infer, .forward = dense_forward,
     .backward = dense_backward,
 };
 

@@ -51,7 +51,8 @@ static ax_status mul_backward(ax_graph *g, ax_node *node, ax_tensor *const *dx) 
 }
 
 const ax_op_desc ax_op_mul = {
-    .name = "mul", .n_out = 1, .infer = same_infer, .forward = mul_forward,
+    .name = "mul", .saves = AX_SAVES_IN(0) | AX_SAVES_IN(1),
+    .n_out = 1, .infer = same_infer, .forward = mul_forward,
     .backward = mul_backward,
 };
 

@@ -32,7 +32,8 @@ static ax_status mse_backward(ax_graph *g, ax_node *node, ax_tensor *const *dx) 
 
 /* params: the names of the inputs in messages, for the inference only (not kept). */
 const ax_op_desc ax_op_mse = {
-    .name = "mse", .n_out = 1, .no_grad = 1u << 1, .infer = pair_infer,
+    .name = "mse", .saves = AX_SAVES_IN(0) | AX_SAVES_IN(1),
+    .n_out = 1, .no_grad = 1u << 1, .infer = pair_infer,
     .forward = mse_forward, .backward = mse_backward,
 };
 
@@ -47,7 +48,8 @@ static ax_status bce_backward(ax_graph *g, ax_node *node, ax_tensor *const *dx) 
 }
 
 const ax_op_desc ax_op_bce = {
-    .name = "bce", .n_out = 1, .no_grad = 1u << 1, .infer = pair_infer,
+    .name = "bce", .saves = AX_SAVES_IN(0) | AX_SAVES_IN(1),
+    .n_out = 1, .no_grad = 1u << 1, .infer = pair_infer,
     .forward = bce_forward, .backward = bce_backward,
 };
 
@@ -101,7 +103,8 @@ static ax_status cross_entropy_backward(ax_graph *g, ax_node *node, ax_tensor *c
 }
 
 const ax_op_desc ax_op_cross_entropy = {
-    .name = "cross_entropy", .n_out = 1, .int_inputs = 1u << 1, .no_grad = 1u << 1,
+    .name = "cross_entropy", .saves = AX_SAVES_IN(0) | AX_SAVES_IN(1),
+    .n_out = 1, .int_inputs = 1u << 1, .no_grad = 1u << 1,
     .infer = cross_entropy_infer, .forward = cross_entropy_forward,
     .backward = cross_entropy_backward,
 };
@@ -175,13 +178,13 @@ static ax_status penalty_backward(ax_graph *g, ax_node *node, ax_tensor *const *
 }
 
 const ax_op_desc ax_op_l1 = {
-    .name = "l1", .params_size = sizeof(penalty_params), .n_out = 1,
+    .name = "l1", .saves = AX_SAVES_IN(0), .params_size = sizeof(penalty_params), .n_out = 1,
     .flags = AX_OPF_ACCUMULATES, .infer = penalty_infer, .forward = penalty_forward,
     .backward = penalty_backward,
 };
 
 const ax_op_desc ax_op_l2 = {
-    .name = "l2", .params_size = sizeof(penalty_params), .n_out = 1,
+    .name = "l2", .saves = AX_SAVES_IN(0), .params_size = sizeof(penalty_params), .n_out = 1,
     .flags = AX_OPF_ACCUMULATES, .infer = penalty_infer, .forward = penalty_forward,
     .backward = penalty_backward,
 };

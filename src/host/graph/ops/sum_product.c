@@ -39,7 +39,8 @@ static ax_status sum_product_backward(ax_graph *g, ax_node *node, ax_tensor *con
 }
 
 const ax_op_desc ax_op_sum_product = {
-    .name = "sum_product", .params_size = sizeof(int), .n_out = 2, .infer = sum_product_infer,
+    .name = "sum_product", .saves = AX_SAVES_IN(0) | AX_SAVES_IN(1),
+    .params_size = sizeof(int), .n_out = 2, .infer = sum_product_infer,
     .forward = sum_product_forward, .backward = sum_product_backward,
 };
 

@@ -1,0 +1,14 @@
+/* Tensors over storage they do not own (view.c): the graph's memory plan places activations
+ * and gradients in one arena and points their tensors into it. */
+#ifndef AX_CORE_VIEW_H
+#define AX_CORE_VIEW_H
+
+#include "internal.h"
+
+/* Free t's own storage and point it at storage (capacity elements of t's dtype, owned by
+ * someone else that outlives t). */
+void ax_tensor_borrow(ax_tensor *t, void *storage);
+/* Destroy a tensor made to borrow: its handle and struct, not the storage. NULL is fine. */
+void ax_tensor_destroy_borrowed(ax_tensor *t);
+
+#endif

@@ -175,9 +175,9 @@ Test(arch, integer_inputs_of_any_shape) {
     ax_node *tok, *x, *logits, *o;
     int64_t ts[2] = {4, 3}, xs[2] = {4, 5};
     AX_ASSERT_OK(ax_graph_create(ctx, 1, &g));
-    AX_ASSERT_OK(ax_graph_input_typed(g, "tok", AX_I32, 2, ts, &tok));
-    AX_ASSERT_OK(ax_graph_input_typed(g, "x", AX_F32, 2, xs, &x));
-    AX_ASSERT_FAILS(ax_graph_input_typed(g, "bad", (ax_dtype)77, 2, ts, &o), AX_ERR_DTYPE,
+    AX_ASSERT_OK(ax_graph_input_typed(g, "tok", AX_I32, 2, ts, 0, -1, &tok));
+    AX_ASSERT_OK(ax_graph_input_typed(g, "x", AX_F32, 2, xs, 0, -1, &x));
+    AX_ASSERT_FAILS(ax_graph_input_typed(g, "bad", (ax_dtype)77, 2, ts, 0, -1, &o), AX_ERR_DTYPE,
                     "ax_graph_input_typed");
     AX_ASSERT_FAILS(ax_graph_add(g, "s", tok, tok, &o), AX_ERR_DTYPE, "ax_graph_add");
     cr_assert(strstr(ax_last_error(), "'tok'"), "%s", ax_last_error());

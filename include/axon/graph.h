@@ -125,10 +125,14 @@ AX_API void ax_graph_destroy(ax_graph *g);
 AX_API ax_status ax_graph_input(ax_graph *g, const char *name, int ndim, const int64_t *shape,
                                 ax_node **out);
 /* An input of dtype (AX_F32 features, AX_I32 labels or token indices) and any shape of 1 to
- * AX_MAX_DIMS dims, dim 0 the batch (shape[0] the largest; every batched input must agree):
- * labels [N], token indices [N, T]. Ops declare which of their inputs take i32. */
+ * AX_MAX_DIMS dims: labels [N], token indices [N, T], a time-major sequence [T, N, H].
+ * shape[batch_axis] is the largest batch (every input must agree); time_axis is -1, or the
+ * dim that holds the steps of a sequence (shape[time_axis] the longest; every sequence input
+ * must agree). A run may hold fewer rows and fewer steps without recompiling. Ops declare
+ * which of their inputs take i32 and which axes they accept. */
 AX_API ax_status ax_graph_input_typed(ax_graph *g, const char *name, ax_dtype dtype, int ndim,
-                                      const int64_t *shape, ax_node **out);
+                                      const int64_t *shape, int batch_axis, int time_axis,
+                                      ax_node **out);
 /* i32 class labels [max_batch]: ax_graph_input_typed(g, name, AX_I32, 1, &max_batch, out). */
 AX_API ax_status ax_graph_labels(ax_graph *g, const char *name, int64_t max_batch,
                                  ax_node **out);
@@ -172,6 +176,12 @@ AX_API ax_status ax_graph_matmul(ax_graph *g, const char *name, ax_node *a, ax_t
  * with register_buffer does it (tests/golden/gen_safetensors.py). */
 AX_API ax_status ax_graph_running_center(ax_graph *g, const char *name, ax_node *x,
                                          float momentum, ax_node **out);
+/* Step t of a sequence whose time axis is its first dim, x [T, ...] -> y [...] = x[t]: a view
+ * of x's storage, no copy (contiguous, as time-major [T, N, H] gives). y keeps x's batch axis
+ * (one dim lower). A run shorter than t + 1 steps fails with AX_ERR_SHAPE. x may also be any
+ * node whose dim 0 is fixed (a block of a parameter, e.g. one gate of a [4, H, in] weight). */
+AX_API ax_status ax_graph_time_step(ax_graph *g, const char *name, ax_node *x, int64_t t,
+                                    ax_node **out);
 /* Inverted dropout with drop probability p in [0, 1) while training; the identity in eval. */
 AX_API ax_status ax_graph_dropout(ax_graph *g, const char *name, ax_node *x, float p,
                                   ax_node **out);
@@ -217,6 +227,12 @@ AX_API ax_status ax_graph_feed(ax_graph *g, ax_node *input, const ax_tensor *src
 AX_API ax_status ax_graph_feed_f32(ax_graph *g, ax_node *input, const float *data, int64_t rows);
 AX_API ax_status ax_graph_feed_i32(ax_graph *g, ax_node *input, const int32_t *data,
                                    int64_t rows);
+/* The sequence length of the next run, 1 <= t <= the longest (a last, shorter sequence):
+ * sequence inputs then take t steps (ax_graph_feed_f32 copies rows of t steps; ax_graph_feed
+ * takes t from its src), and so does every node that carries the time axis. The length of the
+ * current run (0 without sequences). */
+AX_API ax_status ax_graph_set_seq_len(ax_graph *g, int64_t t);
+AX_API int64_t ax_graph_seq_len(const ax_graph *g);
 /* Give every input (and so every batched node) n rows, 1 <= n <= max batch. */
 AX_API ax_status ax_graph_set_batch(ax_graph *g, int64_t n);
 /* The batch of the inputs (all batched inputs must have the same rows at a forward). */

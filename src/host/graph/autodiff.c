@@ -29,7 +29,8 @@ ax_status ax_graph_backward(ax_graph *g) {
     ax_node *loss = g->loss;
     if (!loss->grad) /* the loss depends on no parameter */
         return AX_OK;
-    /* Gradients no consumer writes (an unused output of a multi-output op) are zero. */
+    /* Gradients no consumer overwrites (an unused output of a multi-output op, the input of a
+     * view whose steps add into it) start at zero. */
     for (int i = 0; i < loss->id; i++) {
         ax_node *node = g->nodes[i];
         if (node->grad && !node->grad_written && !(node->op->flags & AX_OPF_SOURCE))

@@ -65,11 +65,11 @@ static ax_status plan(const char *fn, ax_graph *g, const ax_node *loss, const ch
                          !(op->flags & AX_OPF_ACCUMULATES);
             if (!direct)
                 AX_TRY(like_value(fn, g, in, &node->scratch[k]));
-            written[in->id] = 1;
+            written[in->id] |= direct ? 2 : 1; /* 2: the first writer overwrites */
         }
     }
     for (int i = 0; i < g->n_nodes; i++)
-        g->nodes[i]->grad_written = written[i];
+        g->nodes[i]->grad_written = (written[i] & 2) != 0;
     return AX_OK;
 }
 
@@ -112,6 +112,10 @@ static int value_end(const ax_graph *g, const ax_node *node, const char *consume
         const ax_node *c = g->nodes[j];
         if (c->op->flags & AX_OPF_OUTPUT_SLOT)
             continue; /* an output slot reads nothing: its producer writes it */
+        if (c->op->flags & AX_OPF_VIEW) { /* a view reads x's storage as long as it lives */
+            int view_end = value_end(g, c, consumed);
+            end = view_end > end ? view_end : end;
+        }
         for (int k = 0; k < c->n_in; k++) {
             if (c->in[k] != node)
                 continue;
@@ -127,6 +131,8 @@ static int value_end(const ax_graph *g, const ax_node *node, const char *consume
 /* The first step that writes node's gradient: its last consumer with an edge to it (the
  * first writer in backward order), or the start of the backward (unwritten, the loss). */
 static int grad_start(const ax_graph *g, const ax_node *node) {
+    if (!node->grad_written) /* zeroed at the start, then added to */
+        return g->n_nodes;
     for (int j = g->loss->id; j > node->id; j--) {
         const ax_node *c = g->nodes[j];
         for (int k = 0; k < c->n_in; k++)
@@ -152,7 +158,9 @@ static ax_status collect(const char *fn, const ax_graph *g, const char *consumed
             continue;
         int slot_of = node->op->flags & AX_OPF_OUTPUT_SLOT;
         const ax_node *producer = slot_of ? node->in[0] : node;
-        s[count++] = (slot){node->value, 0, producer->id, value_end(g, node, consumed), 0, 0};
+        if (!(node->op->flags & AX_OPF_VIEW)) /* a view's value is in[0]'s storage */
+            s[count++] = (slot){node->value, 0, producer->id, value_end(g, node, consumed), 0,
+                                0};
         if (node->grad) {
             int end = step_backward(g, producer->id); /* the producer reads the slots' */
             s[count++] = (slot){node->grad, 1, grad_start(g, node), end, 0, 0};

@@ -66,6 +66,12 @@ ax_status ax_graph_create(ax_ctx *ctx, uint64_t seed, ax_graph **out) {
 
 /* Destroy t, one of g's tensors: one that borrows the memory plan's arena keeps it. */
 static void tensor_free(const ax_graph *g, ax_tensor *t) {
+    for (int i = 0; g && t && i < g->n_nodes; i++) {
+        if (g->nodes[i]->value_borrowed && g->nodes[i]->value == t) {
+            ax_tensor_destroy_borrowed(t);
+            return;
+        }
+    }
     for (int i = 0; g && t && i < g->n_planned; i++) {
         if (g->planned[i] == t) {
             ax_tensor_destroy_borrowed(t);
@@ -219,6 +225,9 @@ static ax_status node_new(const char *fn, ax_graph *g, const char *name, const a
     }
     node->graph = g;
     node->batched = s->batched;
+    node->batch_axis = s->batch_axis;
+    node->time_axis = s->time_axis;
+    memcpy(node->max_shape, s->shape, sizeof node->max_shape);
     for (int i = 0; i < n_in; i++) {
         node->in[i] = in[i];
         node->trainable |= in[i]->trainable;
@@ -258,6 +267,8 @@ ax_status ax_graph_op(const char *fn, ax_graph *g, const char *name, const ax_op
     int n_out = op->n_out;
     ax_out_shape shapes[AX_NODE_MAX_OUTPUTS];
     memset(shapes, 0, sizeof shapes);
+    for (int j = 0; j < AX_NODE_MAX_OUTPUTS; j++)
+        shapes[j].time_axis = -1;
     if (n_out < 1 || n_out > AX_NODE_MAX_OUTPUTS)
         return ax_fail(AX_ERR_INVALID_ARG, fn, "op '%s' has %d outputs", op->name, n_out);
     AX_TRY(op->infer(fn, me, in, params, shapes));
@@ -405,7 +416,7 @@ size_t ax_graph_device_bytes(const ax_graph *g) {
             own[2 + k] = node->state[k];
         for (int k = 0; k < 2 + AX_NODE_MAX_STATE + node->n_in; k++) {
             const ax_tensor *t = k < 2 + AX_NODE_MAX_STATE ? own[k] : node->scratch[k - 2 - AX_NODE_MAX_STATE];
-            int borrowed = 0;
+            int borrowed = k == 0 && node->value_borrowed;
             for (int p = 0; t && p < g->n_planned && !borrowed; p++)
                 borrowed = g->planned[p] == t;
             if (t && !borrowed)

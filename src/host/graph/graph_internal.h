@@ -16,13 +16,16 @@
 #define AX_NODE_MAX_STATE 4    /* per-node state tensors an op keeps (ax_node.state) */
 #define AX_NODE_MAX_OUTPUTS 8  /* outputs of one op */
 
-/* An output's shape, as an op's shape inference gives it. batched: shape[0] follows the run's
- * batch (shape[0] is then the max batch). */
+/* An output's shape, as an op's shape inference gives it (at the largest batch and sequence).
+ * batched: shape[batch_axis] follows the run's batch; time_axis >= 0: shape[time_axis]
+ * follows the run's sequence length. Inference starts from batch_axis 0 and time_axis -1. */
 typedef struct ax_out_shape {
     ax_dtype dtype;
     int ndim;
     int64_t shape[AX_MAX_DIMS];
     int batched;
+    int batch_axis;
+    int time_axis;
 } ax_out_shape;
 
 /* Descriptor flags. */
@@ -35,6 +38,9 @@ enum {
     AX_OPF_ACCUMULATES = 1u << 1,
     /* A source: no inputs, nothing to compute (inputs, parameters). */
     AX_OPF_SOURCE = 1u << 2,
+    /* The value is a view of in[0]'s storage that the forward points (no copy); it is never
+     * planned, and in[0]'s value lives as long as the view's. */
+    AX_OPF_VIEW = 1u << 3,
 };
 
 #define AX_SAVES_IN(k) (1u << (k))
@@ -83,7 +89,10 @@ struct ax_node {
     ax_node **in;                  /* [n_in] */
     int n_out;                     /* op->n_out: this node is output 0 */
     ax_node **outs;                /* [n_out]: outs[0] is the node, outs[j] its slot-j node */
-    int batched;                   /* shape[0] follows the run's batch */
+    int batched;                   /* shape[batch_axis] follows the run's batch */
+    int batch_axis;
+    int time_axis;                 /* >= 0: shape[time_axis] follows the run's sequence */
+    int64_t max_shape[AX_MAX_DIMS]; /* the value's shape at the largest batch and sequence */
     int trainable;                 /* a parameter, or computed from one */
     int param_index;               /* parameters: index in the graph's parameter list */
     ax_tensor *value;              /* allocated at build, for the largest batch */
@@ -94,7 +103,8 @@ struct ax_node {
     ax_tensor **scratch;           /* [n_in] */
     ax_tensor **dx;                /* [n_in]: the backward's targets (scratch, grad or NULL) */
     unsigned char *needs_grad;     /* [n_in] */
-    int grad_written;              /* some consumer writes grad; else it is zeroed */
+    int grad_written;              /* a consumer overwrites grad first; else it is zeroed */
+    int value_borrowed;            /* a view: value borrows in[0]'s storage */
     int buffer0, n_buffers;        /* its buffers: g->buffers[buffer0 ..] */
 };
 
@@ -109,6 +119,7 @@ struct ax_graph {
     ax_buffer *buffers; /* creation order */
     int n_buffers, cap_buffers;
     int64_t max_batch; /* 0 until a batched input exists */
+    int64_t max_seq, seq_len; /* sequences: the largest length (0: none yet) and the run's */
     int compiled;
     ax_node *loss;
     ax_tensor *one; /* scalar 1, seeds the backward */
@@ -164,6 +175,8 @@ int ax_graph_reserve_params(ax_graph *g);
 const char *ax_node_shape_str(const ax_node *n, char *buf, size_t size);
 void ax_infer_like(const ax_node *x, ax_out_shape *out);
 void ax_infer_scalar(ax_out_shape *out);
+/* x is not a sequence and has its batch (if any) on axis 0, as row-wise ops need. */
+ax_status ax_infer_rows(const char *fn, const char *me, const ax_node *x, const char *what);
 ax_status ax_infer_same(const char *fn, const char *me, const ax_node *a, const char *an,
                         const ax_node *b, const char *bn);
 
@@ -185,6 +198,10 @@ ax_status ax_graph_buffer_add(const char *fn, ax_graph *g, ax_node *owner, const
 /* Bytes of device memory the graph holds: parameters and their gradients, inputs, values,
  * gradients, scratch, op state, buffers and the memory plan's arena (each once). */
 size_t ax_graph_device_bytes(const ax_graph *g);
+
+/* Give every batched or sequence tensor of g the dims of a run of n rows and t steps (inputs
+ * included when with_inputs). */
+ax_status ax_graph_set_dims(const char *fn, ax_graph *g, int64_t n, int64_t t, int with_inputs);
 
 /* Remove the nodes created after the first n_nodes (and the parameters among them): a failed
  * builder call leaves the graph as it was. */

@@ -23,6 +23,8 @@ static ax_status matmul_infer(const char *fn, const char *me, ax_node *const *in
         return ax_fail(AX_ERR_SHAPE, fn, "node '%s': a '%s' %s and b '%s' %s must both be 2-D",
                        me, a->name, ax_node_shape_str(a, sa, sizeof sa), b->name,
                        ax_node_shape_str(b, sb, sizeof sb));
+    AX_TRY(ax_infer_rows(fn, me, a, "a"));
+    AX_TRY(ax_infer_rows(fn, me, b, "b"));
     int ta = p->trans_a == AX_TRANS, tb = p->trans_b == AX_TRANS;
     int64_t m = da[ta], k = da[!ta], kb = db[tb], n = db[!tb];
     if (k != kb)
@@ -123,6 +125,7 @@ ax_status ax_graph_dense(ax_graph *g, const char *name, ax_node *x, int64_t out_
     if (x->value->ndim != 2)
         return ax_fail(AX_ERR_SHAPE, fn, "node '%s': x '%s' has shape %s, needs [N, in]", me,
                        x->name, ax_node_shape_str(x, sx, sizeof sx));
+    AX_TRY(ax_infer_rows(fn, me, x, "x"));
     if (out_features < 1)
         return ax_fail(AX_ERR_SHAPE, fn, "node '%s': out_features is %lld, must be >= 1", me,
                        (long long)out_features);

@@ -78,6 +78,8 @@ static ax_status cross_entropy_infer(const char *fn, const char *me, ax_node *co
                                      const void *params, ax_out_shape *out) {
     (void)params;
     const ax_node *logits = in[0], *labels = in[1];
+    AX_TRY(ax_infer_rows(fn, me, logits, "logits"));
+    AX_TRY(ax_infer_rows(fn, me, labels, "labels"));
     if (logits->value->ndim != 2 || labels->value->ndim != 1 ||
         labels->value->shape[0] != logits->value->shape[0] ||
         logits->batched != labels->batched) {

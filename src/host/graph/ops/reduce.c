@@ -23,7 +23,9 @@ static ax_status reduce_infer(const char *fn, const char *me, ax_node *const *in
     for (int i = 0, j = 0; i < nd; i++)
         if (i != a)
             out->shape[j++] = x->value->shape[i];
-    out->batched = x->batched && a != 0;
+    out->batched = x->batched && a != x->batch_axis;
+    out->batch_axis = x->batch_axis - (x->batch_axis > a);
+    out->time_axis = x->time_axis == a ? -1 : x->time_axis - (x->time_axis > a);
     return AX_OK;
 }
 

@@ -15,6 +15,7 @@
     X(log_softmax)                                                                             \
     X(dropout)                                                                                 \
     X(running_center)                                                                          \
+    X(time_step)                                                                               \
     X(add)                                                                                     \
     X(mul)                                                                                     \
     X(scale)                                                                                   \

@@ -22,6 +22,7 @@ enum { MEAN, IDENTITY, NEG };
 static ax_status running_center_infer(const char *fn, const char *me, ax_node *const *in,
                                       const void *params, ax_out_shape *out) {
     const running_center_params *p = params;
+    AX_TRY(ax_infer_rows(fn, me, in[0], "x"));
     if (in[0]->value->ndim != 2 || !in[0]->batched) {
         char sx[128];
         return ax_fail(AX_ERR_SHAPE, fn, "node '%s': x '%s' has shape %s%s, needs a batched "

@@ -13,6 +13,7 @@ typedef struct source_params {
     int ndim;
     int64_t shape[AX_MAX_DIMS];
     int batched;
+    int batch_axis, time_axis;
 } source_params;
 
 static ax_status source_infer(const char *fn, const char *me, ax_node *const *in,
@@ -23,6 +24,8 @@ static ax_status source_infer(const char *fn, const char *me, ax_node *const *in
     out->ndim = p->ndim;
     memcpy(out->shape, p->shape, sizeof out->shape);
     out->batched = p->batched;
+    out->batch_axis = p->batch_axis;
+    out->time_axis = p->time_axis;
     return AX_OK;
 }
 
@@ -48,9 +51,11 @@ const ax_op_desc ax_op_output_slot = {
     .flags = AX_OPF_OUTPUT_SLOT, .infer = slot_infer,
 };
 
-/* A batched input of dtype and shape (shape[0] the max batch). */
+/* A batched input of dtype and shape (shape[batch_axis] the max batch, shape[time_axis] the
+ * longest sequence when time_axis >= 0). */
 static ax_status add_input(const char *fn, ax_graph *g, const char *name, ax_dtype dtype,
-                           int ndim, const int64_t *shape, ax_node **out) {
+                           int ndim, const int64_t *shape, int batch_axis, int time_axis,
+                           ax_node **out) {
     if (!out)
         return ax_fail(AX_ERR_INVALID_ARG, fn, "out is NULL");
     *out = NULL;
@@ -62,29 +67,42 @@ static ax_status add_input(const char *fn, ax_graph *g, const char *name, ax_dty
         return ax_fail(AX_ERR_SHAPE, fn,
                        "input '%s' needs a shape of 1 to %d dims, the first the batch",
                        name ? name : "", AX_MAX_DIMS);
-    if (g->max_batch && shape[0] != g->max_batch)
+    if (batch_axis < 0 || batch_axis >= ndim || time_axis < -1 || time_axis >= ndim ||
+        time_axis == batch_axis)
+        return ax_fail(AX_ERR_INVALID_ARG, fn, "input '%s': batch axis %d and time axis %d of "
+                       "%d dims (the time axis is -1 or another dim)", name ? name : "",
+                       batch_axis, time_axis, ndim);
+    if (g->max_batch && shape[batch_axis] != g->max_batch)
         return ax_fail(AX_ERR_SHAPE, fn,
                        "input '%s' has a max batch of %lld, the graph's other inputs %lld",
-                       name ? name : "", (long long)shape[0], (long long)g->max_batch);
-    source_params p = {.dtype = dtype, .ndim = ndim, .batched = 1};
+                       name ? name : "", (long long)shape[batch_axis], (long long)g->max_batch);
+    if (time_axis >= 0 && g->max_seq && shape[time_axis] != g->max_seq)
+        return ax_fail(AX_ERR_SHAPE, fn, "input '%s' has a longest sequence of %lld, the "
+                       "graph's other sequences %lld", name ? name : "",
+                       (long long)shape[time_axis], (long long)g->max_seq);
+    source_params p = {.dtype = dtype, .ndim = ndim, .batched = 1, .batch_axis = batch_axis,
+                       .time_axis = time_axis};
     memcpy(p.shape, shape, (size_t)ndim * sizeof *shape);
     AX_TRY(ax_graph_op(fn, g, name, &ax_op_input, 0, NULL, NULL, &p, out));
-    g->max_batch = shape[0];
+    g->max_batch = shape[batch_axis];
+    if (time_axis >= 0)
+        g->max_seq = g->seq_len = shape[time_axis];
     return AX_OK;
 }
 
 ax_status ax_graph_input_typed(ax_graph *g, const char *name, ax_dtype dtype, int ndim,
-                               const int64_t *shape, ax_node **out) {
-    return add_input(__func__, g, name, dtype, ndim, shape, out);
+                               const int64_t *shape, int batch_axis, int time_axis,
+                               ax_node **out) {
+    return add_input(__func__, g, name, dtype, ndim, shape, batch_axis, time_axis, out);
 }
 
 ax_status ax_graph_input(ax_graph *g, const char *name, int ndim, const int64_t *shape,
                          ax_node **out) {
-    return add_input(__func__, g, name, AX_F32, ndim, shape, out);
+    return add_input(__func__, g, name, AX_F32, ndim, shape, 0, -1, out);
 }
 
 ax_status ax_graph_labels(ax_graph *g, const char *name, int64_t max_batch, ax_node **out) {
-    return add_input(__func__, g, name, AX_I32, 1, &max_batch, out);
+    return add_input(__func__, g, name, AX_I32, 1, &max_batch, 0, -1, out);
 }
 
 ax_status ax_graph_param(ax_graph *g, const char *name, int ndim, const int64_t *shape,
@@ -102,7 +120,7 @@ ax_status ax_graph_param(ax_graph *g, const char *name, int ndim, const int64_t 
                        AX_MAX_DIMS);
     if (!ax_graph_reserve_params(g))
         return AX_FAIL(AX_ERR_OOM, "out of host memory");
-    source_params p = {.dtype = AX_F32, .ndim = ndim};
+    source_params p = {.dtype = AX_F32, .ndim = ndim, .time_axis = -1};
     if (ndim)
         memcpy(p.shape, shape, (size_t)ndim * sizeof *shape);
     ax_node *node = NULL;

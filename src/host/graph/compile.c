@@ -243,6 +243,7 @@ static ax_status plan_memory(const char *fn, ax_graph *g) {
         ax_tensor_borrow(s[i].t, (char *)g->arena->data + s[i].at);
         g->planned[g->n_planned++] = s[i].t;
     }
+    qsort(g->planned, (size_t)g->n_planned, sizeof *g->planned, ax_graph_compare_ptr);
     free(s);
     if (st != AX_OK) {
         free(g->planned);

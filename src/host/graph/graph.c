@@ -64,21 +64,23 @@ ax_status ax_graph_create(ax_ctx *ctx, uint64_t seed, ax_graph **out) {
     return AX_OK;
 }
 
+int ax_graph_compare_ptr(const void *a, const void *b) {
+    uintptr_t x = (uintptr_t)*(void *const *)a, y = (uintptr_t)*(void *const *)b;
+    return (x > y) - (x < y);
+}
+
+int ax_graph_is_planned(const ax_graph *g, const ax_tensor *t) {
+    return g && t && g->n_planned &&
+           bsearch(&t, g->planned, (size_t)g->n_planned, sizeof *g->planned,
+                   ax_graph_compare_ptr);
+}
+
 /* Destroy t, one of g's tensors: one that borrows the memory plan's arena keeps it. */
 static void tensor_free(const ax_graph *g, ax_tensor *t) {
-    for (int i = 0; g && t && i < g->n_nodes; i++) {
-        if (g->nodes[i]->value_borrowed && g->nodes[i]->value == t) {
-            ax_tensor_destroy_borrowed(t);
-            return;
-        }
-    }
-    for (int i = 0; g && t && i < g->n_planned; i++) {
-        if (g->planned[i] == t) {
-            ax_tensor_destroy_borrowed(t);
-            return;
-        }
-    }
-    ax_tensor_destroy(t);
+    if (ax_graph_is_planned(g, t))
+        ax_tensor_destroy_borrowed(t);
+    else
+        ax_tensor_destroy(t);
 }
 
 static void node_free(ax_node *node) {
@@ -86,7 +88,10 @@ static void node_free(ax_node *node) {
         return;
     const ax_graph *g = node->graph;
     ax_handle_remove(node, AX_HANDLE_NODE);
-    tensor_free(g, node->value);
+    if (node->value_borrowed)
+        ax_tensor_destroy_borrowed(node->value);
+    else
+        tensor_free(g, node->value);
     tensor_free(g, node->grad);
     for (int i = 0; i < AX_NODE_MAX_STATE; i++)
         ax_tensor_destroy(node->state[i]);
@@ -416,9 +421,7 @@ size_t ax_graph_device_bytes(const ax_graph *g) {
             own[2 + k] = node->state[k];
         for (int k = 0; k < 2 + AX_NODE_MAX_STATE + node->n_in; k++) {
             const ax_tensor *t = k < 2 + AX_NODE_MAX_STATE ? own[k] : node->scratch[k - 2 - AX_NODE_MAX_STATE];
-            int borrowed = k == 0 && node->value_borrowed;
-            for (int p = 0; t && p < g->n_planned && !borrowed; p++)
-                borrowed = g->planned[p] == t;
+            int borrowed = (k == 0 && node->value_borrowed) || ax_graph_is_planned(g, t);
             if (t && !borrowed)
                 total += (size_t)t->capacity * ax_dtype_size(t->dtype);
         }

@@ -195,6 +195,10 @@ ax_status ax_graph_sum_product(ax_graph *g, const char *name, int n, ax_node *co
 ax_status ax_graph_buffer_add(const char *fn, ax_graph *g, ax_node *owner, const char *what,
                               int ndim, const int64_t *shape);
 
+/* t borrows the memory plan's arena (g->planned, sorted by address with compare_ptr). */
+int ax_graph_compare_ptr(const void *a, const void *b);
+int ax_graph_is_planned(const ax_graph *g, const ax_tensor *t);
+
 /* Bytes of device memory the graph holds: parameters and their gradients, inputs, values,
  * gradients, scratch, op state, buffers and the memory plan's arena (each once). */
 size_t ax_graph_device_bytes(const ax_graph *g);

@@ -145,6 +145,7 @@ Test(seq, time_step_gradients_add_into_their_step) {
     AX_ASSERT_OK(ax_graph_add(g, "l012", t, l[2], &t));
     AX_ASSERT_OK(ax_graph_add(g, "loss", t, l[3], &loss));
     AX_ASSERT_OK(ax_graph_compile(g, loss));
+    cr_assert(qz->needs_grad[0] && !qz->scratch[0], "a step adds into q's gradient directly");
     AX_ASSERT_OK(ax_graph_zero_grad(g));
     AX_ASSERT_OK(ax_graph_forward(g));
     float grad[24], want[4] = {3.0f, 3.0f, 5.0f, 0.0f}; /* per step: q's 3 * 1, 2 + 1, 5, 0 */

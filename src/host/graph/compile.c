@@ -63,7 +63,7 @@ static ax_status plan(const char *fn, ax_graph *g, const ax_node *loss, const ch
             /* Accumulating ops (penalties) get a scratch of their own to work in. */
             int direct = !(in->op->flags & AX_OPF_SOURCE) && !written[in->id] &&
                          !(op->flags & AX_OPF_ACCUMULATES);
-            if (!direct)
+            if (!direct && !(op->flags & AX_OPF_NO_SCRATCH))
                 AX_TRY(like_value(fn, g, in, &node->scratch[k]));
             written[in->id] |= direct ? 2 : 1; /* 2: the first writer overwrites */
         }

@@ -38,6 +38,8 @@ enum {
     AX_OPF_ACCUMULATES = 1u << 1,
     /* A source: no inputs, nothing to compute (inputs, parameters). */
     AX_OPF_SOURCE = 1u << 2,
+    /* With AX_OPF_ACCUMULATES: no scratch; dx[k] is input k's gradient itself, added to. */
+    AX_OPF_NO_SCRATCH = 1u << 4,
     /* The value is a view of in[0]'s storage that the forward points (no copy); it is never
      * planned, and in[0]'s value lives as long as the view's. */
     AX_OPF_VIEW = 1u << 3,

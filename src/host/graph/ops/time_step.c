@@ -57,11 +57,11 @@ static ax_status time_step_forward(ax_graph *g, ax_node *node) {
     return AX_OK;
 }
 
-/* dx[t] += dy through a view of the gradient's step t. */
+/* dx[t] += dy through a view of the gradient's step t (dx[0] is x's gradient: no scratch). */
 static ax_status time_step_backward(ax_graph *g, ax_node *node, ax_tensor *const *dx) {
     const time_step_params *p = node->params;
-    ax_tensor *gx = node->in[0]->grad;
-    if (!dx[0]) /* x takes no gradient */
+    ax_tensor *gx = dx[0];
+    if (!gx) /* x takes no gradient */
         return AX_OK;
     AX_TRY(check_step(node, gx));
     ax_tensor step = *node->grad;
@@ -74,7 +74,7 @@ static ax_status time_step_backward(ax_graph *g, ax_node *node, ax_tensor *const
 
 const ax_op_desc ax_op_time_step = {
     .name = "time_step", .params_size = sizeof(time_step_params), .n_out = 1,
-    .flags = AX_OPF_VIEW | AX_OPF_ACCUMULATES, .infer = time_step_infer,
+    .flags = AX_OPF_VIEW | AX_OPF_ACCUMULATES | AX_OPF_NO_SCRATCH, .infer = time_step_infer,
     .forward = time_step_forward, .backward = time_step_backward,
 };
 

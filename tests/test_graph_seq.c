@@ -8,27 +8,28 @@
 
 #include "host/graph/graph_internal.h"
 
-/* x [T, N, 2] (time axis 0, batch axis 1) and target [N, 3];
- * loss = mse(tanh(fc_a(x[0])) + fc_b(x[1]) + fc_m(mean over time of tanh(x)), target). */
+/* x [T, N, 2] (time axis 0, batch axis 1) and target [N, 3]; tx = tanh(x);
+ * loss = mse(tanh(fc_a(x[0])) + fc_b(tx[1]) + fc_m(mean over time of tx), target). */
 typedef struct seq_net {
     ax_graph *g;
-    ax_node *x, *target, *s1, *m, *out, *loss;
+    ax_node *x, *target, *tx, *s1, *m, *out, *loss;
 } seq_net;
 
-static seq_net seq_build(ax_ctx *ctx, int64_t t, int64_t n) {
+static seq_net seq_build(ax_ctx *ctx, int64_t t, int64_t n, int reuse_values) {
     seq_net m;
-    ax_node *s0, *a, *b, *tx, *dm, *c;
+    ax_node *s0, *a, *b, *dm, *c;
     int64_t xs[3] = {t, n, 2}, ts[2] = {n, 3};
     AX_ASSERT_OK(ax_graph_create(ctx, 21, &m.g));
+    AX_ASSERT_OK(ax_graph_set_value_reuse(m.g, reuse_values));
     AX_ASSERT_OK(ax_graph_input_typed(m.g, "x", AX_F32, 3, xs, 1, 0, &m.x));
     AX_ASSERT_OK(ax_graph_input(m.g, "target", 2, ts, &m.target));
+    AX_ASSERT_OK(ax_graph_activation(m.g, "tx", AX_ACT_TANH, 0.0f, m.x, &m.tx));
     AX_ASSERT_OK(ax_graph_time_step(m.g, "s0", m.x, 0, &s0));
-    AX_ASSERT_OK(ax_graph_time_step(m.g, "s1", m.x, 1, &m.s1));
+    AX_ASSERT_OK(ax_graph_time_step(m.g, "s1", m.tx, 1, &m.s1));
+    AX_ASSERT_OK(ax_graph_mean(m.g, "m", m.tx, 0, &m.m));
     AX_ASSERT_OK(ax_graph_dense(m.g, "fc_a", s0, 3, &a));
     AX_ASSERT_OK(ax_graph_activation(m.g, "ta", AX_ACT_TANH, 0.0f, a, &a));
     AX_ASSERT_OK(ax_graph_dense(m.g, "fc_b", m.s1, 3, &b));
-    AX_ASSERT_OK(ax_graph_activation(m.g, "tx", AX_ACT_TANH, 0.0f, m.x, &tx));
-    AX_ASSERT_OK(ax_graph_mean(m.g, "m", tx, 0, &m.m));
     AX_ASSERT_OK(ax_graph_dense(m.g, "fc_m", m.m, 3, &dm));
     AX_ASSERT_OK(ax_graph_add(m.g, "ab", a, b, &c));
     AX_ASSERT_OK(ax_graph_add(m.g, "out", c, dm, &m.out));
@@ -67,16 +68,17 @@ static size_t seq_step(seq_net *m, int64_t t, int64_t n, uint64_t seed, float *r
 }
 
 /* A graph compiled for 4 steps of 3 rows runs a last batch of 2 rows, a shorter sequence of
- * 2 steps, and both, with the bits of graphs compiled for exactly those sizes. */
+ * 2 steps, and both, with the bits of graphs compiled for exactly those sizes; also when its
+ * values are reused (a time step's sequence then lives as long as the step). */
 Test(seq, shorter_sequences_and_partial_batches_match_a_smaller_graph) {
     ax_ctx *ctx = th_cpu_ctx();
-    seq_net big = seq_build(ctx, 4, 3);
     int64_t sizes[3][2] = {{4, 2}, {2, 3}, {2, 2}};
-    for (int c = 0; c < 3; c++) {
-        int64_t t = sizes[c][0], n = sizes[c][1];
+    for (int c = 0; c < 6; c++) {
+        int64_t t = sizes[c % 3][0], n = sizes[c % 3][1];
+        seq_net big = seq_build(ctx, 4, 3, c >= 3);
         float full[64], got[64], want[64];
         seq_step(&big, 4, 3, 7, full); /* a full run first: buffers hold other data */
-        seq_net small = seq_build(ctx, t, n);
+        seq_net small = seq_build(ctx, t, n, 0);
         size_t k = seq_step(&small, t, n, 40 + (uint64_t)c, want);
         cr_assert_eq(seq_step(&big, t, n, 40 + (uint64_t)c, got), k);
         for (size_t i = 0; i < k; i++)
@@ -84,18 +86,18 @@ Test(seq, shorter_sequences_and_partial_batches_match_a_smaller_graph) {
                       "T %lld, N %lld: [%zu] %.9g vs %.9g", (long long)t, (long long)n, i,
                       (double)got[i], (double)want[i]);
         ax_graph_destroy(small.g);
+        ax_graph_destroy(big.g);
     }
-    ax_graph_destroy(big.g);
     ax_ctx_destroy(ctx);
 }
 
-/* A time step is a view: it shares x's storage (no copy) at step t of the run's layout. */
+/* A time step is a view: it shares tx's storage (no copy) at step t of the run's layout. */
 Test(seq, a_time_step_is_a_view_of_its_sequence) {
     ax_ctx *ctx = th_cpu_ctx();
-    seq_net m = seq_build(ctx, 4, 3);
+    seq_net m = seq_build(ctx, 4, 3, 0);
     float res[64];
     seq_step(&m, 3, 2, 5, res);
-    ax_tensor *x = ax_graph_value(m.g, m.x), *s1 = ax_graph_value(m.g, m.s1);
+    ax_tensor *x = ax_graph_value(m.g, m.tx), *s1 = ax_graph_value(m.g, m.s1);
     cr_assert_eq(ax_tensor_dim(x, 0), 3);
     cr_assert_eq(ax_tensor_dim(s1, 0), 2);
     cr_assert_eq(ax_tensor_dim(s1, 1), 2);

@@ -259,3 +259,70 @@ Test(buffers, eval_reads_the_running_mean) {
     ax_graph_destroy(g);
     ax_ctx_destroy(ctx);
 }
+
+/* A state file written by hand: fc and rc of center_build, the counter an I64 of shape
+ * count_shape ("[]" as PyTorch writes it) holding count. */
+static void write_state(const char *path, const char *count_shape, int64_t count) {
+    char json[512];
+    int len = snprintf(json, sizeof json,
+                       "{\"fc.weight\":{\"dtype\":\"F32\",\"shape\":[4,3],\"data_offsets\":[0,48]},"
+                       "\"fc.bias\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[48,64]},"
+                       "\"rc.running_mean\":{\"dtype\":\"F32\",\"shape\":[4],"
+                       "\"data_offsets\":[64,80]},\"rc.num_batches_tracked\":{\"dtype\":\"I64\","
+                       "\"shape\":%s,\"data_offsets\":[80,88]}}",
+                       count_shape);
+    while (len % 8)
+        json[len++] = ' ';
+    unsigned char data[88] = {0}, head[8];
+    for (int i = 0; i < 8; i++) {
+        head[i] = (unsigned char)((uint64_t)len >> (8 * i));
+        data[80 + i] = (unsigned char)((uint64_t)count >> (8 * i)); /* little-endian */
+    }
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(head, 1, 8, f), 8);
+    cr_assert_eq(fwrite(json, 1, (size_t)len, f), (size_t)len);
+    cr_assert_eq(fwrite(data, 1, sizeof data, f), sizeof data);
+    cr_assert_eq(fclose(f), 0);
+}
+
+/* The counter is a full 64-bit integer both ways (a value past 2^32 survives a load and a
+ * save byte for byte), and an I64 of shape [1] is not the scalar PyTorch writes. */
+Test(buffers, the_counter_is_an_int64_scalar) {
+    ax_ctx *ctx = th_cpu_ctx();
+    center_net m = center_build(ctx);
+    char dir[64] = "/tmp/axon_i64_XXXXXX", path[128], back[128];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/in.safetensors", dir);
+    snprintf(back, sizeof back, "%s/out.safetensors", dir);
+    const int64_t big = (INT64_C(1) << 40) + 12345;
+    write_state(path, "[]", big);
+    AX_ASSERT_OK(ax_graph_load(m.g, path));
+    cr_assert_eq(counter(m.g), big);
+    AX_ASSERT_OK(ax_graph_save(m.g, back));
+    ax_safetensors *st;
+    int i;
+    ax_safetensors_entry e;
+    const void *raw;
+    size_t bytes;
+    AX_ASSERT_OK(ax_safetensors_open(back, &st));
+    AX_ASSERT_OK(ax_safetensors_find(st, "rc.num_batches_tracked", &i));
+    AX_ASSERT_OK(ax_safetensors_entry_get(st, i, &e));
+    cr_assert_str_eq(e.dtype_name, "I64");
+    cr_assert_eq(e.ndim, 0);
+    AX_ASSERT_OK(ax_safetensors_raw(st, i, &raw, &bytes));
+    cr_assert_eq(bytes, 8);
+    int64_t got;
+    memcpy(&got, raw, 8);
+    cr_assert_eq(got, big);
+    ax_safetensors_close(st);
+    write_state(path, "[1]", 3);
+    AX_ASSERT_FAILS(ax_graph_load(m.g, path), AX_ERR_SHAPE, "ax_graph_load");
+    cr_assert(strstr(ax_last_error(), "rc.num_batches_tracked"), "%s", ax_last_error());
+    cr_assert_eq(counter(m.g), big, "a refused file changes nothing");
+    unlink(path);
+    unlink(back);
+    rmdir(dir);
+    ax_graph_destroy(m.g);
+    ax_ctx_destroy(ctx);
+}

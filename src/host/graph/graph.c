@@ -409,22 +409,25 @@ ax_status ax_graph_buffer_find(const ax_graph *g, const char *name, int *index) 
     return AX_FAIL(AX_ERR_INVALID_ARG, "the graph has no buffer named '%s'", name);
 }
 
+/* t's allocated bytes when it holds storage of its own. */
+static size_t own_bytes(const ax_graph *g, const ax_tensor *t) {
+    if (!t || ax_graph_is_planned(g, t))
+        return 0;
+    return (size_t)t->capacity * ax_dtype_size(t->dtype);
+}
+
 size_t ax_graph_device_bytes(const ax_graph *g) {
-    size_t total = g->arena ? ax_tensor_nbytes(g->arena) : 0;
-    total += g->one ? ax_tensor_nbytes(g->one) : 0;
+    size_t total = own_bytes(g, g->arena) + own_bytes(g, g->one);
     for (int i = 0; i < g->n_buffers; i++)
-        total += g->buffers[i].value ? ax_tensor_nbytes(g->buffers[i].value) : 0;
+        total += own_bytes(g, g->buffers[i].value);
     for (int i = 0; i < g->n_nodes; i++) {
         const ax_node *node = g->nodes[i];
-        const ax_tensor *own[2 + AX_NODE_MAX_STATE] = {node->value, node->grad};
+        total += (node->value_borrowed ? 0 : own_bytes(g, node->value)) +
+                 own_bytes(g, node->grad);
         for (int k = 0; k < AX_NODE_MAX_STATE; k++)
-            own[2 + k] = node->state[k];
-        for (int k = 0; k < 2 + AX_NODE_MAX_STATE + node->n_in; k++) {
-            const ax_tensor *t = k < 2 + AX_NODE_MAX_STATE ? own[k] : node->scratch[k - 2 - AX_NODE_MAX_STATE];
-            int borrowed = (k == 0 && node->value_borrowed) || ax_graph_is_planned(g, t);
-            if (t && !borrowed)
-                total += (size_t)t->capacity * ax_dtype_size(t->dtype);
-        }
+            total += own_bytes(g, node->state[k]);
+        for (int k = 0; k < node->n_in; k++)
+            total += own_bytes(g, node->scratch[k]);
     }
     return total;
 }

@@ -179,7 +179,7 @@ static void graph_snapshot(void *state, char *buf, size_t size) {
     for (int i = 0; i < g->n_nodes && used < size; i++) {
         const ax_node *node = g->nodes[i];
         int scratch = 0;
-        for (int k = 0; k < AX_NODE_MAX_INPUTS; k++)
+        for (int k = 0; k < node->n_in; k++)
             scratch += (node->scratch[k] != NULL) + node->needs_grad[k];
         used += (size_t)snprintf(buf + used, size - used, " %s(%d in, grad %d, scratch %d)",
                                  node->name, node->n_in, node->grad != NULL, scratch);
@@ -245,9 +245,11 @@ Test(alloc_failure, build_and_compile_a_graph) {
 }
 
 /* Sweep one builder call on the graph of build steps 0..2 (x, y): every failure leaves the
- * graph with its two nodes and no parameter, and the name free for the next try. Returns the
- * number of failures met. */
-static int sweep_builder(ax_status (*call)(model *m, ax_node **out), const char *param) {
+ * graph with its two nodes, no parameter (param, when not NULL, is not found: the name is
+ * free for the next try) and no buffer. On success the graph has `nodes` more nodes,
+ * `params` parameters and `buffers` buffers. Returns the number of failures met. */
+static int sweep_graph(ax_status (*call)(model *m, ax_node **out), const char *param, int nodes,
+                       int params, int buffers) {
     model m;
     build_setup(&m);
     for (int k = 0; k < 3; k++)
@@ -265,11 +267,15 @@ static int sweep_builder(ax_status (*call)(model *m, ax_node **out), const char 
         cr_assert_null(out);
         cr_assert_eq(ax_graph_param_count(m.g), 0, "n = %ld", n);
         cr_assert_eq(m.g->n_nodes, 2, "n = %ld", n);
+        cr_assert_eq(ax_graph_buffer_count(m.g), 0, "n = %ld", n);
         int index;
-        AX_ASSERT_FAILS(ax_graph_param_find(m.g, param, &index), AX_ERR_INVALID_ARG,
-                        "ax_graph_param_find");
+        if (param)
+            AX_ASSERT_FAILS(ax_graph_param_find(m.g, param, &index), AX_ERR_INVALID_ARG,
+                            "ax_graph_param_find");
     }
-    cr_assert_eq(ax_graph_param_count(m.g), param[0] == 'f' ? 2 : 1);
+    cr_assert_eq(m.g->n_nodes, 2 + nodes);
+    cr_assert_eq(ax_graph_param_count(m.g), params);
+    cr_assert_eq(ax_graph_buffer_count(m.g), buffers);
     model_teardown(&m);
     return failures;
 }
@@ -287,14 +293,33 @@ static ax_status add_param(model *m, ax_node **out) {
 /* The dense layer makes its weight, its bias and its node: a failure in any of them removes
  * the others, so the name is free again and no parameter is left behind. */
 Test(alloc_failure, dense_leaves_no_parameters_behind) {
-    int failures = sweep_builder(add_dense, "fc1.weight");
+    int failures = sweep_graph(add_dense, "fc1.weight", 3, 2, 0);
     cr_assert_geq(failures, 8, "weight and bias (each a node, a value and a gradient), node");
 }
 
 /* A parameter is a node, a value and a gradient: a failure after the node removes it. */
 Test(alloc_failure, param_leaves_no_node_behind) {
-    int failures = sweep_builder(add_param, "w");
+    int failures = sweep_graph(add_param, "w", 1, 1, 0);
     cr_assert_geq(failures, 4, "the arrays, the node, its value and its gradient");
+}
+
+static ax_status add_running_center(model *m, ax_node **out) {
+    return ax_graph_running_center(m->g, "rc", m->x, 0.1f, out);
+}
+
+static ax_status add_sum_product(model *m, ax_node **out) {
+    ax_node *in[3] = {m->x, m->x, m->x}, *product;
+    return ax_graph_sum_product(m->g, "sp", 3, in, out, &product);
+}
+
+/* The node, its state tensors, its identity's host copy and its two buffers. */
+Test(alloc_failure, running_center_leaves_nothing_behind) {
+    cr_assert_geq(sweep_graph(add_running_center, NULL, 1, 0, 2), 8);
+}
+
+/* Two output nodes (each a node, its arrays, a value, a handle) or none. */
+Test(alloc_failure, a_two_output_node_is_all_or_nothing) {
+    cr_assert_geq(sweep_graph(add_sum_product, NULL, 2, 0, 0), 8);
 }
 
 /* ---------------------------------------------------------------- optimizers */

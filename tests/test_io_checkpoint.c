@@ -729,3 +729,29 @@ Test(badinput, failed_save_keeps_the_old_file) {
     rmdir(dir);
     ax_ctx_destroy(ctx);
 }
+
+/* A save over something that is not a regular file (a device, a directory) is refused and
+ * leaves it as it was: /dev/full stays a character device, the directory a directory. */
+Test(badinput, save_refuses_to_replace_a_non_regular_file) {
+    ax_ctx *ctx = th_cpu_ctx();
+    net a = net_build(ctx, 1, 6);
+    struct stat sb;
+    if (stat("/dev/full", &sb) == 0) {
+        cr_assert(S_ISCHR(sb.st_mode));
+        AX_ASSERT_FAILS(ax_graph_save(a.g, "/dev/full"), AX_ERR_IO, "ax_graph_save");
+        cr_assert(strstr(ax_last_error(), "/dev/full"), "%s", ax_last_error());
+        cr_assert(strstr(ax_last_error(), "not a regular file"), "%s", ax_last_error());
+        cr_assert_eq(stat("/dev/full", &sb), 0);
+        cr_assert(S_ISCHR(sb.st_mode), "/dev/full was replaced");
+    }
+    char dir[64];
+    temp_dir(dir, sizeof dir);
+    AX_ASSERT_FAILS(ax_graph_save(a.g, dir), AX_ERR_IO, "ax_graph_save");
+    cr_assert(strstr(ax_last_error(), dir), "%s", ax_last_error());
+    AX_ASSERT_FAILS(ax_safetensors_save(dir, 0, NULL, NULL), AX_ERR_IO, "ax_safetensors_save");
+    cr_assert_eq(stat(dir, &sb), 0);
+    cr_assert(S_ISDIR(sb.st_mode));
+    rmdir(dir);
+    ax_graph_destroy(a.g);
+    ax_ctx_destroy(ctx);
+}

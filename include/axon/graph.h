@@ -125,7 +125,16 @@ AX_API void ax_graph_destroy(ax_graph *g);
 /* f32 data of `shape`; shape[0] is the largest batch (every batched input must agree). */
 AX_API ax_status ax_graph_input(ax_graph *g, const char *name, int ndim, const int64_t *shape,
                                 ax_node **out);
-/* i32 class labels [max_batch]. */
+/* An input of dtype (AX_F32 features, AX_I32 labels or token indices) and any shape of 1 to
+ * AX_MAX_DIMS dims: labels [N], token indices [N, T], a time-major sequence [T, N, H].
+ * shape[batch_axis] is the largest batch (every input must agree); time_axis is -1, or the
+ * dim that holds the steps of a sequence (shape[time_axis] the longest; every sequence input
+ * must agree). A run may hold fewer rows and fewer steps without recompiling. Ops declare
+ * which of their inputs take i32 and which axes they accept. */
+AX_API ax_status ax_graph_input_typed(ax_graph *g, const char *name, ax_dtype dtype, int ndim,
+                                      const int64_t *shape, int batch_axis, int time_axis,
+                                      ax_node **out);
+/* i32 class labels [max_batch]: ax_graph_input_typed(g, name, AX_I32, 1, &max_batch, out). */
 AX_API ax_status ax_graph_labels(ax_graph *g, const char *name, int64_t max_batch,
                                  ax_node **out);
 /* A trainable f32 tensor named `name` (required; its checkpoint key), filled by init. */
@@ -161,6 +170,19 @@ AX_API ax_status ax_graph_mean(ax_graph *g, const char *name, ax_node *x, int ax
  * gives a batched y; a transposed batched a needs a batched b (the batch is contracted). */
 AX_API ax_status ax_graph_matmul(ax_graph *g, const char *name, ax_node *a, ax_transpose trans_a,
                                  ax_node *b, ax_transpose trans_b, ax_node **out);
+/* Running centering, x [N, F] -> y [N, F]: y = x - mean(x over the batch) while training,
+ * which also updates the buffers "<name>.running_mean" [F] (zeros at first) to
+ * (1 - momentum) running_mean + momentum mean and counts "<name>.num_batches_tracked" (int64);
+ * y = x - running_mean in eval. momentum in [0, 1]. BatchNorm's mean half, as a torch module
+ * with register_buffer does it (tests/golden/gen_safetensors.py). */
+AX_API ax_status ax_graph_running_center(ax_graph *g, const char *name, ax_node *x,
+                                         float momentum, ax_node **out);
+/* Step t of a sequence whose time axis is its first dim, x [T, ...] -> y [...] = x[t]: a view
+ * of x's storage, no copy (contiguous, as time-major [T, N, H] gives). y keeps x's batch axis
+ * (one dim lower). A run shorter than t + 1 steps fails with AX_ERR_SHAPE. x may also be any
+ * node whose dim 0 is fixed (a block of a parameter, e.g. one gate of a [4, H, in] weight). */
+AX_API ax_status ax_graph_time_step(ax_graph *g, const char *name, ax_node *x, int64_t t,
+                                    ax_node **out);
 /* Inverted dropout with drop probability p in [0, 1) while training; the identity in eval. */
 AX_API ax_status ax_graph_dropout(ax_graph *g, const char *name, ax_node *x, float p,
                                   ax_node **out);
@@ -183,8 +205,17 @@ AX_API ax_status ax_graph_l2_penalty(ax_graph *g, const char *name, ax_node *par
 
 /* Compile once: plan the backward of `loss` (a scalar node) in reverse creation order and
  * allocate every gradient and accumulation buffer. loss may be NULL for a graph that only
- * runs forward. A second compile fails with AX_ERR_STATE. */
+ * runs forward. A second compile fails with AX_ERR_STATE.
+ * Memory is planned: gradients of intermediate nodes and the backward's accumulation buffers
+ * share one arena wherever their lifetimes (from first write to last read in the backward)
+ * do not overlap, so the gradient of an intermediate node (ax_graph_grad) is valid only
+ * during the backward; parameters' gradients, inputs and every node's value stay valid. */
 AX_API ax_status ax_graph_compile(ax_graph *g, ax_node *loss);
+/* Before compiling: reuse values too (reuse != 0). An intermediate node's value then lives
+ * from its forward to its last reader (later forwards, and the backwards that need it), and
+ * may be overwritten after that; outputs (nodes nothing reads) and the loss stay valid.
+ * Off by default. */
+AX_API ax_status ax_graph_set_value_reuse(ax_graph *g, int reuse);
 
 /* Copy src (the input's dtype, shape [n, <the input's other dims>], 1 <= n <= max batch) into
  * the input node, which then holds n rows. */
@@ -197,6 +228,12 @@ AX_API ax_status ax_graph_feed(ax_graph *g, ax_node *input, const ax_tensor *src
 AX_API ax_status ax_graph_feed_f32(ax_graph *g, ax_node *input, const float *data, int64_t rows);
 AX_API ax_status ax_graph_feed_i32(ax_graph *g, ax_node *input, const int32_t *data,
                                    int64_t rows);
+/* The sequence length of the next run, 1 <= t <= the longest (a last, shorter sequence):
+ * sequence inputs then take t steps (ax_graph_feed_f32 copies rows of t steps; ax_graph_feed
+ * takes t from its src), and so does every node that carries the time axis. The length of the
+ * current run (0 without sequences). */
+AX_API ax_status ax_graph_set_seq_len(ax_graph *g, int64_t t);
+AX_API int64_t ax_graph_seq_len(const ax_graph *g);
 /* Give every input (and so every batched node) n rows, 1 <= n <= max batch. */
 AX_API ax_status ax_graph_set_batch(ax_graph *g, int64_t n);
 /* The batch of the inputs (all batched inputs must have the same rows at a forward). */
@@ -246,6 +283,17 @@ typedef struct ax_param_list {
     ax_tensor *const *grads;  /* [n] */
 } ax_param_list;
 AX_API ax_status ax_graph_params(ax_graph *g, ax_param_list *out);
+
+/* Buffers: named state the graph's nodes keep that is saved and loaded with checkpoints (under
+ * PyTorch's names, e.g. "rc.running_mean", "rc.num_batches_tracked") but never trained and
+ * never in ax_graph_params. In creation order. A buffer is an f32 tensor (*value; *count is
+ * 0) or an int64 counter (*value is NULL; *count its value, I64 in checkpoints). Any output
+ * may be NULL. */
+AX_API int ax_graph_buffer_count(const ax_graph *g);
+AX_API ax_status ax_graph_buffer_get(ax_graph *g, int index, const char **name,
+                                     ax_tensor **value, int64_t *count);
+/* Index of the buffer called name; AX_ERR_INVALID_ARG when there is none. */
+AX_API ax_status ax_graph_buffer_find(const ax_graph *g, const char *name, int *index);
 
 #ifdef __cplusplus
 }

@@ -6,6 +6,7 @@
 #include "graph_internal.h"
 
 #include "../core/alloc.h"
+#include "../core/view.h"
 #include "../ops/check.h"
 
 ax_status ax_graph_check(const char *fn, const ax_graph *g) {
@@ -31,9 +32,15 @@ ax_status ax_graph_wrap(ax_status st, const char *fn, const ax_node *node) {
 ax_status ax_graph_rewrap(ax_status st, const char *fn, const char *what) {
     if (st == AX_OK)
         return st;
-    char inner[1024];
-    snprintf(inner, sizeof inner, "%s", ax_last_error());
-    return ax_fail(st, fn, "%s: %s", what, inner);
+    return ax_fail(st, fn, "%s: %s", what, ax_last_error());
+}
+
+const char *ax_graph_label(const ax_graph *g, const char *name, const char *prefix, char *buf,
+                           size_t size) {
+    if (name)
+        return name;
+    snprintf(buf, size, "%s%d", prefix, g->n_nodes);
+    return buf;
 }
 
 ax_status ax_graph_create(ax_ctx *ctx, uint64_t seed, ax_graph **out) {
@@ -57,12 +64,41 @@ ax_status ax_graph_create(ax_ctx *ctx, uint64_t seed, ax_graph **out) {
     return AX_OK;
 }
 
+int ax_graph_compare_ptr(const void *a, const void *b) {
+    uintptr_t x = (uintptr_t)*(void *const *)a, y = (uintptr_t)*(void *const *)b;
+    return (x > y) - (x < y);
+}
+
+int ax_graph_is_planned(const ax_graph *g, const ax_tensor *t) {
+    return g && t && g->n_planned &&
+           bsearch(&t, g->planned, (size_t)g->n_planned, sizeof *g->planned,
+                   ax_graph_compare_ptr);
+}
+
+/* Destroy t, one of g's tensors: one that borrows the memory plan's arena keeps it. */
+static void tensor_free(const ax_graph *g, ax_tensor *t) {
+    if (ax_graph_is_planned(g, t))
+        ax_tensor_destroy_borrowed(t);
+    else
+        ax_tensor_destroy(t);
+}
+
 static void node_free(ax_node *node) {
+    if (!node)
+        return;
+    const ax_graph *g = node->graph;
     ax_handle_remove(node, AX_HANDLE_NODE);
-    ax_tensor_destroy(node->value);
-    ax_tensor_destroy(node->grad);
-    for (int i = 0; i < AX_NODE_MAX_INPUTS; i++)
-        ax_tensor_destroy(node->scratch[i]);
+    if (node->value_borrowed)
+        ax_tensor_destroy_borrowed(node->value);
+    else
+        tensor_free(g, node->value);
+    tensor_free(g, node->grad);
+    for (int i = 0; i < AX_NODE_MAX_STATE; i++)
+        ax_tensor_destroy(node->state[i]);
+    for (int i = 0; i < node->n_in; i++)
+        tensor_free(g, node->scratch[i]);
+    free(node->params);
+    free(node->in); /* one block: in, outs, scratch, dx, needs_grad */
     free(node);
 }
 
@@ -71,6 +107,11 @@ void ax_graph_destroy(ax_graph *g) {
         return; /* NULL, destroyed already, or not a graph */
     for (int i = 0; i < g->n_nodes; i++)
         node_free(g->nodes[i]);
+    for (int i = 0; i < g->n_buffers; i++)
+        ax_tensor_destroy(g->buffers[i].value);
+    free(g->buffers);
+    free(g->planned);
+    ax_tensor_destroy(g->arena);
     ax_tensor_destroy(g->one);
     free(g->nodes);
     free(g->params);
@@ -81,6 +122,8 @@ void ax_graph_destroy(ax_graph *g) {
 }
 
 void ax_graph_truncate(ax_graph *g, int n_nodes) {
+    while (g->n_buffers > 0 && g->buffers[g->n_buffers - 1].owner->id >= n_nodes)
+        ax_tensor_destroy(g->buffers[--g->n_buffers].value);
     while (g->n_nodes > n_nodes) {
         ax_node *node = g->nodes[--g->n_nodes];
         if (node->param_index >= 0)
@@ -96,11 +139,13 @@ static ax_node *find_node(const ax_graph *g, const char *name) {
     return NULL;
 }
 
-/* Grow *array (of elem bytes each) to hold n + 1 entries. */
-static int reserve(void **array, int *cap, int n, size_t elem) {
-    if (n < *cap)
+/* Grow *array (of elem bytes each) to hold n + extra entries. */
+static int reserve(void **array, int *cap, int n, int extra, size_t elem) {
+    if (n + extra <= *cap)
         return 1;
     int new_cap = *cap ? 2 * *cap : 16;
+    while (new_cap < n + extra)
+        new_cap *= 2;
     void *p = ax_realloc(*array, (size_t)new_cap * elem);
     if (!p)
         return 0;
@@ -109,93 +154,9 @@ static int reserve(void **array, int *cap, int n, size_t elem) {
     return 1;
 }
 
-ax_status ax_graph_add_node(const char *fn, ax_graph *g, const char *name, const char *op_name,
-                            ax_op op, ax_dtype dtype, int ndim, const int64_t *shape,
-                            int batched, int n_in, ax_node *const *in, ax_node **out) {
-    if (g->compiled)
-        return ax_fail(AX_ERR_STATE, fn, "the graph is compiled; nodes are added before");
-    char buf[AX_NODE_NAME_MAX];
-    if (!name) {
-        snprintf(buf, sizeof buf, "%s%d", op_name, g->n_nodes);
-        name = buf;
-    }
-    if (!name[0] || strlen(name) >= AX_NODE_NAME_MAX)
-        return ax_fail(AX_ERR_INVALID_ARG, fn, "node name '%s' is empty or longer than %d",
-                       name, AX_NODE_NAME_MAX - 1);
-    if (find_node(g, name))
-        return ax_fail(AX_ERR_INVALID_ARG, fn, "a node is already named '%s'", name);
-    if (!reserve((void **)&g->nodes, &g->cap_nodes, g->n_nodes, sizeof *g->nodes))
-        return ax_fail(AX_ERR_OOM, fn, "out of host memory");
-    ax_node *node = ax_calloc(1, sizeof *node);
-    if (!node)
-        return ax_fail(AX_ERR_OOM, fn, "out of host memory");
-    snprintf(node->name, sizeof node->name, "%s", name);
-    ax_status st = ax_tensor_zeros(g->ctx, dtype, ndim, shape, &node->value);
-    if (st == AX_OK)
-        st = ax_handle_add(fn, node, AX_HANDLE_NODE);
-    if (st != AX_OK) {
-        st = ax_graph_wrap(st, fn, node);
-        ax_tensor_destroy(node->value);
-        free(node);
-        return st;
-    }
-    node->graph = g;
-    node->id = g->n_nodes;
-    node->op = op;
-    node->batched = batched;
-    node->param_index = -1;
-    node->n_in = n_in;
-    for (int i = 0; i < n_in; i++) {
-        node->in[i] = in[i];
-        node->trainable |= in[i]->trainable;
-    }
-    g->nodes[g->n_nodes++] = node;
-    *out = node;
-    return AX_OK;
-}
-
-/* A batched input of shape (shape[0] the max batch), f32 data or i32 labels. */
-static ax_status add_input(const char *fn, ax_graph *g, const char *name, ax_dtype dtype,
-                           int ndim, const int64_t *shape, ax_node **out) {
-    if (!out)
-        return ax_fail(AX_ERR_INVALID_ARG, fn, "out is NULL");
-    *out = NULL;
-    AX_TRY(ax_graph_check(fn, g));
-    if (ndim < 1 || ndim > AX_MAX_DIMS || !shape)
-        return ax_fail(AX_ERR_SHAPE, fn,
-                       "input '%s' needs a shape of 1 to %d dims, the first the batch",
-                       name ? name : "", AX_MAX_DIMS);
-    if (g->max_batch && shape[0] != g->max_batch)
-        return ax_fail(AX_ERR_SHAPE, fn,
-                       "input '%s' has a max batch of %lld, the graph's other inputs %lld",
-                       name ? name : "", (long long)shape[0], (long long)g->max_batch);
-    AX_TRY(ax_graph_add_node(fn, g, name, "input", AX_OP_INPUT, dtype, ndim, shape, 1, 0, NULL,
-                             out));
-    g->max_batch = shape[0];
-    return AX_OK;
-}
-
-ax_status ax_graph_input(ax_graph *g, const char *name, int ndim, const int64_t *shape,
-                         ax_node **out) {
-    return add_input(__func__, g, name, AX_F32, ndim, shape, out);
-}
-
-ax_status ax_graph_labels(ax_graph *g, const char *name, int64_t max_batch, ax_node **out) {
-    return add_input(__func__, g, name, AX_I32, 1, &max_batch, out);
-}
-
-ax_status ax_graph_param(ax_graph *g, const char *name, int ndim, const int64_t *shape,
-                         const ax_init *init, ax_node **out) {
-    if (!out)
-        return AX_FAIL(AX_ERR_INVALID_ARG, "out is NULL");
-    *out = NULL;
-    AX_TRY(ax_graph_check(__func__, g));
-    if (!name)
-        return AX_FAIL(AX_ERR_INVALID_ARG, "a parameter needs a name (its checkpoint key)");
-    if (!init)
-        return AX_FAIL(AX_ERR_INVALID_ARG, "parameter '%s': init is NULL", name);
-    if (!reserve((void **)&g->params, &g->cap_params, g->n_params, sizeof *g->params))
-        return AX_FAIL(AX_ERR_OOM, "out of host memory");
+int ax_graph_reserve_params(ax_graph *g) {
+    if (!reserve((void **)&g->params, &g->cap_params, g->n_params, 1, sizeof *g->params))
+        return 0;
     int cap = g->cap_params; /* the value and grad arrays follow the node array's capacity */
     ax_tensor **values = ax_realloc(g->param_values, (size_t)cap * sizeof *values);
     if (values)
@@ -203,28 +164,151 @@ ax_status ax_graph_param(ax_graph *g, const char *name, int ndim, const int64_t 
     ax_tensor **grads = ax_realloc(g->param_grads, (size_t)cap * sizeof *grads);
     if (grads)
         g->param_grads = grads;
-    if (!values || !grads)
-        return AX_FAIL(AX_ERR_OOM, "out of host memory");
+    return values && grads;
+}
 
-    ax_node *node = NULL;
-    AX_TRY(ax_graph_add_node(__func__, g, name, "param", AX_OP_PARAM, AX_F32, ndim, shape, 0, 0,
-                             NULL, &node));
-    /* Remove the node again on failure: it is the last one. */
-    ax_status st = ax_tensor_zeros(g->ctx, AX_F32, ndim, shape, &node->grad);
+ax_status ax_graph_buffer_add(const char *fn, ax_graph *g, ax_node *owner, const char *what,
+                              int ndim, const int64_t *shape) {
+    ax_buffer b = {.owner = owner};
+    int len = snprintf(b.name, sizeof b.name, "%s.%s", owner->name, what);
+    if (len < 0 || (size_t)len >= sizeof b.name)
+        return ax_fail(AX_ERR_INVALID_ARG, fn, "buffer name '%s.%s' is too long", owner->name,
+                       what);
+    if (!reserve((void **)&g->buffers, &g->cap_buffers, g->n_buffers, 1, sizeof *g->buffers))
+        return ax_fail(AX_ERR_OOM, fn, "out of host memory");
+    if (ndim >= 0)
+        AX_TRY(ax_graph_wrap(ax_tensor_zeros(g->ctx, AX_F32, ndim, shape, &b.value), fn, owner));
+    if (!owner->n_buffers)
+        owner->buffer0 = g->n_buffers;
+    owner->n_buffers++;
+    g->buffers[g->n_buffers++] = b;
+    return AX_OK;
+}
+
+/* A node of op named name with an output of shape s, not yet in the graph: its value, its
+ * arrays (in, outs, scratch, dx, needs_grad in one block), a copy of params, its handle. */
+static ax_status node_new(const char *fn, ax_graph *g, const char *name, const ax_op_desc *op,
+                          int n_in, ax_node *const *in, int n_out, const void *params,
+                          const ax_out_shape *s, ax_node **out) {
+    ax_node *node = ax_calloc(1, sizeof *node);
+    if (!node)
+        return ax_fail(AX_ERR_OOM, fn, "out of host memory");
+    snprintf(node->name, sizeof node->name, "%s", name);
+    node->op = op;
+    node->param_index = -1;
+    size_t bytes = (size_t)n_in * (sizeof *node->in + 2 * sizeof *node->scratch + 1) +
+                   (size_t)n_out * sizeof *node->outs;
+    char *block = ax_calloc(1, bytes);
+    ax_status st = block ? AX_OK : ax_fail(AX_ERR_OOM, fn, "out of host memory");
+    if (st == AX_OK) {
+        node->in = (ax_node **)block;
+        node->outs = node->in + n_in;
+        node->scratch = (ax_tensor **)(node->outs + n_out);
+        node->dx = node->scratch + n_in;
+        node->needs_grad = (unsigned char *)(node->dx + n_in);
+        node->n_in = n_in;
+        node->n_out = n_out;
+    }
+    if (st == AX_OK && op->params_size) {
+        node->params = ax_malloc(op->params_size);
+        if (node->params)
+            memcpy(node->params, params, op->params_size);
+        else
+            st = ax_fail(AX_ERR_OOM, fn, "out of host memory");
+    }
     if (st == AX_OK)
-        st = ax_init_tensor(g->ctx, node->value, init, g->seed, (uint64_t)g->n_params);
+        st = ax_graph_wrap(ax_tensor_zeros(g->ctx, s->dtype, s->ndim, s->shape, &node->value),
+                           fn, node);
+    if (st == AX_OK)
+        st = ax_handle_add(fn, node, AX_HANDLE_NODE);
     if (st != AX_OK) {
-        st = ax_graph_wrap(st, __func__, node);
-        ax_graph_truncate(g, node->id);
+        ax_tensor_destroy(node->value);
+        free(node->params);
+        free(block);
+        free(node);
         return st;
     }
-    node->trainable = 1;
-    node->param_index = g->n_params;
-    g->params[g->n_params] = node;
-    g->param_values[g->n_params] = node->value;
-    g->param_grads[g->n_params] = node->grad;
-    g->n_params++;
+    node->graph = g;
+    node->batched = s->batched;
+    node->batch_axis = s->batch_axis;
+    node->time_axis = s->time_axis;
+    memcpy(node->max_shape, s->shape, sizeof node->max_shape);
+    for (int i = 0; i < n_in; i++) {
+        node->in[i] = in[i];
+        node->trainable |= in[i]->trainable;
+    }
     *out = node;
+    return AX_OK;
+}
+
+/* Check the op's inputs: live nodes of g, each of the dtype the op declares. */
+static ax_status check_inputs(const char *fn, const ax_graph *g, const char *me,
+                              const ax_op_desc *op, int n_in, ax_node *const *in,
+                              const char *const *what) {
+    for (int k = 0; k < n_in; k++) {
+        const char *name = what ? what[k] : "input";
+        AX_TRY(ax_graph_check_node(fn, g, in[k], name));
+        ax_dtype want = (op->int_inputs >> k) & 1u ? AX_I32 : AX_F32;
+        if (in[k]->value->dtype != want)
+            return ax_fail(AX_ERR_DTYPE, fn, "node '%s': %s '%s' holds %s, needs %s", me,
+                           name, in[k]->name, in[k]->value->dtype == AX_I32 ? "i32" : "f32",
+                           want == AX_I32 ? "i32" : "f32");
+    }
+    return AX_OK;
+}
+
+ax_status ax_graph_op(const char *fn, ax_graph *g, const char *name, const ax_op_desc *op,
+                      int n_in, ax_node *const *in, const char *const *what, const void *params,
+                      ax_node **out) {
+    if (!out)
+        return ax_fail(AX_ERR_INVALID_ARG, fn, "out is NULL");
+    *out = NULL;
+    AX_TRY(ax_graph_check(fn, g));
+    if (g->compiled)
+        return ax_fail(AX_ERR_STATE, fn, "the graph is compiled; nodes are added before");
+    char buf[AX_NODE_NAME_MAX];
+    const char *me = ax_graph_label(g, name, op->name, buf, sizeof buf);
+    AX_TRY(check_inputs(fn, g, me, op, n_in, in, what));
+    int n_out = op->n_out;
+    ax_out_shape shapes[AX_NODE_MAX_OUTPUTS];
+    memset(shapes, 0, sizeof shapes);
+    for (int j = 0; j < AX_NODE_MAX_OUTPUTS; j++)
+        shapes[j].time_axis = -1;
+    if (n_out < 1 || n_out > AX_NODE_MAX_OUTPUTS)
+        return ax_fail(AX_ERR_INVALID_ARG, fn, "op '%s' has %d outputs", op->name, n_out);
+    AX_TRY(op->infer(fn, me, in, params, shapes));
+    /* Names: me, then "<me>:<j>" for the other outputs; all must be free. */
+    char names[AX_NODE_MAX_OUTPUTS][AX_NODE_NAME_MAX];
+    for (int j = 0; j < n_out; j++) {
+        int len = j ? snprintf(names[j], sizeof names[j], "%s:%d", me, j)
+                    : snprintf(names[j], sizeof names[j], "%s", me);
+        if (!me[0] || len >= AX_NODE_NAME_MAX)
+            return ax_fail(AX_ERR_INVALID_ARG, fn, "node name '%s' is empty or longer than %d",
+                           me, AX_NODE_NAME_MAX - 1 - (n_out > 1 ? 2 : 0));
+        if (find_node(g, names[j]))
+            return ax_fail(AX_ERR_INVALID_ARG, fn, "a node is already named '%s'", names[j]);
+    }
+    if (!reserve((void **)&g->nodes, &g->cap_nodes, g->n_nodes, n_out, sizeof *g->nodes))
+        return ax_fail(AX_ERR_OOM, fn, "out of host memory");
+    ax_node *nodes[AX_NODE_MAX_OUTPUTS] = {NULL};
+    ax_status st = node_new(fn, g, names[0], op, n_in, in, n_out, params, &shapes[0], &nodes[0]);
+    for (int j = 1; j < n_out && st == AX_OK; j++) {
+        ax_slot_params slot = {j};
+        st = node_new(fn, g, names[j], &ax_op_output_slot, 1, &nodes[0], 1, &slot, &shapes[j],
+                      &nodes[j]);
+    }
+    if (st != AX_OK) {
+        for (int j = 0; j < n_out; j++)
+            node_free(nodes[j]);
+        return st;
+    }
+    for (int j = 0; j < n_out; j++) {
+        nodes[0]->outs[j] = nodes[j];
+        nodes[j]->outs[0] = nodes[j];
+        nodes[j]->id = g->n_nodes;
+        g->nodes[g->n_nodes++] = nodes[j];
+    }
+    *out = nodes[0];
     return AX_OK;
 }
 
@@ -291,4 +375,59 @@ ax_status ax_graph_param_find(const ax_graph *g, const char *name, int *index) {
         }
     }
     return AX_FAIL(AX_ERR_INVALID_ARG, "the graph has no parameter named '%s'", name);
+}
+
+int ax_graph_buffer_count(const ax_graph *g) {
+    return ax_handle_live(g, AX_HANDLE_GRAPH) ? g->n_buffers : 0;
+}
+
+ax_status ax_graph_buffer_get(ax_graph *g, int index, const char **name, ax_tensor **value,
+                              int64_t *count) {
+    AX_TRY(ax_graph_check(__func__, g));
+    if (index < 0 || index >= g->n_buffers)
+        return AX_FAIL(AX_ERR_INVALID_ARG, "index %d is outside [0, %d)", index, g->n_buffers);
+    ax_buffer *b = &g->buffers[index];
+    if (name)
+        *name = b->name;
+    if (value)
+        *value = b->value;
+    if (count)
+        *count = b->value ? 0 : b->count;
+    return AX_OK;
+}
+
+ax_status ax_graph_buffer_find(const ax_graph *g, const char *name, int *index) {
+    AX_TRY(ax_graph_check(__func__, g));
+    if (!name || !index)
+        return AX_FAIL(AX_ERR_INVALID_ARG, "name or index is NULL");
+    for (int i = 0; i < g->n_buffers; i++) {
+        if (strcmp(g->buffers[i].name, name) == 0) {
+            *index = i;
+            return AX_OK;
+        }
+    }
+    return AX_FAIL(AX_ERR_INVALID_ARG, "the graph has no buffer named '%s'", name);
+}
+
+/* t's allocated bytes when it holds storage of its own. */
+static size_t own_bytes(const ax_graph *g, const ax_tensor *t) {
+    if (!t || ax_graph_is_planned(g, t))
+        return 0;
+    return (size_t)t->capacity * ax_dtype_size(t->dtype);
+}
+
+size_t ax_graph_device_bytes(const ax_graph *g) {
+    size_t total = own_bytes(g, g->arena) + own_bytes(g, g->one);
+    for (int i = 0; i < g->n_buffers; i++)
+        total += own_bytes(g, g->buffers[i].value);
+    for (int i = 0; i < g->n_nodes; i++) {
+        const ax_node *node = g->nodes[i];
+        total += (node->value_borrowed ? 0 : own_bytes(g, node->value)) +
+                 own_bytes(g, node->grad);
+        for (int k = 0; k < AX_NODE_MAX_STATE; k++)
+            total += own_bytes(g, node->state[k]);
+        for (int k = 0; k < node->n_in; k++)
+            total += own_bytes(g, node->scratch[k]);
+    }
+    return total;
 }

@@ -1,6 +1,6 @@
-/* safetensors checkpoints (include/axon/io.h): an in-memory parser that validates a file's
+/* The safetensors format (include/axon/io.h): an in-memory parser that validates a file's
  * image into an index of tensors (used by the file loader and by the fuzz target), readers,
- * an atomic writer, and the graph's save and load on top of them. */
+ * an atomic writer, and the strict named load that checkpoints (checkpoint.c) build on. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -17,9 +17,8 @@
 #include "../core/alloc.h"
 #include "../core/handles.h"
 #include "../core/internal.h"
-#include "../graph/graph_internal.h"
 #include "../ops/check.h"
-#include "../optim/optim_state.h"
+#include "safetensors_internal.h"
 
 #define HEADER_MAX ((uint64_t)100 << 20) /* bytes of JSON header we accept */
 #define JSON_INT_MAX 9007199254740992.0  /* 2^53: larger integers do not survive a double */
@@ -77,9 +76,7 @@ static ax_status fail_at(const origin *o, ax_status status, const char *fmt, ...
 
 /* Put the current message of a failed inner call behind fn and what. */
 static ax_status rewrap(ax_status status, const char *fn, const char *what) {
-    char inner[1024];
-    snprintf(inner, sizeof inner, "%s", ax_last_error());
-    return ax_fail(status, fn, "%s: %s", what, inner);
+    return ax_fail(status, fn, "%s: %s", what, ax_last_error());
 }
 
 static int host_is_little_endian(void) {
@@ -371,7 +368,7 @@ static ax_status read_file(const origin *o, const char *path, uint8_t **image, s
     return AX_OK;
 }
 
-static ax_status open_file(const char *fn, const char *path, ax_safetensors **out) {
+ax_status ax_st_open(const char *fn, const char *path, ax_safetensors **out) {
     if (!out)
         return ax_fail(AX_ERR_INVALID_ARG, fn, "out is NULL");
     *out = NULL;
@@ -385,7 +382,7 @@ static ax_status open_file(const char *fn, const char *path, ax_safetensors **ou
 }
 
 ax_status ax_safetensors_open(const char *path, ax_safetensors **out) {
-    return open_file(__func__, path, out);
+    return ax_st_open(__func__, path, out);
 }
 
 ax_status ax_safetensors_parse(const void *data, size_t size, ax_safetensors **out) {
@@ -524,45 +521,53 @@ ax_status ax_safetensors_to_tensor(const ax_safetensors *st, int index, ax_ctx *
 
 /* ---------------------------------------------------------------- writing */
 
-static ax_status check_save_args(const char *fn, const char *path, int n,
-                                 const char *const *names, const ax_tensor *const *tensors) {
+/* The item's dtype name in the file and its bytes. */
+static const char *item_dtype(const ax_st_item *it) {
+    return !it->tensor ? "I64" : it->tensor->dtype == AX_F32 ? "F32" : "I32";
+}
+
+static uint64_t item_bytes(const ax_st_item *it) {
+    return it->tensor ? ax_tensor_nbytes(it->tensor) : sizeof *it->i64;
+}
+
+static ax_status check_items(const char *fn, const char *path, int n, const ax_st_item *items) {
     if (!path || !*path)
         return ax_fail(AX_ERR_INVALID_ARG, fn, "path is NULL or empty");
-    if (n < 0 || (n > 0 && (!names || !tensors)))
-        return ax_fail(AX_ERR_INVALID_ARG, fn, "n is %d, names and tensors must hold n entries",
-                       n);
     for (int i = 0; i < n; i++) {
         char what[32];
         snprintf(what, sizeof what, "tensors[%d]", i);
-        AX_TRY(ax_check_live(fn, tensors[i], what));
-        if (tensors[i]->dtype != AX_F32 && tensors[i]->dtype != AX_I32)
-            return ax_fail(AX_ERR_DTYPE, fn, "%s is neither f32 nor i32", what);
-        if (!names[i] || !*names[i] || strcmp(names[i], "__metadata__") == 0)
+        if (items[i].tensor) {
+            AX_TRY(ax_check_live(fn, items[i].tensor, what));
+            if (items[i].tensor->dtype != AX_F32 && items[i].tensor->dtype != AX_I32)
+                return ax_fail(AX_ERR_DTYPE, fn, "%s is neither f32 nor i32", what);
+        }
+        const char *name = items[i].name;
+        if (!name || !*name || strcmp(name, "__metadata__") == 0)
             return ax_fail(AX_ERR_INVALID_ARG, fn,
                            "names[%d] is NULL, empty or the reserved \"__metadata__\"", i);
         for (int j = 0; j < i; j++)
-            if (strcmp(names[i], names[j]) == 0)
+            if (strcmp(name, items[j].name) == 0)
                 return ax_fail(AX_ERR_INVALID_ARG, fn, "names[%d] and names[%d] are both '%.64s'",
-                               j, i, names[i]);
+                               j, i, name);
     }
     return check_little_endian(fn);
 }
 
-/* The JSON header of the tensors, laid out one after the other in argument order. */
-static char *header_json(int n, const char *const *names, const ax_tensor *const *tensors) {
+/* The JSON header of the items, laid out one after the other in order. */
+static char *header_json(int n, const ax_st_item *items) {
     cJSON *root = cJSON_CreateObject();
     cJSON *meta = cJSON_AddObjectToObject(root, "__metadata__");
     int ok = meta && cJSON_AddStringToObject(meta, "format", "pt");
     uint64_t at = 0;
     for (int i = 0; ok && i < n; i++) {
-        const ax_tensor *t = tensors[i];
-        uint64_t bytes = ax_tensor_nbytes(t);
-        cJSON *item = cJSON_AddObjectToObject(root, names[i]);
+        const ax_tensor *t = items[i].tensor; /* NULL: an int64 scalar, shape [] */
+        uint64_t bytes = item_bytes(&items[i]);
+        cJSON *item = cJSON_AddObjectToObject(root, items[i].name);
         cJSON *shape = cJSON_AddArrayToObject(item, "shape");
         cJSON *offsets = cJSON_AddArrayToObject(item, "data_offsets");
         ok = item && shape && offsets &&
-             cJSON_AddStringToObject(item, "dtype", t->dtype == AX_F32 ? "F32" : "I32");
-        for (int d = 0; ok && d < t->ndim; d++)
+             cJSON_AddStringToObject(item, "dtype", item_dtype(&items[i]));
+        for (int d = 0; ok && t && d < t->ndim; d++)
             ok = cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)t->shape[d]));
         ok = ok && cJSON_AddItemToArray(offsets, cJSON_CreateNumber((double)at)) &&
              cJSON_AddItemToArray(offsets, cJSON_CreateNumber((double)(at + bytes)));
@@ -575,7 +580,7 @@ static char *header_json(int n, const char *const *names, const ax_tensor *const
 
 /* Write the file's bytes to f: length, header padded with spaces to 8 bytes, data. */
 static ax_status write_contents(const char *fn, FILE *f, const char *json, int n,
-                                const ax_tensor *const *tensors) {
+                                const ax_st_item *items) {
     size_t len = strlen(json), padded = (len + 7) & ~(size_t)7;
     unsigned char length[8];
     for (int i = 0; i < 8; i++)
@@ -588,14 +593,17 @@ static ax_status write_contents(const char *fn, FILE *f, const char *json, int n
 
     size_t most = 0;
     for (int i = 0; i < n; i++)
-        most = ax_tensor_nbytes(tensors[i]) > most ? ax_tensor_nbytes(tensors[i]) : most;
+        most = item_bytes(&items[i]) > most ? item_bytes(&items[i]) : most;
     void *host = ax_malloc(most ? most : 1);
     if (!host)
         return ax_fail(AX_ERR_OOM, fn, "out of memory for %zu bytes", most);
     ax_status status = AX_OK;
     for (int i = 0; i < n && status == AX_OK; i++) {
-        size_t bytes = ax_tensor_nbytes(tensors[i]);
-        status = ax_tensor_to_host(tensors[i], host, bytes);
+        size_t bytes = item_bytes(&items[i]);
+        if (items[i].tensor)
+            status = ax_tensor_to_host(items[i].tensor, host, bytes);
+        else
+            memcpy(host, items[i].i64, bytes); /* little-endian host: checked */
         if (status != AX_OK)
             status = rewrap(status, fn, "copying a tensor to the host");
         else if (fwrite(host, 1, bytes, f) != bytes)
@@ -605,11 +613,19 @@ static ax_status write_contents(const char *fn, FILE *f, const char *json, int n
     return status;
 }
 
-/* Write to "<path>.tmp.<pid>", flush it to disk, rename it over path; on error remove it. */
-static ax_status save_tensors(const char *fn, const char *path, int n, const char *const *names,
-                              const ax_tensor *const *tensors) {
-    AX_TRY(check_save_args(fn, path, n, names, tensors));
-    char *json = header_json(n, names, tensors);
+/* path is absent or a regular file (renaming over a device or a directory would replace it). */
+static ax_status check_target(const char *fn, const char *path) {
+    struct stat sb;
+    if (stat(path, &sb) != 0 || S_ISREG(sb.st_mode))
+        return AX_OK;
+    return ax_fail(AX_ERR_IO, fn, "%s exists and is not a regular file; it is not replaced",
+                   path);
+}
+
+ax_status ax_st_write(const char *fn, const char *path, int n, const ax_st_item *items) {
+    AX_TRY(check_items(fn, path, n, items));
+    AX_TRY(check_target(fn, path));
+    char *json = header_json(n, items);
     size_t tmp_size = strlen(path) + 32;
     char *tmp = ax_malloc(tmp_size);
     if (!json || !tmp) {
@@ -631,11 +647,13 @@ static ax_status save_tensors(const char *fn, const char *path, int n, const cha
             unlink(tmp);
         }
     } else {
-        status = write_contents(fn, f, json, n, tensors);
+        status = write_contents(fn, f, json, n, items);
         if (status == AX_OK && (fflush(f) != 0 || fsync(fileno(f)) != 0))
             status = ax_fail(AX_ERR_IO, fn, "flushing %s failed: %s", tmp, strerror(errno));
         if (fclose(f) != 0 && status == AX_OK)
             status = ax_fail(AX_ERR_IO, fn, "closing %s failed: %s", tmp, strerror(errno));
+        if (status == AX_OK)
+            status = check_target(fn, path);
         if (status == AX_OK && rename(tmp, path) != 0)
             status = ax_fail(AX_ERR_IO, fn, "renaming %s to %s failed: %s", tmp, path,
                              strerror(errno));
@@ -649,159 +667,67 @@ static ax_status save_tensors(const char *fn, const char *path, int n, const cha
 
 ax_status ax_safetensors_save(const char *path, int n, const char *const *names,
                               const ax_tensor *const *tensors) {
-    return save_tensors(__func__, path, n, names, tensors);
+    if (n < 0 || (n > 0 && (!names || !tensors)))
+        return AX_FAIL(AX_ERR_INVALID_ARG, "n is %d, names and tensors must hold n entries", n);
+    ax_st_item *items = ax_calloc(n ? (size_t)n : 1, sizeof *items);
+    if (!items)
+        return AX_FAIL(AX_ERR_OOM, "out of memory");
+    for (int i = 0; i < n; i++) {
+        items[i].name = names[i];
+        items[i].tensor = (ax_tensor *)tensors[i];
+        if (!tensors[i]) { /* NULL is a bad tensor here, not an int64 item */
+            free(items);
+            return AX_FAIL(AX_ERR_INVALID_ARG, "tensors[%d] is NULL", i);
+        }
+    }
+    ax_status status = ax_st_write(__func__, path, n, items);
+    free(items);
+    return status;
 }
 
-/* ---------------------------------------------------------------- graphs and optimizers */
+/* ---------------------------------------------------------------- strict named loads */
 
-/* Load the file at path into n named tensors, strictly: every name is in the file with its
- * tensor's dtype and shape, the file holds nothing else (where names the tensors' owner in
- * messages: "the graph"). All is checked before anything is copied. */
-static ax_status load_named(const char *fn, const char *path, int n, const char *const *names,
-                            ax_tensor *const *tensors, const char *where) {
+/* Entry e matches item it (an int64 item: an I64 scalar). */
+static ax_status check_item(const char *fn, const entry *e, const ax_st_item *it,
+                            const char *where) {
+    if (it->tensor)
+        return check_match(fn, e, it->tensor, where);
+    if (strcmp(e->dtype->name, "I64") != 0)
+        return ax_fail(AX_ERR_DTYPE, fn, "%s is %s in the file, I64 in %s", e->name,
+                       e->dtype->name, where);
+    if (e->ndim != 0) {
+        char a[160];
+        return ax_fail(AX_ERR_SHAPE, fn, "%s has shape %s in the file, [] in %s", e->name,
+                       shape_str(e->ndim, e->shape, a, sizeof a), where);
+    }
+    return AX_OK;
+}
+
+ax_status ax_st_load(const char *fn, const char *path, int n, const ax_st_item *items,
+                     const char *where) {
     ax_safetensors *st;
-    AX_TRY(open_file(fn, path, &st));
-    ax_status status = AX_OK;
+    AX_TRY(ax_st_open(fn, path, &st));
+    ax_status status = check_little_endian(fn);
     for (int i = 0; i < n && status == AX_OK; i++) {
-        int k = find_entry(st, names[i]);
-        status = k < 0 ? ax_fail(AX_ERR_FORMAT, fn, "%s is missing from the file", names[i])
-                       : check_match(fn, &st->entries[k], tensors[i], where);
+        int k = find_entry(st, items[i].name);
+        status = k < 0 ? ax_fail(AX_ERR_FORMAT, fn, "%s is missing from the file", items[i].name)
+                       : check_item(fn, &st->entries[k], &items[i], where);
     }
     for (int k = 0; k < st->n && status == AX_OK && st->n != n; k++) {
         int found = 0; /* every name was found once, so the file has extra keys */
         for (int i = 0; i < n && !found; i++)
-            found = strcmp(st->entries[k].name, names[i]) == 0;
+            found = strcmp(st->entries[k].name, items[i].name) == 0;
         if (!found)
             status = ax_fail(AX_ERR_FORMAT, fn, "the file has a tensor '%.64s' that is not in %s",
                              st->entries[k].name, where);
     }
-    for (int i = 0; i < n && status == AX_OK; i++)
-        status = copy_entry(fn, st, &st->entries[find_entry(st, names[i])], tensors[i]);
+    for (int i = 0; i < n && status == AX_OK; i++) {
+        const entry *e = &st->entries[find_entry(st, items[i].name)];
+        if (items[i].tensor)
+            status = copy_entry(fn, st, e, items[i].tensor);
+        else
+            memcpy(items[i].i64, st->data + e->begin, sizeof *items[i].i64);
+    }
     ax_safetensors_close(st);
     return status;
-}
-
-/* The graph's parameter names, malloc'ed (the strings are the graph's). */
-static ax_status param_names(const char *fn, const ax_graph *g, const char ***names) {
-    *names = ax_malloc((g->n_params ? (size_t)g->n_params : 1) * sizeof **names);
-    if (!*names)
-        return ax_fail(AX_ERR_OOM, fn, "out of memory");
-    for (int i = 0; i < g->n_params; i++)
-        (*names)[i] = g->params[i]->name;
-    return AX_OK;
-}
-
-ax_status ax_graph_save(ax_graph *g, const char *path) {
-    AX_TRY(ax_graph_check(__func__, g));
-    const char **names;
-    AX_TRY(param_names(__func__, g, &names));
-    ax_status status = save_tensors(__func__, path, g->n_params, names,
-                                    (const ax_tensor *const *)g->param_values);
-    free(names);
-    return status;
-}
-
-ax_status ax_graph_load(ax_graph *g, const char *path) {
-    AX_TRY(ax_graph_check(__func__, g));
-    const char **names;
-    AX_TRY(param_names(__func__, g, &names));
-    ax_status status = load_named(__func__, path, g->n_params, names, g->param_values,
-                                  "the graph");
-    free(names);
-    return status;
-}
-
-/* An optimizer's state for the parameters of g as named tensors: "<param>.<state>" for every
- * state tensor, then "step", an i32 [1] tensor on g's context (the caller destroys it). */
-typedef struct optim_state {
-    int n;
-    char **names;
-    ax_tensor **tensors;
-    ax_tensor *step;
-    ax_optimizer *made; /* the optimizer whose state was made here (it had not stepped) */
-} optim_state;
-
-/* Free s; when the call failed (status), drop the state it made: opt is as before. */
-static ax_status optim_state_end(optim_state *s, ax_status status) {
-    for (int i = 0; s->names && i < s->n; i++)
-        free(s->names[i]);
-    free(s->names);
-    free(s->tensors);
-    ax_tensor_destroy(s->step);
-    if (status != AX_OK && s->made)
-        ax_optimizer_state_drop(s->made);
-    return status;
-}
-
-static ax_status optim_state_get(const char *fn, ax_optimizer *opt, ax_graph *g,
-                                 optim_state *s) {
-    memset(s, 0, sizeof *s);
-    AX_TRY(ax_graph_check(fn, g));
-    AX_TRY(ax_handle_check(fn, opt, AX_HANDLE_OPTIMIZER, "opt"));
-    int had_state = ax_optimizer_has_state(opt);
-    AX_TRY(ax_optimizer_state_prepare(fn, opt, g->n_params, g->param_values));
-    s->made = had_state ? NULL : opt;
-    size_t most = (size_t)g->n_params * AX_OPTIM_MAX_STATES + 1;
-    s->names = ax_calloc(most, sizeof *s->names);
-    s->tensors = ax_calloc(most, sizeof *s->tensors);
-    int64_t one = 1;
-    if (!s->names || !s->tensors)
-        return ax_fail(AX_ERR_OOM, fn, "out of memory");
-    ax_status status = ax_tensor_create(g->ctx, AX_I32, 1, &one, &s->step);
-    if (status != AX_OK)
-        return rewrap(status, fn, "the step counter");
-    for (int i = 0; i < g->n_params; i++) {
-        for (int k = 0; k < AX_OPTIM_MAX_STATES; k++) {
-            const char *state;
-            ax_tensor *t = ax_optimizer_state_tensor(opt, i, k, &state);
-            if (!t)
-                continue;
-            size_t len = strlen(g->params[i]->name) + strlen(state) + 2;
-            if (!(s->names[s->n] = ax_malloc(len)))
-                return ax_fail(AX_ERR_OOM, fn, "out of memory");
-            snprintf(s->names[s->n], len, "%s.%s", g->params[i]->name, state);
-            s->tensors[s->n++] = t;
-        }
-    }
-    s->names[s->n] = ax_strdup("step");
-    if (!s->names[s->n])
-        return ax_fail(AX_ERR_OOM, fn, "out of memory");
-    s->tensors[s->n++] = s->step;
-    return AX_OK;
-}
-
-ax_status ax_optimizer_save(ax_optimizer *opt, ax_graph *g, const char *path) {
-    optim_state s;
-    ax_status status = optim_state_get(__func__, opt, g, &s);
-    int64_t *steps = status == AX_OK ? ax_optimizer_steps_ref(opt) : NULL;
-    if (status == AX_OK && *steps > INT32_MAX)
-        status = AX_FAIL(AX_ERR_UNSUPPORTED, "%lld steps do not fit the i32 step counter",
-                         (long long)*steps);
-    if (status == AX_OK) {
-        int32_t step = (int32_t)*steps;
-        status = ax_tensor_set_from_host(s.step, &step, sizeof step);
-        if (status != AX_OK)
-            status = rewrap(status, __func__, "the step counter");
-    }
-    if (status == AX_OK)
-        status = save_tensors(__func__, path, s.n, (const char *const *)s.names,
-                              (const ax_tensor *const *)s.tensors);
-    return optim_state_end(&s, status);
-}
-
-ax_status ax_optimizer_load(ax_optimizer *opt, ax_graph *g, const char *path) {
-    optim_state s;
-    ax_status status = optim_state_get(__func__, opt, g, &s);
-    if (status == AX_OK)
-        status = load_named(__func__, path, s.n, (const char *const *)s.names, s.tensors,
-                            "the optimizer");
-    int32_t step = 0;
-    if (status == AX_OK && (status = ax_tensor_to_host(s.step, &step, sizeof step)) != AX_OK)
-        status = rewrap(status, __func__, "the step counter");
-    if (status == AX_OK && step < 0)
-        status = AX_FAIL(AX_ERR_FORMAT, "%s: the step counter is negative (%d)", path,
-                         (int)step);
-    if (status == AX_OK)
-        *ax_optimizer_steps_ref(opt) = step;
-    return optim_state_end(&s, status);
 }

@@ -1,0 +1,17 @@
+/* Tensors over storage they do not own (view.c): the graph's memory plan places activations
+ * and gradients in one arena and points their tensors into it. */
+#ifndef AX_CORE_VIEW_H
+#define AX_CORE_VIEW_H
+
+#include "internal.h"
+
+/* Free t's own storage and point it at storage (capacity elements of t's dtype, owned by
+ * someone else that outlives t). */
+void ax_tensor_borrow(ax_tensor *t, void *storage);
+/* Give t a shape of at most its capacity's elements (the dims of a planned batch or sequence
+ * that is shorter than the largest); fn names the public call. */
+ax_status ax_tensor_set_shape(const char *fn, ax_tensor *t, int ndim, const int64_t *shape);
+/* Destroy a tensor made to borrow: its handle and struct, not the storage. NULL is fine. */
+void ax_tensor_destroy_borrowed(ax_tensor *t);
+
+#endif

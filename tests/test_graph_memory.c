@@ -1,0 +1,166 @@
+/* The graph's memory plan (src/host/graph/compile.c): results are bit-identical with and
+ * without reuse, and the planned graph holds fewer bytes. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "helpers.h"
+
+#include "host/graph/graph_internal.h"
+
+enum { PLAN_OFF, PLAN_GRADS, PLAN_ALL };
+
+/* x [8, 6] -> fc1 (6) -> tanh (t) -> dropout -> fc2 (6) -> relu (r); s = r + t (t read twice);
+ * (u, v) = sum_product(s, t, r) (two outputs, three inputs); fc3 (tanh(2 u v) / 2) (4 classes) ->
+ * cross-entropy, plus an L2 penalty on fc2.weight and 0.5 sum(mean(v)). Every kind of edge:
+ * direct and accumulated gradients, a penalty's scratch, an unused-then-used output. */
+typedef struct net {
+    ax_graph *g;
+    ax_node *x, *y, *logits, *loss, *t;
+} net;
+
+static net net_build(ax_ctx *ctx, int plan) {
+    net m;
+    ax_node *h, *d, *r, *s, *u, *v, *uv, *ce, *pen, *w2, *mv, *sv, *half, *tot;
+    int64_t xs[2] = {8, 6};
+    AX_ASSERT_OK(ax_graph_create(ctx, 11, &m.g));
+    m.g->no_reuse = plan == PLAN_OFF;
+    AX_ASSERT_OK(ax_graph_set_value_reuse(m.g, plan == PLAN_ALL));
+    AX_ASSERT_OK(ax_graph_input(m.g, "x", 2, xs, &m.x));
+    AX_ASSERT_OK(ax_graph_labels(m.g, "y", 8, &m.y));
+    AX_ASSERT_OK(ax_graph_dense(m.g, "fc1", m.x, 6, &h));
+    AX_ASSERT_OK(ax_graph_activation(m.g, "tanh", AX_ACT_TANH, 0.0f, h, &m.t));
+    AX_ASSERT_OK(ax_graph_dropout(m.g, "drop", m.t, 0.25f, &d));
+    AX_ASSERT_OK(ax_graph_dense(m.g, "fc2", d, 6, &h));
+    AX_ASSERT_OK(ax_graph_activation(m.g, "relu", AX_ACT_RELU, 0.0f, h, &r));
+    AX_ASSERT_OK(ax_graph_add(m.g, "s", r, m.t, &s));
+    AX_ASSERT_OK(ax_graph_sum_product(m.g, "sp", 3, (ax_node *[]){s, m.t, r}, &u, &v));
+    AX_ASSERT_OK(ax_graph_mul(m.g, "uv", u, v, &uv));
+    AX_ASSERT_OK(ax_graph_scale(m.g, "uv2", 2.0f, uv, &uv));
+    AX_ASSERT_OK(ax_graph_activation(m.g, "tanh2", AX_ACT_TANH, 0.0f, uv, &uv));
+    AX_ASSERT_OK(ax_graph_scale(m.g, "uv3", 0.5f, uv, &uv));
+    AX_ASSERT_OK(ax_graph_dense(m.g, "fc3", uv, 4, &m.logits));
+    AX_ASSERT_OK(ax_graph_cross_entropy(m.g, "ce", m.logits, m.y, &ce));
+    AX_ASSERT_OK(ax_graph_find(m.g, "fc2.weight", &w2));
+    AX_ASSERT_OK(ax_graph_l2_penalty(m.g, "pen", w2, 0.01f, &pen));
+    AX_ASSERT_OK(ax_graph_mean(m.g, "mv", v, 0, &mv));
+    AX_ASSERT_OK(ax_graph_sum(m.g, "sv", mv, 0, &sv));
+    AX_ASSERT_OK(ax_graph_scale(m.g, "half", 0.5f, sv, &half));
+    AX_ASSERT_OK(ax_graph_add(m.g, "tot", ce, pen, &tot));
+    AX_ASSERT_OK(ax_graph_add(m.g, "loss", tot, half, &m.loss));
+    AX_ASSERT_OK(ax_graph_compile(m.g, m.loss));
+    return m;
+}
+
+/* Three SGD steps on batches of 8, 8 and a last partial 5 (x in [-1, 1], labels i % 4); the
+ * losses, the logits and every parameter and its gradient after each step, in out. */
+static size_t net_run(ax_ctx *ctx, net *m, float *out) {
+    ax_sgd_config cfg = ax_sgd_defaults();
+    cfg.lr = 0.5;
+    ax_optimizer *opt;
+    AX_ASSERT_OK(ax_optimizer_create_sgd(ctx, &cfg, &opt));
+    ax_param_list p;
+    AX_ASSERT_OK(ax_graph_params(m->g, &p));
+    size_t n = 0;
+    for (int step = 0; step < 3; step++) {
+        int64_t rows = step < 2 ? 8 : 5;
+        float x[48];
+        int32_t y[8];
+        th_random(x, rows * 6, 100 + (uint64_t)step, -1.0f, 1.0f);
+        for (int i = 0; i < rows; i++)
+            y[i] = (i + step) % 4;
+        AX_ASSERT_OK(ax_graph_feed_f32(m->g, m->x, x, rows));
+        AX_ASSERT_OK(ax_graph_feed_i32(m->g, m->y, y, rows));
+        AX_ASSERT_OK(ax_graph_zero_grad(m->g));
+        AX_ASSERT_OK(ax_graph_forward(m->g));
+        AX_ASSERT_OK(ax_graph_backward(m->g));
+        AX_ASSERT_OK(ax_graph_loss(m->g, &out[n++]));
+        ax_tensor *lg = ax_graph_value(m->g, m->logits);
+        AX_ASSERT_OK(ax_tensor_to_host(lg, out + n, ax_tensor_nbytes(lg)));
+        n += (size_t)ax_tensor_numel(lg);
+        for (int k = 0; k < p.n; k++) {
+            AX_ASSERT_OK(ax_tensor_to_host(p.grads[k], out + n, ax_tensor_nbytes(p.grads[k])));
+            n += (size_t)ax_tensor_numel(p.grads[k]);
+        }
+        AX_ASSERT_OK(ax_optimizer_step(opt, p.n, p.values, p.grads));
+        for (int k = 0; k < p.n; k++) {
+            AX_ASSERT_OK(ax_tensor_to_host(p.values[k], out + n, ax_tensor_nbytes(p.values[k])));
+            n += (size_t)ax_tensor_numel(p.values[k]);
+        }
+    }
+    ax_optimizer_destroy(opt);
+    return n;
+}
+
+/* Training with the plan (gradients only, then values too) gives the bits of training
+ * without it, over full and partial batches; and the plan does share memory. */
+Test(memory, reuse_is_bit_identical) {
+    ax_ctx *ctx = th_cpu_ctx();
+    float *want = calloc(4096, sizeof *want), *got = calloc(4096, sizeof *got);
+    net off = net_build(ctx, PLAN_OFF);
+    size_t n = net_run(ctx, &off, want);
+    cr_assert_lt(n, 4096);
+    cr_assert_null(off.g->arena);
+    size_t bytes_off = ax_graph_device_bytes(off.g);
+    size_t bytes[3] = {bytes_off, 0, 0};
+    for (int plan = PLAN_GRADS; plan <= PLAN_ALL; plan++) {
+        net m = net_build(ctx, plan);
+        cr_assert_not_null(m.g->arena);
+        cr_assert_eq(net_run(ctx, &m, got), n);
+        for (size_t i = 0; i < n; i++)
+            cr_assert(memcmp(&got[i], &want[i], sizeof *got) == 0, "plan %d: [%zu] %.9g vs %.9g",
+                      plan, i, (double)got[i], (double)want[i]);
+        bytes[plan] = ax_graph_device_bytes(m.g);
+        ax_graph_destroy(m.g);
+    }
+    cr_assert_lt(bytes[PLAN_GRADS], bytes[PLAN_OFF], "%zu vs %zu", bytes[PLAN_GRADS],
+                 bytes[PLAN_OFF]);
+    cr_assert_lt(bytes[PLAN_ALL], bytes[PLAN_GRADS], "%zu vs %zu", bytes[PLAN_ALL],
+                 bytes[PLAN_GRADS]);
+    ax_graph_destroy(off.g);
+    free(want);
+    free(got);
+    ax_ctx_destroy(ctx);
+}
+
+/* What the plan promises stays readable: with gradient reuse every value after a backward,
+ * and a second backward after one forward doubles the parameters' gradients exactly. */
+Test(memory, values_survive_the_backward) {
+    ax_ctx *ctx = th_cpu_ctx();
+    net m = net_build(ctx, PLAN_GRADS);
+    float x[48];
+    int32_t y[8] = {0, 1, 2, 3, 0, 1, 2, 3};
+    th_random(x, 48, 5, -1.0f, 1.0f);
+    AX_ASSERT_OK(ax_graph_feed_f32(m.g, m.x, x, 8));
+    AX_ASSERT_OK(ax_graph_feed_i32(m.g, m.y, y, 8));
+    AX_ASSERT_OK(ax_graph_zero_grad(m.g));
+    AX_ASSERT_OK(ax_graph_forward(m.g));
+    float *t = th_to_host(ax_graph_value(m.g, m.t));
+    AX_ASSERT_OK(ax_graph_backward(m.g));
+    ax_param_list p;
+    AX_ASSERT_OK(ax_graph_params(m.g, &p));
+    float *once = th_to_host(p.grads[0]);
+    AX_ASSERT_OK(ax_graph_backward(m.g));
+    float *twice = th_to_host(p.grads[0]), *t_after = th_to_host(ax_graph_value(m.g, m.t));
+    for (int i = 0; i < 36; i++)
+        cr_assert_eq(twice[i], 2.0f * once[i], "[%d]", i);
+    cr_assert_arr_eq(t, t_after, 48 * sizeof *t);
+    free(t);
+    free(t_after);
+    free(once);
+    free(twice);
+    ax_graph_destroy(m.g);
+    ax_ctx_destroy(ctx);
+}
+
+/* The switch is refused after the compile, and a compile that fails for memory (swept)
+ * leaves no arena behind. */
+Test(memory, value_reuse_is_set_before_the_compile) {
+    ax_ctx *ctx = th_cpu_ctx();
+    net m = net_build(ctx, PLAN_ALL);
+    AX_ASSERT_FAILS(ax_graph_set_value_reuse(m.g, 0), AX_ERR_STATE, "ax_graph_set_value_reuse");
+    AX_ASSERT_FAILS(ax_graph_set_value_reuse(NULL, 0), AX_ERR_INVALID_ARG,
+                    "ax_graph_set_value_reuse");
+    ax_graph_destroy(m.g);
+    ax_ctx_destroy(ctx);
+}

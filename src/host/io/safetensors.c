@@ -40,6 +40,14 @@ static const dtype_info dtypes[] = {
 };
 #define N_DTYPES ((int)(sizeof dtypes / sizeof dtypes[0]))
 
+/* The file's name of an axon tensor dtype; NULL for one the format's tensors cannot hold. */
+static const char *file_dtype_name(ax_dtype dtype) {
+    for (int i = 0; i < N_DTYPES; i++)
+        if (dtypes[i].supported && dtypes[i].dtype == dtype)
+            return dtypes[i].name;
+    return NULL;
+}
+
 typedef struct entry {
     char *name;
     const dtype_info *dtype;
@@ -461,9 +469,11 @@ ax_status ax_safetensors_raw(const ax_safetensors *st, int index, const void **d
 /* Entry e matches tensor t in dtype and shape; where names t's side ("the graph"). */
 static ax_status check_match(const char *fn, const entry *e, const ax_tensor *t,
                              const char *where) {
-    if (!e->dtype->supported || e->dtype->dtype != t->dtype)
+    if (!e->dtype->supported || e->dtype->dtype != t->dtype) {
+        const char *ours = file_dtype_name(t->dtype); /* named as the file names dtypes */
         return ax_fail(AX_ERR_DTYPE, fn, "%s is %s in the file, %s in %s", e->name,
-                       e->dtype->name, t->dtype == AX_F32 ? "F32" : "I32", where);
+                       e->dtype->name, ours ? ours : ax_dtype_name(t->dtype), where);
+    }
     int same = e->ndim == t->ndim;
     for (int i = 0; same && i < e->ndim; i++)
         same = e->shape[i] == t->shape[i];
@@ -523,7 +533,7 @@ ax_status ax_safetensors_to_tensor(const ax_safetensors *st, int index, ax_ctx *
 
 /* The item's dtype name in the file and its bytes. */
 static const char *item_dtype(const ax_st_item *it) {
-    return !it->tensor ? "I64" : it->tensor->dtype == AX_F32 ? "F32" : "I32";
+    return !it->tensor ? "I64" : file_dtype_name(it->tensor->dtype);
 }
 
 static uint64_t item_bytes(const ax_st_item *it) {
@@ -538,8 +548,9 @@ static ax_status check_items(const char *fn, const char *path, int n, const ax_s
         snprintf(what, sizeof what, "tensors[%d]", i);
         if (items[i].tensor) {
             AX_TRY(ax_check_live(fn, items[i].tensor, what));
-            if (items[i].tensor->dtype != AX_F32 && items[i].tensor->dtype != AX_I32)
-                return ax_fail(AX_ERR_DTYPE, fn, "%s is neither f32 nor i32", what);
+            if (!file_dtype_name(items[i].tensor->dtype))
+                return ax_fail(AX_ERR_DTYPE, fn, "%s is %s: checkpoints hold f32 and i32", what,
+                               ax_dtype_name(items[i].tensor->dtype));
         }
         const char *name = items[i].name;
         if (!name || !*name || strcmp(name, "__metadata__") == 0)

@@ -1,0 +1,325 @@
+// Batch normalization over the channels of x viewed as [outer, C, inner]: channel c holds the
+// M = outer inner values x[(o C + c) inner + i].
+//
+// Passes over the data (the floor the issue names):
+// - training forward, 2: channel_partials reads x once for the statistics; bn_apply reads x
+//   and writes y. Between them bn_forward_finish (one thread per channel) adds the partials.
+// - training backward, 2 (reading x and dy twice, writing dx once): channel_partials for
+//   sum dy and sum dy (x - mean), then bn_apply for dx.
+// - evaluation forward 1, evaluation backward 1 (plus channel_partials when dgamma or dbeta
+//   is wanted).
+//
+// Statistics: each thread sums d = x - K and d^2 in double, with K = x[0, c, 0] a sample of
+// the channel, so E[d^2] - E[d]^2 does not cancel (d is within a few standard deviations):
+// a channel of 1e4 + small noise keeps its variance.
+//
+// Determinism: no atomics. Channel c's values are split into `splits` fixed grid-stride shares
+// (one block each, splits fixed by the device and the shape), summed in a fixed order inside
+// the block (block_sum) and then in split order by one thread. Reruns give the same bits.
+//
+// Aliasing: y may alias x and dx may alias dy; bn_apply reads each element and then writes it
+// from the same thread.
+#include "common.cuh"
+#include "kernels.h"
+
+namespace {
+
+constexpr int kChannelThreads = 128;
+
+// Sums of a channel: s0 and s1 (what they are depends on the term).
+struct Pair {
+    double s0, s1;
+};
+
+// Statistics: d = x - K, s0 += d, s1 += d^2.
+struct StatsTerm {
+    const float *x;
+    int64_t inner;
+    __device__ __forceinline__ double begin(int64_t c) const { return (double)x[c * inner]; }
+    __device__ __forceinline__ void add(int64_t e, double k, double &s0, double &s1) const {
+        const double d = (double)x[e] - k;
+        s0 += d;
+        s1 += d * d;
+    }
+};
+
+// Backward: s0 += dy, s1 += dy (x - mean).
+struct GradTerm {
+    const float *x, *dy, *mean;
+    __device__ __forceinline__ double begin(int64_t c) const { return (double)mean[c]; }
+    __device__ __forceinline__ void add(int64_t e, double mu, double &s0, double &s1) const {
+        const double g = (double)dy[e];
+        s0 += g;
+        s1 += g * ((double)x[e] - mu);
+    }
+};
+
+// partial[c splits + k] = the term's sums over share k of channel c: the values m = k B + t,
+// m += splits B (B = blockDim.x) of m in [0, M), at (o C + c) inner + i with o = m / inner.
+// Channels grid-stride over blockIdx.y (block-uniform, so block_sum is reached by all).
+template <class Term, typename Idx>
+__global__ void __launch_bounds__(kThreads)
+    channel_partials(Term term, Idx m_total, Idx channels, Idx inner, Pair *partial) {
+    const Idx stride = (Idx)gridDim.x * blockDim.x;
+    for (Idx c = blockIdx.y; c < channels; c += gridDim.y) {
+        const double k = m_total > 0 ? term.begin(c) : 0.0;
+        double s0 = 0.0, s1 = 0.0;
+        for (Idx m = (Idx)blockIdx.x * blockDim.x + threadIdx.x; m < m_total; m += stride) {
+            const Idx o = m / inner, i = m - o * inner;
+            term.add(((int64_t)o * channels + c) * inner + i, k, s0, s1);
+        }
+        s0 = block_sum(s0);
+        s1 = block_sum(s1);
+        if (threadIdx.x == 0)
+            partial[(int64_t)c * gridDim.x + blockIdx.x] = Pair{s0, s1};
+    }
+}
+
+// The per-channel coefficients of bn_apply: out = p dy + q (float)(x - mean) + r.
+struct Coef {
+    double *mean;
+    float *p, *q, *r;
+};
+
+// Sum of channel c's partials in split order.
+__device__ __forceinline__ Pair sum_partials(const Pair *partial, int64_t c, int64_t splits) {
+    Pair t{0.0, 0.0};
+    for (int64_t k = 0; k < splits; k++) {
+        t.s0 += partial[c * splits + k].s0;
+        t.s1 += partial[c * splits + k].s1;
+    }
+    return t;
+}
+
+// Training forward, per channel, with d = x - K summed:
+//   mean = K + S0 / M, var = S1 / M - (S0 / M)^2 (biased), invstd = 1 / sqrt(var + eps);
+//   running_mean = (1 - f) running_mean + f mean, running_var = (1 - f) running_var
+//   + f var M / (M - 1); y = gamma invstd (x - mean) + beta, so q = gamma invstd, r = beta.
+__global__ void bn_forward_finish(const Pair *partial, int64_t splits, const float *x,
+                                  int64_t channels, int64_t inner, double m, float eps,
+                                  float factor, const float *gamma, const float *beta,
+                                  float *running_mean, float *running_var, float *save_mean,
+                                  float *save_invstd, Coef coef) {
+    for (int64_t c = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; c < channels;
+         c += (int64_t)gridDim.x * blockDim.x) {
+        const Pair t = sum_partials(partial, c, splits);
+        const double d = t.s0 / m;
+        const double mean = (double)x[c * inner] + d;
+        const double var = fmax(t.s1 / m - d * d, 0.0);
+        const double invstd = 1.0 / sqrt(var + (double)eps);
+        if (save_mean)
+            save_mean[c] = (float)mean;
+        if (save_invstd)
+            save_invstd[c] = (float)invstd;
+        if (running_mean) {
+            const double f = factor;
+            running_mean[c] = (float)((1.0 - f) * running_mean[c] + f * mean);
+            running_var[c] = (float)((1.0 - f) * running_var[c] + f * var * m / (m - 1.0));
+        }
+        coef.mean[c] = mean;
+        coef.q[c] = (float)((gamma ? (double)gamma[c] : 1.0) * invstd);
+        coef.r[c] = beta ? beta[c] : 0.0f;
+    }
+}
+
+// Evaluation forward: q = gamma / sqrt(var + eps), r = beta, from the given statistics.
+__global__ void bn_inference_coef(const float *mean, const float *var, float eps,
+                                  const float *gamma, const float *beta, int64_t channels,
+                                  Coef coef) {
+    for (int64_t c = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; c < channels;
+         c += (int64_t)gridDim.x * blockDim.x) {
+        const double invstd = 1.0 / sqrt((double)var[c] + (double)eps);
+        coef.mean[c] = (double)mean[c];
+        coef.q[c] = (float)((gamma ? (double)gamma[c] : 1.0) * invstd);
+        coef.r[c] = beta ? beta[c] : 0.0f;
+    }
+}
+
+// Backward, per channel (partial NULL: no sums were taken, only dx in evaluation):
+//   dbeta = S0 = sum dy, dgamma = S1 invstd = sum dy xhat, k = gamma invstd;
+//   training:   dx = k dy - k dbeta / M - k invstd dgamma / M (x - mean):
+//               p = k, q = -k invstd dgamma / M, r = -k dbeta / M
+//   evaluation: dx = k dy: p = k, q = r = 0
+__global__ void bn_backward_finish(const Pair *partial, int64_t splits, int training,
+                                   const float *mean, const float *stat, float eps,
+                                   const float *gamma, int64_t channels, double m,
+                                   float *dgamma, float *dbeta, Coef coef) {
+    for (int64_t c = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; c < channels;
+         c += (int64_t)gridDim.x * blockDim.x) {
+        const double invstd =
+            training ? (double)stat[c] : 1.0 / sqrt((double)stat[c] + (double)eps);
+        const Pair t = partial ? sum_partials(partial, c, splits) : Pair{0.0, 0.0};
+        const double sdy = t.s0, sdyx = t.s1 * invstd;
+        if (dbeta)
+            dbeta[c] = (float)sdy;
+        if (dgamma)
+            dgamma[c] = (float)sdyx;
+        const double k = (gamma ? (double)gamma[c] : 1.0) * invstd;
+        coef.mean[c] = (double)mean[c];
+        coef.p[c] = (float)k;
+        coef.q[c] = training ? (float)(-k * invstd * sdyx / m) : 0.0f;
+        coef.r[c] = training ? (float)(-k * sdy / m) : 0.0f;
+    }
+}
+
+// out[e] = p[c] dy[e] + q[c] (float)(x[e] - mean[c]) + r[c], c = (e / inner) % C, as
+// fmaf(q, d, fmaf(p, dy, r)); without dy the p term is absent, without x the q term.
+template <bool HasDy, bool HasX, typename Idx>
+__global__ void __launch_bounds__(kThreads)
+    bn_apply(const float *x, const float *dy, float *out, Idx n, Idx channels, Idx inner,
+             Coef coef) {
+    const Idx stride = (Idx)gridDim.x * blockDim.x;
+    for (Idx e = (Idx)blockIdx.x * blockDim.x + threadIdx.x; e < n; e += stride) {
+        const Idx c = (e / inner) % channels;
+        float v = coef.r[c];
+        if constexpr (HasDy)
+            v = fmaf(coef.p[c], dy[e], v);
+        if constexpr (HasX)
+            v = fmaf(coef.q[c], (float)((double)x[e] - coef.mean[c]), v);
+        out[e] = v;
+    }
+}
+
+// Scratch: the partials (C splits pairs) and the coefficients (C each).
+struct Scratch {
+    Pair *partial;
+    Coef coef;
+};
+
+ax_status scratch_for(ax_ctx *ctx, int64_t channels, int64_t splits, Scratch *s) {
+    const size_t nc = (size_t)channels;
+    const size_t bytes = nc * (size_t)splits * sizeof(Pair) + nc * sizeof(double) +
+                         3 * nc * sizeof(float);
+    void *base = nullptr;
+    AX_TRY(ax_ctx_scratch(ctx, bytes, &base));
+    char *p = (char *)base;
+    s->partial = (Pair *)p;
+    p += nc * (size_t)splits * sizeof(Pair);
+    s->coef.mean = (double *)p;
+    p += nc * sizeof(double);
+    s->coef.p = (float *)p;
+    s->coef.q = s->coef.p + nc;
+    s->coef.r = s->coef.q + nc;
+    return AX_OK;
+}
+
+// Splits per channel: enough blocks to fill the device twice over, at most one per kThreads
+// values and at most 1024; fixed for a device and shape.
+int64_t splits_for(const ax_ctx *ctx, int64_t m, int64_t channels) {
+    const int64_t target = 2 * (int64_t)resident_blocks(ctx, kThreads);
+    int64_t s = (target + channels - 1) / channels;
+    const int64_t most = (m + kThreads - 1) / kThreads;
+    if (s > most)
+        s = most;
+    if (s > 1024)
+        s = 1024;
+    return s < 1 ? 1 : s;
+}
+
+unsigned channel_blocks(const ax_ctx *ctx, int64_t channels) {
+    return ax_cuda_blocks(ctx, channels, kChannelThreads);
+}
+
+// 32-bit indices (cheaper divisions) when n <= 2^31 - 1: a grid stride (< 2^31) added to an
+// index below n cannot wrap around 2^32.
+bool fits32(int64_t n) { return n <= (int64_t)INT32_MAX; }
+
+template <class Term>
+ax_status launch_partials(ax_ctx *ctx, const char *fn, const Term &term, int64_t m,
+                          int64_t channels, int64_t inner, int64_t splits, Pair *partial) {
+    const dim3 grid((unsigned)splits, (unsigned)(channels < 65535 ? channels : 65535));
+    cudaStream_t stream = ax_stream(ctx);
+    if (fits32(m * channels))
+        channel_partials<Term, uint32_t><<<grid, kThreads, 0, stream>>>(
+            term, (uint32_t)m, (uint32_t)channels, (uint32_t)inner, partial);
+    else
+        channel_partials<Term, int64_t>
+            <<<grid, kThreads, 0, stream>>>(term, m, channels, inner, partial);
+    return launched(fn, "launch of channel_partials");
+}
+
+template <bool HasDy, bool HasX>
+ax_status launch_apply(ax_ctx *ctx, const char *fn, const float *x, const float *dy, float *out,
+                       int64_t n, int64_t channels, int64_t inner, const Coef &coef) {
+    if (n <= 0)
+        return AX_OK;
+    const unsigned blocks = ax_cuda_blocks(ctx, n, kThreads);
+    cudaStream_t stream = ax_stream(ctx);
+    if (fits32(n))
+        bn_apply<HasDy, HasX, uint32_t><<<blocks, kThreads, 0, stream>>>(
+            x, dy, out, (uint32_t)n, (uint32_t)channels, (uint32_t)inner, coef);
+    else
+        bn_apply<HasDy, HasX, int64_t>
+            <<<blocks, kThreads, 0, stream>>>(x, dy, out, n, channels, inner, coef);
+    return launched(fn, "launch of bn_apply");
+}
+
+} // namespace
+
+extern "C" ax_status ax_cuda_batch_norm_forward_training(
+    ax_ctx *ctx, const float *x, const float *gamma, const float *beta, float *y, int64_t outer,
+    int64_t channels, int64_t inner, float eps, float factor, float *running_mean,
+    float *running_var, float *save_mean, float *save_invstd) {
+    const int64_t m = outer * inner;
+    if (channels <= 0 || m <= 0)
+        return AX_OK; // M >= 2 is checked by the entry point; nothing to do for C = 0
+    const int64_t splits = splits_for(ctx, m, channels);
+    Scratch s;
+    AX_TRY(scratch_for(ctx, channels, splits, &s));
+    AX_TRY(launch_partials(ctx, __func__, StatsTerm{x, inner}, m, channels, inner,
+                           splits, s.partial));
+    bn_forward_finish<<<channel_blocks(ctx, channels), kChannelThreads, 0, ax_stream(ctx)>>>(
+        s.partial, splits, x, channels, inner, (double)m, eps, factor, gamma, beta, running_mean,
+        running_var, save_mean, save_invstd, s.coef);
+    AX_TRY(AX_CUDA_LAUNCHED("bn_forward_finish"));
+    return launch_apply<false, true>(ctx, __func__, x, nullptr, y, m * channels, channels, inner,
+                                     s.coef);
+}
+
+extern "C" ax_status ax_cuda_batch_norm_forward_inference(ax_ctx *ctx, const float *x,
+                                                          const float *gamma, const float *beta,
+                                                          const float *mean, const float *var,
+                                                          float eps, float *y, int64_t outer,
+                                                          int64_t channels, int64_t inner) {
+    const int64_t n = outer * channels * inner;
+    if (n <= 0)
+        return AX_OK;
+    Scratch s;
+    AX_TRY(scratch_for(ctx, channels, 0, &s));
+    bn_inference_coef<<<channel_blocks(ctx, channels), kChannelThreads, 0, ax_stream(ctx)>>>(
+        mean, var, eps, gamma, beta, channels, s.coef);
+    AX_TRY(AX_CUDA_LAUNCHED("bn_inference_coef"));
+    return launch_apply<false, true>(ctx, __func__, x, nullptr, y, n, channels, inner, s.coef);
+}
+
+extern "C" ax_status ax_cuda_batch_norm_backward(ax_ctx *ctx, int training, const float *x,
+                                                 const float *dy, const float *gamma,
+                                                 const float *mean, const float *stat, float eps,
+                                                 float *dx, float *dgamma, float *dbeta,
+                                                 int64_t outer, int64_t channels,
+                                                 int64_t inner) {
+    const int64_t m = outer * inner;
+    if (channels <= 0)
+        return AX_OK;
+    // the sums are needed for dgamma and dbeta, and for dx in training
+    const bool sums = dgamma || dbeta || (training && dx);
+    const int64_t splits = sums ? splits_for(ctx, m, channels) : 0;
+    if (!sums && !dx)
+        return AX_OK;
+    Scratch s;
+    AX_TRY(scratch_for(ctx, channels, splits, &s));
+    if (sums)
+        AX_TRY(launch_partials(ctx, __func__, GradTerm{x, dy, mean}, m, channels, inner, splits,
+                               s.partial));
+    bn_backward_finish<<<channel_blocks(ctx, channels), kChannelThreads, 0, ax_stream(ctx)>>>(
+        sums ? s.partial : nullptr, splits, training, mean, stat, eps, gamma, channels,
+        (double)(m > 0 ? m : 1), dgamma, dbeta, s.coef);
+    AX_TRY(AX_CUDA_LAUNCHED("bn_backward_finish"));
+    if (!dx)
+        return AX_OK;
+    if (training)
+        return launch_apply<true, true>(ctx, __func__, x, dy, dx, m * channels, channels, inner,
+                                        s.coef);
+    return launch_apply<true, false>(ctx, __func__, x, dy, dx, m * channels, channels, inner,
+                                     s.coef);
+}

@@ -827,6 +827,8 @@ Test(batchnorm, gpu_parity_shapes) {
     parity_case(gpu, cpu, DIMS(2, 5, 33), 0, 0.3f, NULL, 1030);        /* 1d [N, C, L] */
     parity_case(gpu, cpu, DIMS(1, 4, 7, 9), 1, 0.1f, NULL, 1040);      /* batch 1, odd tails */
     parity_case(gpu, cpu, DIMS(3, 7, 1, 257), 1, AX_BN_CUMULATIVE, NULL, 1050);
+    parity_case(gpu, cpu, DIMS(3, 2, 127), 1, 0.1f, NULL, 1052);      /* last flat row length */
+    parity_case(gpu, cpu, DIMS(3, 2, 128), 1, 0.1f, NULL, 1054);      /* first row-kernel one */
     parity_case(gpu, cpu, DIMS(33, 2, 17, 19), 1, 0.1f, NULL, 1060);   /* many rows */
     parity_case(gpu, cpu, DIMS(4, 1, 257, 257), 1, 0.1f, NULL, 1070);  /* one large channel */
     parity_case(gpu, cpu, DIMS(32, 64, 28, 28), 1, 0.1f, NULL, 1080);  /* large */

@@ -9,6 +9,11 @@
 // - evaluation forward 1, evaluation backward 1 (plus channel_partials when dgamma or dbeta
 //   is wanted).
 //
+// Two layouts of the work: rows of inner >= kRowPath values go to the row kernels (a block per
+// row, the channel found once per row); shorter rows ([N, C], small feature maps) to the flat
+// kernels, which walk each channel's M values with one division per element (32-bit indices
+// where the sizes allow).
+//
 // Statistics: each thread sums d = x - K and d^2 in double, with K = x[0, c, 0] a sample of
 // the channel, so E[d^2] - E[d]^2 does not cancel (d is within a few standard deviations):
 // a channel of 1e4 + small noise keeps its variance.
@@ -72,6 +77,28 @@ __global__ void __launch_bounds__(kThreads)
         s1 = block_sum(s1);
         if (threadIdx.x == 0)
             partial[(int64_t)c * gridDim.x + blockIdx.x] = Pair{s0, s1};
+    }
+}
+
+// The same sums by rows, for long rows (inner >= kRowPath): share k of channel c is the rows
+// o = k, k + splits, ... (splits <= outer), each row's inner values read by the whole block,
+// so the inner loop has no division.
+template <class Term>
+__global__ void __launch_bounds__(kThreads)
+    channel_partials_rows(Term term, int64_t outer, int64_t channels, int64_t inner,
+                          Pair *partial) {
+    for (int64_t c = blockIdx.y; c < channels; c += gridDim.y) {
+        const double k = term.begin(c);
+        double s0 = 0.0, s1 = 0.0;
+        for (int64_t o = blockIdx.x; o < outer; o += gridDim.x) {
+            const int64_t base = (o * channels + c) * inner;
+            for (int64_t i = threadIdx.x; i < inner; i += blockDim.x)
+                term.add(base + i, k, s0, s1);
+        }
+        s0 = block_sum(s0);
+        s1 = block_sum(s1);
+        if (threadIdx.x == 0)
+            partial[c * gridDim.x + blockIdx.x] = Pair{s0, s1};
     }
 }
 
@@ -180,6 +207,30 @@ __global__ void __launch_bounds__(kThreads)
     }
 }
 
+// bn_apply by rows r = o C + c of inner values (inner >= kRowPath): the channel and its
+// coefficients once per row, no division per element.
+template <bool HasDy, bool HasX>
+__global__ void __launch_bounds__(kThreads)
+    bn_apply_rows(const float *x, const float *dy, float *out, int64_t rows, int64_t channels,
+                  int64_t inner, Coef coef) {
+    for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
+        const int64_t c = row % channels, base = row * inner;
+        const float p = coef.p[c], q = coef.q[c], r = coef.r[c];
+        const double mean = coef.mean[c];
+        for (int64_t i = threadIdx.x; i < inner; i += blockDim.x) {
+            float v = r;
+            if constexpr (HasDy)
+                v = fmaf(p, dy[base + i], v);
+            if constexpr (HasX)
+                v = fmaf(q, (float)((double)x[base + i] - mean), v);
+            out[base + i] = v;
+        }
+    }
+}
+
+// Rows at least this long take the row kernels.
+constexpr int64_t kRowPath = 128;
+
 // Scratch: the partials (C splits pairs) and the coefficients (C each).
 struct Scratch {
     Pair *partial;
@@ -224,12 +275,22 @@ unsigned channel_blocks(const ax_ctx *ctx, int64_t channels) {
 // index below n cannot wrap around 2^32.
 bool fits32(int64_t n) { return n <= (int64_t)INT32_MAX; }
 
+// The splits per channel launch_partials uses (fixed by the device and the shape).
+int64_t partial_splits(const ax_ctx *ctx, int64_t outer, int64_t channels, int64_t inner) {
+    const int64_t s = splits_for(ctx, outer * inner, channels);
+    return inner >= kRowPath && s > outer ? (outer < 1 ? 1 : outer) : s;
+}
+
 template <class Term>
-ax_status launch_partials(ax_ctx *ctx, const char *fn, const Term &term, int64_t m,
+ax_status launch_partials(ax_ctx *ctx, const char *fn, const Term &term, int64_t outer,
                           int64_t channels, int64_t inner, int64_t splits, Pair *partial) {
+    const int64_t m = outer * inner;
     const dim3 grid((unsigned)splits, (unsigned)(channels < 65535 ? channels : 65535));
     cudaStream_t stream = ax_stream(ctx);
-    if (fits32(m * channels))
+    if (inner >= kRowPath && m > 0)
+        channel_partials_rows<Term>
+            <<<grid, kThreads, 0, stream>>>(term, outer, channels, inner, partial);
+    else if (fits32(m * channels))
         channel_partials<Term, uint32_t><<<grid, kThreads, 0, stream>>>(
             term, (uint32_t)m, (uint32_t)channels, (uint32_t)inner, partial);
     else
@@ -243,8 +304,14 @@ ax_status launch_apply(ax_ctx *ctx, const char *fn, const float *x, const float 
                        int64_t n, int64_t channels, int64_t inner, const Coef &coef) {
     if (n <= 0)
         return AX_OK;
-    const unsigned blocks = ax_cuda_blocks(ctx, n, kThreads);
     cudaStream_t stream = ax_stream(ctx);
+    if (inner >= kRowPath) {
+        const int64_t rows = n / inner;
+        bn_apply_rows<HasDy, HasX><<<ax_cuda_blocks(ctx, rows * kThreads, kThreads), kThreads, 0,
+                                     stream>>>(x, dy, out, rows, channels, inner, coef);
+        return launched(fn, "launch of bn_apply_rows");
+    }
+    const unsigned blocks = ax_cuda_blocks(ctx, n, kThreads);
     if (fits32(n))
         bn_apply<HasDy, HasX, uint32_t><<<blocks, kThreads, 0, stream>>>(
             x, dy, out, (uint32_t)n, (uint32_t)channels, (uint32_t)inner, coef);
@@ -263,11 +330,11 @@ extern "C" ax_status ax_cuda_batch_norm_forward_training(
     const int64_t m = outer * inner;
     if (channels <= 0 || m <= 0)
         return AX_OK; // M >= 2 is checked by the entry point; nothing to do for C = 0
-    const int64_t splits = splits_for(ctx, m, channels);
+    const int64_t splits = partial_splits(ctx, outer, channels, inner);
     Scratch s;
     AX_TRY(scratch_for(ctx, channels, splits, &s));
-    AX_TRY(launch_partials(ctx, __func__, StatsTerm{x, inner}, m, channels, inner,
-                           splits, s.partial));
+    AX_TRY(launch_partials(ctx, __func__, StatsTerm{x, inner}, outer, channels, inner, splits,
+                           s.partial));
     bn_forward_finish<<<channel_blocks(ctx, channels), kChannelThreads, 0, ax_stream(ctx)>>>(
         s.partial, splits, x, channels, inner, (double)m, eps, factor, gamma, beta, running_mean,
         running_var, save_mean, save_invstd, s.coef);
@@ -303,14 +370,14 @@ extern "C" ax_status ax_cuda_batch_norm_backward(ax_ctx *ctx, int training, cons
         return AX_OK;
     // the sums are needed for dgamma and dbeta, and for dx in training
     const bool sums = dgamma || dbeta || (training && dx);
-    const int64_t splits = sums ? splits_for(ctx, m, channels) : 0;
+    const int64_t splits = sums ? partial_splits(ctx, outer, channels, inner) : 0;
     if (!sums && !dx)
         return AX_OK;
     Scratch s;
     AX_TRY(scratch_for(ctx, channels, splits, &s));
     if (sums)
-        AX_TRY(launch_partials(ctx, __func__, GradTerm{x, dy, mean}, m, channels, inner, splits,
-                               s.partial));
+        AX_TRY(launch_partials(ctx, __func__, GradTerm{x, dy, mean}, outer, channels, inner,
+                               splits, s.partial));
     bn_backward_finish<<<channel_blocks(ctx, channels), kChannelThreads, 0, ax_stream(ctx)>>>(
         sums ? s.partial : nullptr, splits, training, mean, stat, eps, gamma, channels,
         (double)(m > 0 ? m : 1), dgamma, dbeta, s.coef);

@@ -848,3 +848,98 @@ Test(batchnorm, gpu_large_offset) {
     ax_ctx_destroy(cpu);
     ax_ctx_destroy(gpu);
 }
+
+/* ================================================================ cuDNN as an oracle */
+
+/* cuDNN's NCHW batch norm (CUDNN_BATCHNORM_SPATIAL: x viewed as [N, C, inner, 1]) on the same
+ * inputs as the CPU reference: training forward (y, running statistics, saved mean and
+ * inverse std), its backward (dx, dgamma, dbeta) and the evaluation forward. An independent
+ * implementation, so a convention both of ours might share (biased running variance, a
+ * momentum the wrong way round) shows. Tolerances: cuDNN sums in f32 in its own order, so
+ * rtol 1e-4 and atol 1e-4 (10 atol for the M-term sums dgamma and dbeta). */
+#ifdef AXON_TEST_CUDNN
+#include <cuda_runtime_api.h>
+#include <cudnn.h>
+
+static void cudnn_ok(cudnnStatus_t st, const char *what) {
+    cr_assert_eq(st, CUDNN_STATUS_SUCCESS, "%s: %s", what, cudnnGetErrorString(st));
+}
+
+static float *dev(ax_tensor *t) { return ax_tensor_data(t); }
+
+static void cudnn_case(ax_ctx *gpu, ax_ctx *cpu, int ndim, const int64_t *shape, uint64_t seed) {
+    side ref = side_open(cpu, ndim, shape, NULL, 1, seed), cu = side_open(gpu, ndim, shape, NULL, 1,
+                                                                            seed);
+    view v = view_of(ndim, shape);
+    const float momentum = 0.1f;
+    AX_ASSERT_OK(ax_batch_norm_forward_training(cpu, ref.x, ref.g, ref.b, AX_BN_EPS, momentum,
+                                                ref.rm, ref.rv, NULL, ref.y, ref.mean, ref.inv));
+    AX_ASSERT_OK(ax_batch_norm_backward_training(cpu, ref.x, ref.dy, ref.g, ref.mean, ref.inv,
+                                                 ref.dx, ref.dg, ref.db));
+    AX_ASSERT_OK(ax_ctx_synchronize(gpu)); /* inputs in place before cuDNN's stream reads them */
+    cudnnHandle_t h;
+    cudnnTensorDescriptor_t xd, cd;
+    cudnn_ok(cudnnCreate(&h), "cudnnCreate");
+    cudnn_ok(cudnnCreateTensorDescriptor(&xd), "cudnnCreateTensorDescriptor");
+    cudnn_ok(cudnnCreateTensorDescriptor(&cd), "cudnnCreateTensorDescriptor");
+    cudnn_ok(cudnnSetTensor4dDescriptor(xd, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, (int)v.outer,
+                                        (int)v.channels, (int)v.inner, 1),
+             "cudnnSetTensor4dDescriptor");
+    cudnn_ok(cudnnDeriveBNTensorDescriptor(cd, xd, CUDNN_BATCHNORM_SPATIAL),
+             "cudnnDeriveBNTensorDescriptor");
+    const float one = 1.0f, zero = 0.0f;
+    cudnn_ok(cudnnBatchNormalizationForwardTraining(
+                 h, CUDNN_BATCHNORM_SPATIAL, &one, &zero, xd, dev(cu.x), xd, dev(cu.y), cd,
+                 dev(cu.g), dev(cu.b), momentum, dev(cu.rm), dev(cu.rv), AX_BN_EPS, dev(cu.mean),
+                 dev(cu.inv)),
+             "cudnnBatchNormalizationForwardTraining");
+    cudnn_ok(cudnnBatchNormalizationBackward(h, CUDNN_BATCHNORM_SPATIAL, &one, &zero, &one, &zero,
+                                             xd, dev(cu.x), xd, dev(cu.dy), xd, dev(cu.dx), cd,
+                                             dev(cu.g), dev(cu.dg), dev(cu.db), AX_BN_EPS,
+                                             dev(cu.mean), dev(cu.inv)),
+             "cudnnBatchNormalizationBackward");
+    cr_assert_eq(cudaDeviceSynchronize(), cudaSuccess);
+    char what[96];
+    snprintf(what, sizeof what, "cuDNN [%lld, %lld, inner %lld]", (long long)v.outer,
+             (long long)v.channels, (long long)v.inner);
+    expect_same(cu.y, ref.y, 1e-4, 1e-4, what);
+    expect_same(cu.mean, ref.mean, 1e-4, 1e-4, what);
+    expect_same(cu.inv, ref.inv, 1e-4, 1e-4, what);
+    expect_same(cu.rm, ref.rm, 1e-4, 1e-4, what);
+    expect_same(cu.rv, ref.rv, 1e-4, 1e-4, what);
+    expect_same(cu.dx, ref.dx, 1e-4, 1e-4, what);
+    expect_same(cu.dg, ref.dg, 1e-3, 1e-4, what);
+    expect_same(cu.db, ref.db, 1e-3, 1e-4, what);
+    /* evaluation with the updated running statistics */
+    AX_ASSERT_OK(ax_batch_norm_forward_inference(cpu, ref.x, ref.g, ref.b, ref.rm, ref.rv,
+                                                 AX_BN_EPS, ref.y));
+    cudnn_ok(cudnnBatchNormalizationForwardInference(h, CUDNN_BATCHNORM_SPATIAL, &one, &zero, xd,
+                                                     dev(cu.x), xd, dev(cu.y), cd, dev(cu.g),
+                                                     dev(cu.b), dev(cu.rm), dev(cu.rv),
+                                                     AX_BN_EPS),
+             "cudnnBatchNormalizationForwardInference");
+    cr_assert_eq(cudaDeviceSynchronize(), cudaSuccess);
+    expect_same(cu.y, ref.y, 1e-4, 1e-4, what);
+    cudnnDestroyTensorDescriptor(xd);
+    cudnnDestroyTensorDescriptor(cd);
+    cudnnDestroy(h);
+    side_free(&ref);
+    side_free(&cu);
+}
+#endif
+
+Test(batchnorm, gpu_cudnn_oracle) {
+    ax_ctx *gpu = th_gpu_ctx_or_skip();
+#ifdef AXON_TEST_CUDNN
+    ax_ctx *cpu = th_cpu_ctx();
+    cudnn_case(gpu, cpu, DIMS(7, 3), 1200);
+    cudnn_case(gpu, cpu, DIMS(2, 5, 33), 1210);
+    cudnn_case(gpu, cpu, DIMS(3, 4, 7, 9), 1220);
+    cudnn_case(gpu, cpu, DIMS(16, 8, 19, 23), 1230);
+    ax_ctx_destroy(cpu);
+    ax_ctx_destroy(gpu);
+#else
+    ax_ctx_destroy(gpu);
+    cr_skip("built without cuDNN (FindCUDNN found none): no independent oracle here");
+#endif
+}

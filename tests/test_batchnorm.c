@@ -833,6 +833,8 @@ Test(batchnorm, gpu_parity_shapes) {
     parity_case(gpu, cpu, DIMS(4, 1, 257, 257), 1, 0.1f, NULL, 1070);  /* one large channel */
     parity_case(gpu, cpu, DIMS(32, 64, 28, 28), 1, 0.1f, NULL, 1080);  /* large */
     parity_case(gpu, cpu, DIMS(5, 3001, 3), 1, 0.1f, NULL, 1090);      /* many channels */
+    parity_case(gpu, cpu, DIMS(4099, 64), 1, 0.1f, NULL, 1092);       /* long [N, C] */
+    parity_case(gpu, cpu, DIMS(2, 20000, 127), 1, 0.1f, NULL, 1094);  /* > 65535 column tiles */
     AX_ASSERT_OK(ax_ctx_synchronize(gpu));
     ax_ctx_destroy(cpu);
     ax_ctx_destroy(gpu);

@@ -2,25 +2,27 @@
 // M = outer inner values x[(o C + c) inner + i].
 //
 // Passes over the data (the floor the issue names):
-// - training forward, 2: channel_partials reads x once for the statistics; bn_apply reads x
-//   and writes y. Between them bn_forward_finish (one thread per channel) adds the partials.
-// - training backward, 2 (reading x and dy twice, writing dx once): channel_partials for
-//   sum dy and sum dy (x - mean), then bn_apply for dx.
-// - evaluation forward 1, evaluation backward 1 (plus channel_partials when dgamma or dbeta
+// - training forward, 2: channel_partials_* reads x once for the statistics; bn_apply* reads
+//   x and writes y. Between them bn_forward_finish (one thread per channel) adds the partials.
+// - training backward, 2 (reading x and dy twice, writing dx once): channel_partials_* for
+//   sum dy and sum dy (x - mean), then bn_apply* for dx.
+// - evaluation forward 1, evaluation backward 1 (plus channel_partials_* when dgamma or dbeta
 //   is wanted).
 //
 // Two layouts of the work: rows of inner >= kRowPath values go to the row kernels (a block per
-// row, the channel found once per row); shorter rows ([N, C], small feature maps) to the flat
-// kernels, which walk each channel's M values with one division per element (32-bit indices
-// where the sizes allow).
+// row, the channel found once per row); shorter rows ([N, C], small feature maps) to the column
+// kernel for the sums (x viewed as [outer, C inner], threads along the C inner columns, so
+// loads coalesce even for [N, C]) and to the flat apply kernel (one division per element,
+// 32-bit indices where the sizes allow).
 //
 // Statistics: each thread sums d = x - K and d^2 in double, with K = x[0, c, 0] a sample of
 // the channel, so E[d^2] - E[d]^2 does not cancel (d is within a few standard deviations):
 // a channel of 1e4 + small noise keeps its variance.
 //
-// Determinism: no atomics. Channel c's values are split into `splits` fixed grid-stride shares
-// (one block each, splits fixed by the device and the shape), summed in a fixed order inside
-// the block (block_sum) and then in split order by one thread. Reruns give the same bits.
+// Determinism: no atomics. Channel c's values are split into `splits` fixed shares of the
+// rows o (splits fixed by the device and the shape), each summed in a fixed order inside its
+// block, then all partials of the channel in a fixed order by one thread (Layout). Reruns give
+// the same bits.
 //
 // Aliasing: y may alias x and dx may alias dy; bn_apply reads each element and then writes it
 // from the same thread.
@@ -59,30 +61,51 @@ struct GradTerm {
     }
 };
 
-// partial[c splits + k] = the term's sums over share k of channel c: the values m = k B + t,
-// m += splits B (B = blockDim.x) of m in [0, M), at (o C + c) inner + i with o = m / inner.
-// Channels grid-stride over blockIdx.y (block-uniform, so block_sum is reached by all).
-template <class Term, typename Idx>
+// Where the partial sums of the share k of the rows lie: partial[k cols + c per + i] for
+// i < per, cols = C per. The row kernel has per = 1 (a share's sum per channel), the column
+// kernel per = inner (a share's sum per column c inner + i).
+struct Layout {
+    int64_t splits, cols, per;
+};
+
+// Column kernel (inner < kRowPath): x viewed as [outer, cols = C inner]; a block of 32 x 8
+// threads takes 32 columns (x, coalesced) and the rows o = 8 k + y, o += 8 splits of share
+// k = blockIdx.y; the 8 row groups are then added in order. Column tiles grid-stride over
+// blockIdx.x (block-uniform).
+template <class Term>
 __global__ void __launch_bounds__(kThreads)
-    channel_partials(Term term, Idx m_total, Idx channels, Idx inner, Pair *partial) {
-    const Idx stride = (Idx)gridDim.x * blockDim.x;
-    for (Idx c = blockIdx.y; c < channels; c += gridDim.y) {
-        const double k = m_total > 0 ? term.begin(c) : 0.0;
+    channel_partials_cols(Term term, int64_t outer, int64_t cols, int64_t inner,
+                          Pair *partial) {
+    __shared__ Pair part[8][33];
+    const int tx = threadIdx.x, ty = threadIdx.y;
+    const int64_t tiles = (cols + 31) / 32;
+    for (int64_t tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+        const int64_t j = tile * 32 + tx;
         double s0 = 0.0, s1 = 0.0;
-        for (Idx m = (Idx)blockIdx.x * blockDim.x + threadIdx.x; m < m_total; m += stride) {
-            const Idx o = m / inner, i = m - o * inner;
-            term.add(((int64_t)o * channels + c) * inner + i, k, s0, s1);
+        if (j < cols && outer > 0) {
+            const double k = term.begin(j / inner);
+            for (int64_t o = (int64_t)blockIdx.y * 8 + ty; o < outer; o += (int64_t)gridDim.y * 8)
+                term.add(o * cols + j, k, s0, s1);
         }
-        s0 = block_sum(s0);
-        s1 = block_sum(s1);
-        if (threadIdx.x == 0)
-            partial[(int64_t)c * gridDim.x + blockIdx.x] = Pair{s0, s1};
+        part[ty][tx] = Pair{s0, s1};
+        __syncthreads();
+        if (ty == 0 && j < cols) {
+            Pair t = part[0][tx];
+#pragma unroll
+            for (int r = 1; r < 8; r++) {
+                t.s0 += part[r][tx].s0;
+                t.s1 += part[r][tx].s1;
+            }
+            partial[(int64_t)blockIdx.y * cols + j] = t;
+        }
+        __syncthreads(); // part is free for the next tile
     }
 }
 
-// The same sums by rows, for long rows (inner >= kRowPath): share k of channel c is the rows
-// o = k, k + splits, ... (splits <= outer), each row's inner values read by the whole block,
-// so the inner loop has no division.
+// Row kernel (inner >= kRowPath): share k = blockIdx.x of channel c is the rows o = k,
+// k + splits, ... (splits <= outer), each row's inner values read by the whole block, so the
+// inner loop has no division. Channels grid-stride over blockIdx.y (block-uniform, so
+// block_sum is reached by all).
 template <class Term>
 __global__ void __launch_bounds__(kThreads)
     channel_partials_rows(Term term, int64_t outer, int64_t channels, int64_t inner,
@@ -98,7 +121,7 @@ __global__ void __launch_bounds__(kThreads)
         s0 = block_sum(s0);
         s1 = block_sum(s1);
         if (threadIdx.x == 0)
-            partial[c * gridDim.x + blockIdx.x] = Pair{s0, s1};
+            partial[(int64_t)blockIdx.x * channels + c] = Pair{s0, s1};
     }
 }
 
@@ -108,13 +131,15 @@ struct Coef {
     float *p, *q, *r;
 };
 
-// Sum of channel c's partials in split order.
-__device__ __forceinline__ Pair sum_partials(const Pair *partial, int64_t c, int64_t splits) {
+// Sum of channel c's partials, in share order, then column order.
+__device__ __forceinline__ Pair sum_partials(const Pair *partial, int64_t c, Layout l) {
     Pair t{0.0, 0.0};
-    for (int64_t k = 0; k < splits; k++) {
-        t.s0 += partial[c * splits + k].s0;
-        t.s1 += partial[c * splits + k].s1;
-    }
+    for (int64_t k = 0; k < l.splits; k++)
+        for (int64_t i = 0; i < l.per; i++) {
+            const Pair &p = partial[k * l.cols + c * l.per + i];
+            t.s0 += p.s0;
+            t.s1 += p.s1;
+        }
     return t;
 }
 
@@ -122,14 +147,14 @@ __device__ __forceinline__ Pair sum_partials(const Pair *partial, int64_t c, int
 //   mean = K + S0 / M, var = S1 / M - (S0 / M)^2 (biased), invstd = 1 / sqrt(var + eps);
 //   running_mean = (1 - f) running_mean + f mean, running_var = (1 - f) running_var
 //   + f var M / (M - 1); y = gamma invstd (x - mean) + beta, so q = gamma invstd, r = beta.
-__global__ void bn_forward_finish(const Pair *partial, int64_t splits, const float *x,
+__global__ void bn_forward_finish(const Pair *partial, Layout layout, const float *x,
                                   int64_t channels, int64_t inner, double m, float eps,
                                   float factor, const float *gamma, const float *beta,
                                   float *running_mean, float *running_var, float *save_mean,
                                   float *save_invstd, Coef coef) {
     for (int64_t c = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; c < channels;
          c += (int64_t)gridDim.x * blockDim.x) {
-        const Pair t = sum_partials(partial, c, splits);
+        const Pair t = sum_partials(partial, c, layout);
         const double d = t.s0 / m;
         const double mean = (double)x[c * inner] + d;
         const double var = fmax(t.s1 / m - d * d, 0.0);
@@ -167,7 +192,7 @@ __global__ void bn_inference_coef(const float *mean, const float *var, float eps
 //   training:   dx = k dy - k dbeta / M - k invstd dgamma / M (x - mean):
 //               p = k, q = -k invstd dgamma / M, r = -k dbeta / M
 //   evaluation: dx = k dy: p = k, q = r = 0
-__global__ void bn_backward_finish(const Pair *partial, int64_t splits, int training,
+__global__ void bn_backward_finish(const Pair *partial, Layout layout, int training,
                                    const float *mean, const float *stat, float eps,
                                    const float *gamma, int64_t channels, double m,
                                    float *dgamma, float *dbeta, Coef coef) {
@@ -175,7 +200,7 @@ __global__ void bn_backward_finish(const Pair *partial, int64_t splits, int trai
          c += (int64_t)gridDim.x * blockDim.x) {
         const double invstd =
             training ? (double)stat[c] : 1.0 / sqrt((double)stat[c] + (double)eps);
-        const Pair t = partial ? sum_partials(partial, c, splits) : Pair{0.0, 0.0};
+        const Pair t = partial ? sum_partials(partial, c, layout) : Pair{0.0, 0.0};
         const double sdy = t.s0, sdyx = t.s1 * invstd;
         if (dbeta)
             dbeta[c] = (float)sdy;
@@ -231,21 +256,20 @@ __global__ void __launch_bounds__(kThreads)
 // Rows at least this long take the row kernels.
 constexpr int64_t kRowPath = 128;
 
-// Scratch: the partials (C splits pairs) and the coefficients (C each).
+// Scratch: the partials (splits cols pairs) and the coefficients (C each).
 struct Scratch {
     Pair *partial;
     Coef coef;
 };
 
-ax_status scratch_for(ax_ctx *ctx, int64_t channels, int64_t splits, Scratch *s) {
-    const size_t nc = (size_t)channels;
-    const size_t bytes = nc * (size_t)splits * sizeof(Pair) + nc * sizeof(double) +
-                         3 * nc * sizeof(float);
+ax_status scratch_for(ax_ctx *ctx, int64_t channels, Layout l, Scratch *s) {
+    const size_t nc = (size_t)channels, np = (size_t)(l.splits * l.cols);
+    const size_t bytes = np * sizeof(Pair) + nc * sizeof(double) + 3 * nc * sizeof(float);
     void *base = nullptr;
     AX_TRY(ax_ctx_scratch(ctx, bytes, &base));
     char *p = (char *)base;
     s->partial = (Pair *)p;
-    p += nc * (size_t)splits * sizeof(Pair);
+    p += np * sizeof(Pair);
     s->coef.mean = (double *)p;
     p += nc * sizeof(double);
     s->coef.p = (float *)p;
@@ -254,17 +278,21 @@ ax_status scratch_for(ax_ctx *ctx, int64_t channels, int64_t splits, Scratch *s)
     return AX_OK;
 }
 
-// Splits per channel: enough blocks to fill the device twice over, at most one per kThreads
-// values and at most 1024; fixed for a device and shape.
-int64_t splits_for(const ax_ctx *ctx, int64_t m, int64_t channels) {
+// The layout of the sums for this device and shape: enough blocks to fill the device twice
+// over, at most 1024 shares, no share without rows, and at most 4096 partials per channel
+// (the finishing thread of a channel adds them serially).
+Layout layout_for(const ax_ctx *ctx, int64_t outer, int64_t channels, int64_t inner) {
     const int64_t target = 2 * (int64_t)resident_blocks(ctx, kThreads);
-    int64_t s = (target + channels - 1) / channels;
-    const int64_t most = (m + kThreads - 1) / kThreads;
-    if (s > most)
-        s = most;
-    if (s > 1024)
-        s = 1024;
-    return s < 1 ? 1 : s;
+    const bool rows = inner >= kRowPath;
+    const int64_t cols = rows ? channels : channels * inner;
+    const int64_t blocks_per_share = rows ? channels : (cols + 31) / 32;
+    const int64_t most = rows ? outer : (outer + 7) / 8;
+    int64_t s = (target + blocks_per_share - 1) / blocks_per_share;
+    s = s > most ? most : s;
+    s = s > 1024 ? 1024 : s;
+    if (!rows && s * inner > 4096)
+        s = 4096 / inner;
+    return Layout{s < 1 ? 1 : s, cols, rows ? 1 : inner};
 }
 
 unsigned channel_blocks(const ax_ctx *ctx, int64_t channels) {
@@ -275,28 +303,22 @@ unsigned channel_blocks(const ax_ctx *ctx, int64_t channels) {
 // index below n cannot wrap around 2^32.
 bool fits32(int64_t n) { return n <= (int64_t)INT32_MAX; }
 
-// The splits per channel launch_partials uses (fixed by the device and the shape).
-int64_t partial_splits(const ax_ctx *ctx, int64_t outer, int64_t channels, int64_t inner) {
-    const int64_t s = splits_for(ctx, outer * inner, channels);
-    return inner >= kRowPath && s > outer ? (outer < 1 ? 1 : outer) : s;
-}
-
+// The partial sums of term in layout l (layout_for of the same shape).
 template <class Term>
 ax_status launch_partials(ax_ctx *ctx, const char *fn, const Term &term, int64_t outer,
-                          int64_t channels, int64_t inner, int64_t splits, Pair *partial) {
-    const int64_t m = outer * inner;
-    const dim3 grid((unsigned)splits, (unsigned)(channels < 65535 ? channels : 65535));
+                          int64_t channels, int64_t inner, Layout l, Pair *partial) {
     cudaStream_t stream = ax_stream(ctx);
-    if (inner >= kRowPath && m > 0)
+    if (l.per == 1 && inner >= kRowPath) {
+        const dim3 grid((unsigned)l.splits, (unsigned)(channels < 65535 ? channels : 65535));
         channel_partials_rows<Term>
             <<<grid, kThreads, 0, stream>>>(term, outer, channels, inner, partial);
-    else if (fits32(m * channels))
-        channel_partials<Term, uint32_t><<<grid, kThreads, 0, stream>>>(
-            term, (uint32_t)m, (uint32_t)channels, (uint32_t)inner, partial);
-    else
-        channel_partials<Term, int64_t>
-            <<<grid, kThreads, 0, stream>>>(term, m, channels, inner, partial);
-    return launched(fn, "launch of channel_partials");
+        return launched(fn, "launch of channel_partials_rows");
+    }
+    const int64_t tiles = (l.cols + 31) / 32;
+    const dim3 grid((unsigned)(tiles < 65535 ? tiles : 65535), (unsigned)l.splits);
+    channel_partials_cols<Term>
+        <<<grid, dim3(32, 8), 0, stream>>>(term, outer, l.cols, inner, partial);
+    return launched(fn, "launch of channel_partials_cols");
 }
 
 template <bool HasDy, bool HasX>
@@ -330,13 +352,13 @@ extern "C" ax_status ax_cuda_batch_norm_forward_training(
     const int64_t m = outer * inner;
     if (channels <= 0 || m <= 0)
         return AX_OK; // M >= 2 is checked by the entry point; nothing to do for C = 0
-    const int64_t splits = partial_splits(ctx, outer, channels, inner);
+    const Layout l = layout_for(ctx, outer, channels, inner);
     Scratch s;
-    AX_TRY(scratch_for(ctx, channels, splits, &s));
-    AX_TRY(launch_partials(ctx, __func__, StatsTerm{x, inner}, outer, channels, inner, splits,
+    AX_TRY(scratch_for(ctx, channels, l, &s));
+    AX_TRY(launch_partials(ctx, __func__, StatsTerm{x, inner}, outer, channels, inner, l,
                            s.partial));
     bn_forward_finish<<<channel_blocks(ctx, channels), kChannelThreads, 0, ax_stream(ctx)>>>(
-        s.partial, splits, x, channels, inner, (double)m, eps, factor, gamma, beta, running_mean,
+        s.partial, l, x, channels, inner, (double)m, eps, factor, gamma, beta, running_mean,
         running_var, save_mean, save_invstd, s.coef);
     AX_TRY(AX_CUDA_LAUNCHED("bn_forward_finish"));
     return launch_apply<false, true>(ctx, __func__, x, nullptr, y, m * channels, channels, inner,
@@ -352,7 +374,7 @@ extern "C" ax_status ax_cuda_batch_norm_forward_inference(ax_ctx *ctx, const flo
     if (n <= 0)
         return AX_OK;
     Scratch s;
-    AX_TRY(scratch_for(ctx, channels, 0, &s));
+    AX_TRY(scratch_for(ctx, channels, Layout{0, 0, 0}, &s));
     bn_inference_coef<<<channel_blocks(ctx, channels), kChannelThreads, 0, ax_stream(ctx)>>>(
         mean, var, eps, gamma, beta, channels, s.coef);
     AX_TRY(AX_CUDA_LAUNCHED("bn_inference_coef"));
@@ -370,16 +392,16 @@ extern "C" ax_status ax_cuda_batch_norm_backward(ax_ctx *ctx, int training, cons
         return AX_OK;
     // the sums are needed for dgamma and dbeta, and for dx in training
     const bool sums = dgamma || dbeta || (training && dx);
-    const int64_t splits = sums ? partial_splits(ctx, outer, channels, inner) : 0;
+    const Layout l = sums ? layout_for(ctx, outer, channels, inner) : Layout{0, 0, 0};
     if (!sums && !dx)
         return AX_OK;
     Scratch s;
-    AX_TRY(scratch_for(ctx, channels, splits, &s));
+    AX_TRY(scratch_for(ctx, channels, l, &s));
     if (sums)
         AX_TRY(launch_partials(ctx, __func__, GradTerm{x, dy, mean}, outer, channels, inner,
-                               splits, s.partial));
+                               l, s.partial));
     bn_backward_finish<<<channel_blocks(ctx, channels), kChannelThreads, 0, ax_stream(ctx)>>>(
-        sums ? s.partial : nullptr, splits, training, mean, stat, eps, gamma, channels,
+        sums ? s.partial : nullptr, l, training, mean, stat, eps, gamma, channels,
         (double)(m > 0 ? m : 1), dgamma, dbeta, s.coef);
     AX_TRY(AX_CUDA_LAUNCHED("bn_backward_finish"));
     if (!dx)

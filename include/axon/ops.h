@@ -188,6 +188,66 @@ AX_API ax_status ax_dropout_forward(ax_ctx *ctx, float p, uint64_t seed, uint64_
 AX_API ax_status ax_dropout_backward(ax_ctx *ctx, float p, uint64_t seed, uint64_t offset,
                                      const ax_tensor *dy, ax_tensor *dx);
 
+/* ---------------------------------------------------------------- batch norm */
+
+/* Batch normalization per channel, as torch.nn.BatchNorm1d / BatchNorm2d: x and y have
+ * 2 to 8 dims, [N, C], [N, C, L] or [N, C, H, W]; channel c is dim 1 and its statistics run
+ * over the M = numel / C values of every other dim.
+ *     y = (x - mean[c]) invstd[c] gamma[c] + beta[c],   invstd = 1 / sqrt(var + eps)
+ * gamma (PyTorch's weight) and beta (bias) are [C] or NULL (1 and 0: affine=False). eps is
+ * finite and > 0 (PyTorch's default AX_BN_EPS). y may alias x. Statistics are numerically
+ * stable (a channel of 1e4 + small noise keeps its variance); on CUDA every per-channel sum
+ * has a fixed order, so reruns give the same bits. Vectors of [C] elements may have any
+ * shape with C elements. */
+#define AX_BN_EPS 1e-5f
+#define AX_BN_MOMENTUM 0.1f
+/* momentum "None" in PyTorch: the running statistics are the cumulative average of the
+ * batch statistics, factor 1 / num_batches_tracked. Any negative momentum means this. */
+#define AX_BN_CUMULATIVE (-1.0f)
+
+/* Training: mean and var are the batch's, var biased (1/M); M >= 2 (one value per channel is
+ * refused, as PyTorch does). When running_mean and running_var are given (both or neither,
+ * [C]; PyTorch's track_running_stats), and num_batches_tracked is not NULL, *num_batches_tracked
+ * is incremented (after success), and the running statistics become
+ *     running_mean = (1 - f) running_mean + f mean
+ *     running_var  = (1 - f) running_var  + f var M / (M - 1)     (unbiased)
+ * with f = momentum in [0, 1], or f = 1 / *num_batches_tracked (after the increment) when
+ * momentum is negative (AX_BN_CUMULATIVE; num_batches_tracked is required then). Without
+ * running statistics num_batches_tracked is left alone. save_mean and save_invstd ([C], either
+ * may be NULL) receive the batch's mean and invstd, which ax_batch_norm_backward_training
+ * takes (cuDNN's saveMean and saveInvVariance). */
+AX_API ax_status ax_batch_norm_forward_training(ax_ctx *ctx, const ax_tensor *x,
+                                                const ax_tensor *gamma, const ax_tensor *beta,
+                                                float eps, float momentum,
+                                                ax_tensor *running_mean, ax_tensor *running_var,
+                                                int64_t *num_batches_tracked, ax_tensor *y,
+                                                ax_tensor *save_mean, ax_tensor *save_invstd);
+/* Evaluation: y from the running statistics running_mean and running_var ([C]). */
+AX_API ax_status ax_batch_norm_forward_inference(ax_ctx *ctx, const ax_tensor *x,
+                                                 const ax_tensor *gamma, const ax_tensor *beta,
+                                                 const ax_tensor *running_mean,
+                                                 const ax_tensor *running_var, float eps,
+                                                 ax_tensor *y);
+/* Backward of the training forward, from the saved save_mean and save_invstd ([C]); with
+ * xhat = (x - mean) invstd, per channel:
+ *     dbeta = sum dy,  dgamma = sum dy xhat,
+ *     dx = gamma invstd (dy - dbeta / M - xhat dgamma / M)
+ * gamma may be NULL (1); dx, dgamma, dbeta may be NULL; dx may alias dy. */
+AX_API ax_status ax_batch_norm_backward_training(ax_ctx *ctx, const ax_tensor *x,
+                                                 const ax_tensor *dy, const ax_tensor *gamma,
+                                                 const ax_tensor *save_mean,
+                                                 const ax_tensor *save_invstd, ax_tensor *dx,
+                                                 ax_tensor *dgamma, ax_tensor *dbeta);
+/* Backward of the evaluation forward: the running statistics are constants, so
+ *     dx = gamma invstd dy,  invstd = 1 / sqrt(running_var + eps),
+ * and dgamma, dbeta as above with xhat from the running statistics. */
+AX_API ax_status ax_batch_norm_backward_inference(ax_ctx *ctx, const ax_tensor *x,
+                                                  const ax_tensor *dy, const ax_tensor *gamma,
+                                                  const ax_tensor *running_mean,
+                                                  const ax_tensor *running_var, float eps,
+                                                  ax_tensor *dx, ax_tensor *dgamma,
+                                                  ax_tensor *dbeta);
+
 #ifdef __cplusplus
 }
 #endif

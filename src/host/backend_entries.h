@@ -114,3 +114,27 @@ AX_BACKEND_ENTRY(ax_status, optim_update,
 /* y = min(max(x, lo), hi), NaN stays NaN; y may alias x */
 AX_BACKEND_ENTRY(ax_status, clamp, (ax_ctx *ctx, int64_t n, float lo, float hi, const float *x,
                                     float *y))
+
+/* batch norm over the channels of x viewed as [outer, channels, inner] (M = outer inner values
+ * per channel); gamma and beta may be NULL (1 and 0); y may alias x.
+ * training: the batch's mean and biased var (M >= 2); save_mean, save_invstd (either may be
+ * NULL) get mean and 1 / sqrt(var + eps); running_mean, running_var (both or neither) become
+ * (1 - factor) running + factor (mean, unbiased var) */
+AX_BACKEND_ENTRY(ax_status, batch_norm_forward_training,
+                 (ax_ctx *ctx, const float *x, const float *gamma, const float *beta, float *y,
+                  int64_t outer, int64_t channels, int64_t inner, float eps, float factor,
+                  float *running_mean, float *running_var, float *save_mean,
+                  float *save_invstd))
+/* evaluation: y from the given mean and var (running statistics) */
+AX_BACKEND_ENTRY(ax_status, batch_norm_forward_inference,
+                 (ax_ctx *ctx, const float *x, const float *gamma, const float *beta,
+                  const float *mean, const float *var, float eps, float *y, int64_t outer,
+                  int64_t channels, int64_t inner))
+/* training = 1: mean and stat are the saved batch mean and inverse std, and dx carries the
+ * terms of the statistics; training = 0: mean and stat are the running mean and var
+ * (constants, invstd = 1 / sqrt(var + eps)). dx, dgamma, dbeta may be NULL; dx may alias dy */
+AX_BACKEND_ENTRY(ax_status, batch_norm_backward,
+                 (ax_ctx *ctx, int training, const float *x, const float *dy,
+                  const float *gamma, const float *mean, const float *stat, float eps,
+                  float *dx, float *dgamma, float *dbeta, int64_t outer, int64_t channels,
+                  int64_t inner))

@@ -156,11 +156,9 @@ int main(int argc, char **argv) {
     }
     ax_device_info info;
     ok(ax_ctx_device_info(ctx, &info), "ax_ctx_device_info");
-    int sm_khz = 0, mem_khz = 0, runtime = 0, driver = 0;
-    cudaDeviceGetAttribute(&sm_khz, cudaDevAttrClockRate, info.index);
-    cudaDeviceGetAttribute(&mem_khz, cudaDevAttrMemoryClockRate, info.index);
-    cudaRuntimeGetVersion(&runtime);
-    cudaDriverGetVersion(&driver);
+    const GpuClocks clk = gpu_clocks(info.index);
+    const int sm_khz = clk.sm_khz, mem_khz = clk.mem_khz, runtime = clk.runtime,
+              driver = clk.driver;
 
     // 64M (16M with --quick) elements, rounded down to whole rows of 1000 so that the same
     // tensors serve the flat ops ([n]) and softmax / cross-entropy ([rows, 1000])

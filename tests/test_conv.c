@@ -462,8 +462,15 @@ Test(conv_badinput, output_shape) {
     int64_t wlong[4] = {1, 1, INT64_MAX / 1000, 1};
     EXPECT_FAIL(ax_conv2d_output_shape(&d, xhuge, wlong, ys), AX_ERR_SHAPE, fn, "overflows");
     d = ax_conv2d_desc_default();
-    int64_t xmany[4] = {1 << 20, 1, 1 << 22, 1 << 22}, wmany[4] = {1 << 20, 1, 1, 1};
-    EXPECT_FAIL(ax_conv2d_output_shape(&d, xmany, wmany, ys), AX_ERR_SHAPE, fn, "int64");
+    /* x has 2^60 elements (fits), the output 2^68 (does not) */
+    int64_t xmany[4] = {1 << 20, 1, 1 << 20, 1 << 20}, wmany[4] = {1 << 8, 1, 1, 1};
+    EXPECT_FAIL(ax_conv2d_output_shape(&d, xmany, wmany, ys), AX_ERR_SHAPE, fn,
+                "output [1048576, 256, 1048576, 1048576] has more elements than int64");
+    /* the output fits (2^32), x (2^64) does not */
+    int64_t xwide[4] = {(int64_t)1 << 32, (int64_t)1 << 32, 1, 1};
+    int64_t wone[4] = {1, (int64_t)1 << 32, 1, 1};
+    EXPECT_FAIL(ax_conv2d_output_shape(&d, xwide, wone, ys), AX_ERR_SHAPE, fn,
+                "x or w has more elements");
     /* just below: 2^62 output elements are fine for the shape function */
     int64_t xok[4] = {1 << 20, 1, 1 << 20, 1 << 20}, wok[4] = {1 << 2, 1, 1, 1};
     AX_ASSERT_OK(ax_conv2d_output_shape(&d, xok, wok, ys));
@@ -524,9 +531,9 @@ Test(conv_badinput, forward_and_backward) {
     /* aliasing */
     EXPECT_FAIL(ax_conv2d_forward(ctx, &d, x, w, b, x), AX_ERR_SHAPE, ff, "y");
     EXPECT_FAIL(ax_conv2d_backward(ctx, &d, x, w, dy, x, NULL, NULL), AX_ERR_INVALID_ARG, fb,
-                "dx");
+                "dx must not alias x");
     EXPECT_FAIL(ax_conv2d_backward(ctx, &d, x, w, dy, NULL, w, NULL), AX_ERR_INVALID_ARG, fb,
-                "dw");
+                "dw must not alias w");
     /* nothing was written */
     assert_untouched(y, S);
     assert_untouched(yw, S);
@@ -642,4 +649,51 @@ Test(conv_gpu, wrong_device) {
     ax_tensor_destroy(x), ax_tensor_destroy(w), ax_tensor_destroy(y);
     ax_ctx_destroy(gpu);
     ax_ctx_destroy(cpu);
+}
+
+/* Outputs aliasing inputs or each other, where the shapes would let them through: x and w of
+ * one shape (dx = dw), y of x's shape (dx = dy), and three-element tensors (db = dx, db = dw,
+ * forward with b = y). */
+Test(conv_badinput, aliasing) {
+    ax_ctx *ctx = th_cpu_ctx();
+    const char *ff = "ax_conv2d_forward", *fb = "ax_conv2d_backward";
+    ax_conv2d_desc d = desc_of(1, 1, 1, 1, 1, 1, 1, 1, 1);
+    int64_t s3[4] = {3, 3, 3, 3};
+    ax_tensor *x = filled(ctx, AX_F32, 4, s3, 0.5f), *w = filled(ctx, AX_F32, 4, s3, 0.25f);
+    ax_tensor *dy = filled(ctx, AX_F32, 4, s3, 0.5f), *g = filled(ctx, AX_F32, 4, s3, 7.0f);
+    EXPECT_FAIL(ax_conv2d_backward(ctx, &d, x, w, dy, g, g, NULL), AX_ERR_INVALID_ARG, fb,
+                "dw must not alias dx");
+    EXPECT_FAIL(ax_conv2d_backward(ctx, &d, x, w, dy, dy, NULL, NULL), AX_ERR_INVALID_ARG, fb,
+                "dx must not alias dy");
+    EXPECT_FAIL(ax_conv2d_backward(ctx, &d, x, w, dy, NULL, dy, NULL), AX_ERR_INVALID_ARG, fb,
+                "dw must not alias dy");
+    EXPECT_FAIL(ax_conv2d_forward(ctx, &d, x, w, NULL, w), AX_ERR_INVALID_ARG, ff,
+                "y must not alias w");
+    assert_untouched(g, 7.0f);
+    /* x [1, 1, 1, 3], w [3, 1, 1, 1]: dx, dw and db all have 3 elements */
+    ax_conv2d_desc d1 = ax_conv2d_desc_default();
+    int64_t xs[4] = {1, 1, 1, 3}, ws[4] = {3, 1, 1, 1}, ys[4] = {1, 3, 1, 3}, b1[4] = {1, 3, 1, 1};
+    ax_tensor *x1 = filled(ctx, AX_F32, 4, xs, 0.5f), *w1 = filled(ctx, AX_F32, 4, ws, 0.5f);
+    ax_tensor *dy1 = filled(ctx, AX_F32, 4, ys, 0.5f), *dx1 = filled(ctx, AX_F32, 4, xs, 7.0f);
+    ax_tensor *dw1 = filled(ctx, AX_F32, 4, ws, 7.0f), *yb = filled(ctx, AX_F32, 4, b1, 7.0f);
+    EXPECT_FAIL(ax_conv2d_backward(ctx, &d1, x1, w1, dy1, dx1, NULL, dx1), AX_ERR_INVALID_ARG,
+                fb, "db must not alias dx");
+    EXPECT_FAIL(ax_conv2d_backward(ctx, &d1, x1, w1, dy1, NULL, dw1, dw1), AX_ERR_INVALID_ARG,
+                fb, "db must not alias dw");
+    EXPECT_FAIL(ax_conv2d_backward(ctx, &d1, x1, w1, dy1, NULL, NULL, x1), AX_ERR_INVALID_ARG,
+                fb, "db must not alias x");
+    /* forward with b = y: a 1x1 image, so y [1, 3, 1, 1] has 3 elements, as b must */
+    int64_t xs2[4] = {1, 1, 1, 1};
+    ax_tensor *x2 = filled(ctx, AX_F32, 4, xs2, 0.5f);
+    EXPECT_FAIL(ax_conv2d_forward(ctx, &d1, x2, w1, yb, yb), AX_ERR_INVALID_ARG, ff,
+                "y must not alias b");
+    assert_untouched(dx1, 7.0f);
+    assert_untouched(dw1, 7.0f);
+    assert_untouched(yb, 7.0f);
+    /* the same tensors in allowed roles work */
+    AX_ASSERT_OK(ax_conv2d_backward(ctx, &d1, x1, w1, dy1, dx1, dw1, NULL));
+    ax_tensor *all[] = {x, w, dy, g, x1, w1, dy1, dx1, dw1, yb, x2};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        ax_tensor_destroy(all[i]);
+    ax_ctx_destroy(ctx);
 }

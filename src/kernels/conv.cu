@@ -33,6 +33,8 @@
 namespace {
 
 constexpr int kBM = 64, kBN = 64, kBK = 16, kThreads = 256;
+static_assert(kBM == kBN && kThreads == 4 * kBM && kBK == 16,
+              "tile_product: 4 threads per tile column, each filling 4 of the 16 k-rows");
 constexpr int64_t kMaxGridYZ = 65535;
 constexpr int64_t kMaxPartials = (int64_t)1 << 24; // floats of backward-filter split scratch
 
@@ -47,31 +49,40 @@ Geom to_geom(const ax_conv2d_geom *g) {
                 g->pad_left, g->dil_h,    g->dil_w,   g->groups,  g->cg,     g->kg};
 }
 
-// im2col of group grp's input planes, never stored: the element for output pixel
-// pix = (img, i, j) and kernel tap tap = (c, r, s), 0 where the tap falls in the padding.
-__device__ __forceinline__ float im2col_at(const Geom &g, const float *x, int64_t grp,
-                                           int64_t pix, int64_t tap) {
-    const int64_t p = g.oh * g.ow, img = pix / p, ij = pix % p, i = ij / g.ow, j = ij % g.ow;
-    const int64_t rs = g.r * g.s, c = tap / rs, r = (tap % rs) / g.s, s = tap % g.s;
-    const int64_t hi = i * g.sh - g.pt + r * g.dh, wi = j * g.sw - g.pl + s * g.dw;
-    if (hi < 0 || hi >= g.h || wi < 0 || wi >= g.w)
-        return 0.0f;
-    return x[((img * g.c + grp * g.cg + c) * g.h + hi) * g.w + wi];
-}
+// Each pass describes its GEMM to tile_product by M, N, Q and two gathers. A thread loads
+// one row m of A and one column n of B throughout (see tile_product), so the part of the
+// address that depends on m alone (a Row) and on n alone (a Col, with the unflattened
+// pixel or tap) is computed once per block; a(row, q) and b(col, q) add the part of q.
 
 // forward: A = w_g [K/G, CRS], B = im2col(x_g) [CRS, N*P], out = y
 struct Forward {
     Geom g;
     const float *x, *w, *b;
     float *y;
+    struct Row {
+        const float *w; // w[gK/G + m, :]
+    };
+    struct Col {
+        const float *x;   // x[img, gC/G, :, :]
+        int64_t hi0, wi0; // i sh - pt, j sw - pl for pixel (img, i, j)
+    };
     __device__ int64_t M() const { return g.kg; }
     __device__ int64_t N() const { return g.n * g.oh * g.ow; }
     __device__ int64_t Q() const { return g.cg * g.r * g.s; }
-    __device__ float a(int64_t grp, int64_t m, int64_t q) const {
-        return w[(grp * g.kg + m) * Q() + q];
+    __device__ Row row(int64_t grp, int64_t m) const { return Row{w + (grp * g.kg + m) * Q()}; }
+    __device__ Col col(int64_t grp, int64_t n) const {
+        const int64_t p = g.oh * g.ow, img = n / p, ij = n - img * p, i = ij / g.ow;
+        return Col{x + (img * g.c + grp * g.cg) * g.h * g.w, i * g.sh - g.pt,
+                   (ij - i * g.ow) * g.sw - g.pl};
     }
-    __device__ float b_(int64_t grp, int64_t q, int64_t n) const {
-        return im2col_at(g, x, grp, n, q);
+    __device__ float a(const Row &rw, int64_t q) const { return rw.w[q]; }
+    // x[img, gC/G + c, hi0 + r dh, wi0 + s dw] for tap q = (c, r, s), 0 in the padding
+    __device__ float b_(const Col &cl, int64_t q) const {
+        const int64_t rs = g.r * g.s, c = q / rs, t = q - c * rs, r = t / g.s;
+        const int64_t hi = cl.hi0 + r * g.dh, wi = cl.wi0 + (t - r * g.s) * g.dw;
+        if (hi < 0 || hi >= g.h || wi < 0 || wi >= g.w)
+            return 0.0f;
+        return cl.x[(c * g.h + hi) * g.w + wi];
     }
     __device__ void store(int64_t, int64_t grp, int64_t m, int64_t n, float v) const {
         const int64_t p = g.oh * g.ow, img = n / p, ij = n % p, k = grp * g.kg + m;
@@ -84,23 +95,39 @@ struct BackwardData {
     Geom g;
     const float *dy, *w;
     float *dx;
+    struct Row {
+        const float *w; // w[gK/G, m, :, :]; output channel k adds k C/G R S
+    };
+    struct Col {
+        const float *dy;  // dy[img, gK/G, :, :]
+        int64_t th0, tw0; // hi + pt, wi + pl for input pixel (img, hi, wi)
+    };
     __device__ int64_t M() const { return g.cg; }
     __device__ int64_t N() const { return g.n * g.h * g.w; }
     __device__ int64_t Q() const { return g.kg * g.r * g.s; }
-    __device__ float a(int64_t grp, int64_t m, int64_t q) const {
-        const int64_t rs = g.r * g.s, k = q / rs, rsi = q % rs;
-        return w[((grp * g.kg + k) * g.cg + m) * rs + rsi];
+    __device__ Row row(int64_t grp, int64_t m) const {
+        return Row{w + (grp * g.kg * g.cg + m) * g.r * g.s};
     }
-    __device__ float b_(int64_t grp, int64_t q, int64_t n) const {
-        const int64_t hw = g.h * g.w, img = n / hw, hi = (n % hw) / g.w, wi = n % g.w;
-        const int64_t rs = g.r * g.s, k = q / rs, r = (q % rs) / g.s, s = q % g.s;
-        const int64_t th = hi + g.pt - r * g.dh, tw = wi + g.pl - s * g.dw;
+    __device__ Col col(int64_t grp, int64_t n) const {
+        const int64_t hw = g.h * g.w, img = n / hw, t = n - img * hw, hi = t / g.w;
+        return Col{dy + (img * g.k + grp * g.kg) * g.oh * g.ow, hi + g.pt,
+                   t - hi * g.w + g.pl};
+    }
+    __device__ float a(const Row &rw, int64_t q) const {
+        const int64_t rs = g.r * g.s, k = q / rs;
+        return rw.w[k * g.cg * rs + (q - k * rs)];
+    }
+    // dy[img, gK/G + k, i, j] where i sh = hi + pt - r dh and j sw = wi + pl - s dw have
+    // solutions inside the output, for q = (k, r, s); else 0
+    __device__ float b_(const Col &cl, int64_t q) const {
+        const int64_t rs = g.r * g.s, k = q / rs, t = q - k * rs, r = t / g.s;
+        const int64_t th = cl.th0 - r * g.dh, tw = cl.tw0 - (t - r * g.s) * g.dw;
         if (th < 0 || tw < 0 || th % g.sh != 0 || tw % g.sw != 0)
             return 0.0f;
         const int64_t i = th / g.sh, j = tw / g.sw;
         if (i >= g.oh || j >= g.ow)
             return 0.0f;
-        return dy[((img * g.k + grp * g.kg + k) * g.oh + i) * g.ow + j];
+        return cl.dy[(k * g.oh + i) * g.ow + j];
     }
     __device__ void store(int64_t, int64_t grp, int64_t m, int64_t n, float v) const {
         const int64_t hw = g.h * g.w, img = n / hw;
@@ -114,15 +141,35 @@ struct BackwardFilter {
     Geom g;
     const float *x, *dy;
     float *out; // splits x [K, CRS]: split z's partial dw at out + z K CRS
+    struct Row {
+        const float *dy; // dy[0, gK/G + m, :, :]; image img adds img K P
+    };
+    struct Col {
+        const float *x;     // x[0, gC/G + c, :, :]; image img adds img C H W
+        int64_t roff, soff; // r dh - pt, s dw - pl for tap (c, r, s)
+    };
     __device__ int64_t M() const { return g.kg; }
     __device__ int64_t N() const { return g.cg * g.r * g.s; }
     __device__ int64_t Q() const { return g.n * g.oh * g.ow; }
-    __device__ float a(int64_t grp, int64_t m, int64_t q) const {
-        const int64_t p = g.oh * g.ow, img = q / p;
-        return dy[(img * g.k + grp * g.kg + m) * p + q % p];
+    __device__ Row row(int64_t grp, int64_t m) const {
+        return Row{dy + (grp * g.kg + m) * g.oh * g.ow};
     }
-    __device__ float b_(int64_t grp, int64_t q, int64_t n) const {
-        return im2col_at(g, x, grp, q, n);
+    __device__ Col col(int64_t grp, int64_t n) const {
+        const int64_t rs = g.r * g.s, c = n / rs, t = n - c * rs, r = t / g.s;
+        return Col{x + (grp * g.cg + c) * g.h * g.w, r * g.dh - g.pt,
+                   (t - r * g.s) * g.dw - g.pl};
+    }
+    __device__ float a(const Row &rw, int64_t q) const {
+        const int64_t p = g.oh * g.ow, img = q / p;
+        return rw.dy[img * g.k * p + (q - img * p)];
+    }
+    // x[img, gC/G + c, i sh + roff, j sw + soff] for pixel q = (img, i, j), 0 in the padding
+    __device__ float b_(const Col &cl, int64_t q) const {
+        const int64_t p = g.oh * g.ow, img = q / p, ij = q - img * p, i = ij / g.ow;
+        const int64_t hi = i * g.sh + cl.roff, wi = (ij - i * g.ow) * g.sw + cl.soff;
+        if (hi < 0 || hi >= g.h || wi < 0 || wi >= g.w)
+            return 0.0f;
+        return cl.x[(img * g.c * g.h + hi) * g.w + wi];
     }
     __device__ void store(int64_t split, int64_t grp, int64_t m, int64_t n, float v) const {
         const int64_t crs = N();
@@ -138,23 +185,29 @@ __device__ __forceinline__ void tile_product(const P &p, int64_t grp, int64_t m0
     __shared__ float as[kBK][kBM + 4];
     __shared__ float bs[kBK][kBN + 4];
     const int tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
-    const int64_t M = p.M(), N = p.N();
+    // this thread's row of A and column of B in the tile, and its first k-tile row
+    const int lm = tid % kBM, ln = tid % kBN, lq = tid / kBM;
+    const bool m_ok = m0 + lm < p.M(), n_ok = n0 + ln < p.N();
+    typename P::Row row{};
+    typename P::Col col{};
+    if (m_ok)
+        row = p.row(grp, m0 + lm);
+    if (n_ok)
+        col = p.col(grp, n0 + ln);
 #pragma unroll
     for (int i = 0; i < 4; i++)
 #pragma unroll
         for (int j = 0; j < 4; j++)
             acc[i][j] = 0.0f;
     for (int64_t qt = q0; qt < q1; qt += kBK) {
-        // each thread loads 4 elements of each operand: element e = tid + 256 l of the tile
+        // A tile [kBM][kBK] stored as [q][m], B tile [kBK][kBN] as [q][n]: the thread fills
+        // rows lq, lq + 4, lq + 8, lq + 12 of both, in its column lm (ln)
 #pragma unroll
-        for (int l = 0; l < 4; l++) {
-            const int e = tid + l * kThreads;
-            const int am = e % kBM, aq = e / kBM; // A tile [kBM][kBK] as [q][m]
-            const int64_t gm = m0 + am, gq = qt + aq;
-            as[aq][am] = gm < M && gq < q1 ? p.a(grp, gm, gq) : 0.0f;
-            const int bn = e % kBN, bq = e / kBN; // B tile [kBK][kBN] as [q][n]
-            const int64_t gn = n0 + bn, gq2 = qt + bq;
-            bs[bq][bn] = gn < N && gq2 < q1 ? p.b_(grp, gq2, gn) : 0.0f;
+        for (int l = 0; l < kBK / 4; l++) {
+            const int tq = lq + 4 * l;
+            const int64_t q = qt + tq;
+            as[tq][lm] = m_ok && q < q1 ? p.a(row, q) : 0.0f;
+            bs[tq][ln] = n_ok && q < q1 ? p.b_(col, q) : 0.0f;
         }
         __syncthreads();
 #pragma unroll

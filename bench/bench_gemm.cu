@@ -48,12 +48,6 @@ void cublas_ok(cublasStatus_t st, const char *what) {
     }
 }
 
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    const size_t n = v.size();
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 double gflops(int64_t m, int64_t n, int64_t k, double ms) {
     return 2.0 * (double)m * (double)n * (double)k / (ms * 1e-3) / 1e9;
 }
@@ -126,14 +120,6 @@ void cpu_table(bool quick) {
 
 // ---------------------------------------------------------------- GPU
 
-// Holds the stream for about `cycles` SM clocks, so that the launches queued after it start
-// back to back once it ends.
-__global__ void spin_kernel(long long cycles) {
-    const long long start = clock64();
-    while (clock64() - start < cycles) {
-    }
-}
-
 // C = op(A) op(B) through cuBLAS (column-major): the row-major C [m, n] is the column-major
 // C^T [n, m] = op(B)^T op(A)^T, whose operands are the stored B and A read as column-major.
 void cublas_gemm(cublasHandle_t h, const Case &cs, ax_tensor *a, ax_tensor *b, ax_tensor *c) {
@@ -167,18 +153,7 @@ double check_case(ax_ctx *ctx, cublasHandle_t h, const Case &cs, Operands &op) {
     ours_gemm(ctx, cs, op.a, op.b, op.c);
     cublas_gemm(h, cs, op.a, op.b, ref);
     ok(ax_ctx_synchronize(ctx), "check run");
-    std::vector<float> got((size_t)(cs.m * cs.n)), want(got.size());
-    ok(ax_tensor_to_host(op.c, got.data(), got.size() * sizeof(float)), "ours to host");
-    ok(ax_tensor_to_host(ref, want.data(), want.size() * sizeof(float)), "cuBLAS to host");
-    ax_tensor_destroy(ref);
-    double max_diff = 0, max_ref = 0;
-    for (size_t i = 0; i < got.size(); i++) {
-        if (!std::isfinite(got[i]))
-            return -1.0;
-        max_diff = std::max(max_diff, fabs((double)got[i] - (double)want[i]));
-        max_ref = std::max(max_ref, fabs((double)want[i]));
-    }
-    return max_ref > 0 ? max_diff / max_ref : max_diff;
+    return rel_diff_and_free(op.c, ref);
 }
 
 Result run_case(ax_ctx *ctx, cublasHandle_t h, const Case &cs, int64_t l2_bytes, int sm_khz,
@@ -212,43 +187,9 @@ Result run_case(ax_ctx *ctx, cublasHandle_t h, const Case &cs, int64_t l2_bytes,
         else
             ours_gemm(ctx, cs, op.a, op.b, op.c);
     };
-    for (int i = 0; i < warmup; i++) {
-        call(false);
-        call(true);
-    }
-    ok(ax_ctx_synchronize(ctx), "warm-up");
-
-    cudaStream_t stream = ax_stream(ctx);
-    std::vector<cudaEvent_t> ev((size_t)(4 * reps));
-    for (cudaEvent_t &e : ev)
-        cuda_ok(cudaEventCreate(&e), "cudaEventCreate");
-    // 2 ms plus 50 us per call: longer than the host takes to queue everything below
-    const long long spin = (long long)sm_khz * (2 + reps / 10);
-    spin_kernel<<<1, 1, 0, stream>>>(spin);
-    cuda_ok(cudaGetLastError(), "spin_kernel");
-    for (int r = 0; r < reps; r++) {
-        cuda_ok(cudaEventRecord(ev[(size_t)(4 * r + 0)], stream), "cudaEventRecord");
-        call(false);
-        cuda_ok(cudaEventRecord(ev[(size_t)(4 * r + 1)], stream), "cudaEventRecord");
-        cuda_ok(cudaEventRecord(ev[(size_t)(4 * r + 2)], stream), "cudaEventRecord");
-        call(true);
-        cuda_ok(cudaEventRecord(ev[(size_t)(4 * r + 3)], stream), "cudaEventRecord");
-    }
-    ok(ax_ctx_synchronize(ctx), "timed runs");
-    std::vector<double> ours, theirs;
-    for (int r = 0; r < reps; r++) {
-        float t = 0.0f;
-        cuda_ok(cudaEventElapsedTime(&t, ev[(size_t)(4 * r)], ev[(size_t)(4 * r + 1)]),
-                "cudaEventElapsedTime");
-        ours.push_back(t);
-        cuda_ok(cudaEventElapsedTime(&t, ev[(size_t)(4 * r + 2)], ev[(size_t)(4 * r + 3)]),
-                "cudaEventElapsedTime");
-        theirs.push_back(t);
-    }
-    for (cudaEvent_t &e : ev)
-        cudaEventDestroy(e);
-    res.ours_ms = median(ours);
-    res.cublas_ms = median(theirs);
+    time_alternating(
+        ctx, sm_khz, warmup, reps, [&] { call(false); }, [&] { call(true); }, &res.ours_ms,
+        &res.cublas_ms);
     for (Operands &op : ops)
         op.destroy();
     return res;
@@ -281,19 +222,15 @@ std::vector<Case> gpu_cases(bool quick) {
 
 // 0: all cases passed their check; 1: some failed.
 int gpu_table(bool quick) {
-    ax_ctx *ctx = nullptr;
-    if (ax_cuda_device_count() == 0 || ax_ctx_create(AX_DEVICE_CUDA, 0, &ctx) != AX_OK) {
-        printf("no CUDA device: GPU table skipped\n");
-        return 0;
-    }
     ax_device_info info;
-    ok(ax_ctx_device_info(ctx, &info), "ax_ctx_device_info");
-    int sm_khz = 0, mem_khz = 0, l2 = 0, runtime = 0, driver = 0, cublas_version = 0;
-    cudaDeviceGetAttribute(&sm_khz, cudaDevAttrClockRate, info.index);
-    cudaDeviceGetAttribute(&mem_khz, cudaDevAttrMemoryClockRate, info.index);
+    ax_ctx *ctx = gpu_ctx_or_skip(&info);
+    if (!ctx)
+        return 0;
+    int l2 = 0, cublas_version = 0;
     cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, info.index);
-    cudaRuntimeGetVersion(&runtime);
-    cudaDriverGetVersion(&driver);
+    const GpuClocks clk = gpu_clocks(info.index);
+    const int sm_khz = clk.sm_khz, mem_khz = clk.mem_khz, runtime = clk.runtime,
+              driver = clk.driver;
 
     cublasHandle_t h;
     cublas_ok(cublasCreate(&h), "cublasCreate");

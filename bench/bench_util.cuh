@@ -7,9 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <vector>
+
 #include <cuda_runtime_api.h>
 
 #include "axon.h"
+#include "host/cuda/cuda_internal.h" // ax_stream(ctx)
 
 namespace {
 
@@ -42,6 +48,106 @@ bool parse_quick(int argc, char **argv) {
         quick = true;
     }
     return quick;
+}
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    const size_t n = v.size();
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// A context on CUDA device 0 and its description, or NULL after printing
+// "no CUDA device: GPU table skipped" where none works.
+ax_ctx *gpu_ctx_or_skip(ax_device_info *info) {
+    ax_ctx *ctx = nullptr;
+    if (ax_cuda_device_count() == 0 || ax_ctx_create(AX_DEVICE_CUDA, 0, &ctx) != AX_OK) {
+        printf("no CUDA device: GPU table skipped\n");
+        return nullptr;
+    }
+    ok(ax_ctx_device_info(ctx, info), "ax_ctx_device_info");
+    return ctx;
+}
+
+// max |ours - ref| / max |ref| over two same-sized tensors (read back here); -1 when ours
+// holds a NaN or an infinity. Destroys ref.
+double rel_diff_and_free(const ax_tensor *ours, ax_tensor *ref) {
+    std::vector<float> got((size_t)ax_tensor_numel(ours)), want(got.size());
+    ok(ax_tensor_to_host(ours, got.data(), got.size() * sizeof(float)), "ours to host");
+    ok(ax_tensor_to_host(ref, want.data(), want.size() * sizeof(float)), "reference to host");
+    ax_tensor_destroy(ref);
+    double max_diff = 0, max_ref = 0;
+    for (size_t i = 0; i < got.size(); i++) {
+        if (!std::isfinite(got[i]))
+            return -1.0;
+        max_diff = std::max(max_diff, fabs((double)got[i] - (double)want[i]));
+        max_ref = std::max(max_ref, fabs((double)want[i]));
+    }
+    return max_ref > 0 ? max_diff / max_ref : max_diff;
+}
+
+// Clocks and versions printed with every table.
+struct GpuClocks {
+    int sm_khz = 0, mem_khz = 0, runtime = 0, driver = 0;
+};
+
+GpuClocks gpu_clocks(int device) {
+    GpuClocks c;
+    cudaDeviceGetAttribute(&c.sm_khz, cudaDevAttrClockRate, device);
+    cudaDeviceGetAttribute(&c.mem_khz, cudaDevAttrMemoryClockRate, device);
+    cudaRuntimeGetVersion(&c.runtime);
+    cudaDriverGetVersion(&c.driver);
+    return c;
+}
+
+// Holds the stream for about `cycles` SM clocks, so that the launches queued after it start
+// back to back once it ends.
+__global__ void spin_kernel(long long cycles) {
+    const long long start = clock64();
+    while (clock64() - start < cycles) {
+    }
+}
+
+// Median GPU milliseconds of ours() and of theirs(), called alternately reps times after
+// `warmup` calls of each. Every timed call sits between two events on ctx's stream, all
+// queued behind a spin kernel (2 ms plus 50 us per call at sm_khz), so each event pair
+// measures the GPU time of one call, not the host's launch latency.
+void time_alternating(ax_ctx *ctx, int sm_khz, int warmup, int reps,
+                      const std::function<void()> &ours, const std::function<void()> &theirs,
+                      double *ours_ms, double *theirs_ms) {
+    for (int i = 0; i < warmup; i++) {
+        ours();
+        theirs();
+    }
+    ok(ax_ctx_synchronize(ctx), "warm-up");
+    cudaStream_t stream = ax_stream(ctx);
+    std::vector<cudaEvent_t> ev((size_t)(4 * reps));
+    for (cudaEvent_t &e : ev)
+        cuda_ok(cudaEventCreate(&e), "cudaEventCreate");
+    spin_kernel<<<1, 1, 0, stream>>>((long long)sm_khz * (2 + reps / 10));
+    cuda_ok(cudaGetLastError(), "spin_kernel");
+    for (int r = 0; r < reps; r++) {
+        cuda_ok(cudaEventRecord(ev[(size_t)(4 * r + 0)], stream), "cudaEventRecord");
+        ours();
+        cuda_ok(cudaEventRecord(ev[(size_t)(4 * r + 1)], stream), "cudaEventRecord");
+        cuda_ok(cudaEventRecord(ev[(size_t)(4 * r + 2)], stream), "cudaEventRecord");
+        theirs();
+        cuda_ok(cudaEventRecord(ev[(size_t)(4 * r + 3)], stream), "cudaEventRecord");
+    }
+    ok(ax_ctx_synchronize(ctx), "timed runs");
+    std::vector<double> a, b;
+    for (int r = 0; r < reps; r++) {
+        float t = 0.0f;
+        cuda_ok(cudaEventElapsedTime(&t, ev[(size_t)(4 * r)], ev[(size_t)(4 * r + 1)]),
+                "cudaEventElapsedTime");
+        a.push_back(t);
+        cuda_ok(cudaEventElapsedTime(&t, ev[(size_t)(4 * r + 2)], ev[(size_t)(4 * r + 3)]),
+                "cudaEventElapsedTime");
+        b.push_back(t);
+    }
+    for (cudaEvent_t &e : ev)
+        cudaEventDestroy(e);
+    *ours_ms = median(a);
+    *theirs_ms = median(b);
 }
 
 } // namespace

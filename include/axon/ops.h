@@ -248,6 +248,45 @@ AX_API ax_status ax_batch_norm_backward_inference(ax_ctx *ctx, const ax_tensor *
                                                   ax_tensor *dx, ax_tensor *dgamma,
                                                   ax_tensor *dbeta);
 
+/* ---------------------------------------------------------------- conv2d */
+
+/* The geometry of a 2-D convolution (cuDNN's convolution descriptor): filled once by the
+ * caller, ax_conv2d_desc_default() gives stride 1, no padding, dilation 1, one group.
+ * Padding is zero padding per side (top/bottom on H, left/right on W), so "same" padding of
+ * an even kernel works. Every field must be >= 0; strides, dilations and groups >= 1. */
+typedef struct ax_conv2d_desc {
+    int stride_h, stride_w;
+    int pad_top, pad_bottom, pad_left, pad_right;
+    int dilation_h, dilation_w;
+    int groups; /* in and out channels are split into this many groups; = in = out: depthwise */
+} ax_conv2d_desc;
+
+AX_API ax_conv2d_desc ax_conv2d_desc_default(void);
+
+/* y_shape = [N, out, OH, OW] for x_shape [N, in, H, W] and w_shape [out, in/groups, kh, kw]:
+ *     OH = (H + pad_top + pad_bottom - dilation_h (kh - 1) - 1) / stride_h + 1
+ * (likewise OW), as PyTorch's nn.Conv2d. AX_ERR_SHAPE when the channels do not fit the
+ * groups, the dilated kernel is larger than the padded input, or the output is empty;
+ * AX_ERR_INVALID_ARG for a bad descriptor; AX_ERR_SHAPE when a size or the output's element
+ * count overflows int64. */
+AX_API ax_status ax_conv2d_output_shape(const ax_conv2d_desc *desc, const int64_t x_shape[4],
+                                        const int64_t w_shape[4], int64_t y_shape[4]);
+
+/* y [N, out, OH, OW] = conv(x [N, in, H, W], w [out, in/groups, kh, kw]) + b [out]
+ * (cross-correlation, as PyTorch):
+ *     y[n, o, i, j] = b[o] + sum_{c, r, s} w[o, c, r, s] x[n, g in/groups + c,
+ *                                                        i stride_h - pad_top + r dilation_h,
+ *                                                        j stride_w - pad_left + s dilation_w]
+ * with g = o / (out/groups) and x = 0 outside the input. b may be NULL. */
+AX_API ax_status ax_conv2d_forward(ax_ctx *ctx, const ax_conv2d_desc *desc, const ax_tensor *x,
+                                   const ax_tensor *w, const ax_tensor *b, ax_tensor *y);
+/* dx = dL/dx (backward-data), dw = dL/dw (backward-filter), db[o] = sum_{n, i, j} dy[n, o, i, j]
+ * (backward-bias), each overwritten; any of dx, dw, db may be NULL. dw is deterministic on
+ * every backend: two calls give bit-identical values. */
+AX_API ax_status ax_conv2d_backward(ax_ctx *ctx, const ax_conv2d_desc *desc, const ax_tensor *x,
+                                    const ax_tensor *w, const ax_tensor *dy, ax_tensor *dx,
+                                    ax_tensor *dw, ax_tensor *db);
+
 #ifdef __cplusplus
 }
 #endif

@@ -138,3 +138,15 @@ AX_BACKEND_ENTRY(ax_status, batch_norm_backward,
                   const float *gamma, const float *mean, const float *stat, float eps,
                   float *dx, float *dgamma, float *dbeta, int64_t outer, int64_t channels,
                   int64_t inner))
+
+/* 2-D convolution, NCHW, w [k, c/groups, r, s], geometry g (common/conv_geom.h), every output
+ * overwritten. forward: y = conv(x, w) (+ b[k] when b is not NULL); backward_data: dx from dy
+ * and w; backward_filter: dw from x and dy, deterministic (bit-identical between calls) */
+AX_BACKEND_ENTRY(ax_status, conv2d_forward, (ax_ctx *ctx, const struct ax_conv2d_geom *g,
+                                             const float *x, const float *w, const float *b,
+                                             float *y))
+AX_BACKEND_ENTRY(ax_status, conv2d_backward_data, (ax_ctx *ctx, const struct ax_conv2d_geom *g,
+                                                   const float *dy, const float *w, float *dx))
+AX_BACKEND_ENTRY(ax_status, conv2d_backward_filter,
+                 (ax_ctx *ctx, const struct ax_conv2d_geom *g, const float *x, const float *dy,
+                  float *dw))

@@ -23,6 +23,7 @@ extern "C" {
 #endif
 
 struct ax_optim_update; /* src/host/common/optim_update.h */
+struct ax_pool2d_geom;  /* src/host/common/pool2d.h */
 
 struct ax_backend {
     const char *name; /* "cpu", "cuda" */

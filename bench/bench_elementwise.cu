@@ -100,42 +100,6 @@ double ref_logsumexp(const float *row, int64_t cols) {
     return m + log(s);
 }
 
-// ---------------------------------------------------------------- timing
-
-struct Timer {
-    ax_ctx *ctx;
-    int warmup, reps;
-    cudaEvent_t start, stop;
-    Timer(ax_ctx *c, int w, int r) : ctx(c), warmup(w), reps(r) {
-        cuda_ok(cudaEventCreate(&start), "cudaEventCreate");
-        cuda_ok(cudaEventCreate(&stop), "cudaEventCreate");
-    }
-    ~Timer() {
-        cudaEventDestroy(start);
-        cudaEventDestroy(stop);
-    }
-    // median milliseconds of run() over reps runs, after warm-up
-    double median_ms(const std::function<void()> &run) {
-        for (int i = 0; i < warmup; i++)
-            run();
-        ok(ax_ctx_synchronize(ctx), "warm-up");
-        std::vector<double> ms;
-        cudaStream_t s = ax_stream(ctx);
-        for (int i = 0; i < reps; i++) {
-            cuda_ok(cudaEventRecord(start, s), "cudaEventRecord");
-            run();
-            cuda_ok(cudaEventRecord(stop, s), "cudaEventRecord");
-            cuda_ok(cudaEventSynchronize(stop), "cudaEventSynchronize");
-            float t = 0.0f;
-            cuda_ok(cudaEventElapsedTime(&t, start, stop), "cudaEventElapsedTime");
-            ms.push_back(t);
-        }
-        ok(ax_ctx_synchronize(ctx), "timed runs");
-        std::sort(ms.begin(), ms.end());
-        return ms[ms.size() / 2];
-    }
-};
-
 struct Row {
     std::string op;
     double gbs;
@@ -154,14 +118,6 @@ int main(int argc, char **argv) {
         printf("no CUDA device (%s)\n", ax_last_error());
         return 0;
     }
-    ax_device_info info;
-    ok(ax_ctx_device_info(ctx, &info), "ax_ctx_device_info");
-    int sm_khz = 0, mem_khz = 0, runtime = 0, driver = 0;
-    cudaDeviceGetAttribute(&sm_khz, cudaDevAttrClockRate, info.index);
-    cudaDeviceGetAttribute(&mem_khz, cudaDevAttrMemoryClockRate, info.index);
-    cudaRuntimeGetVersion(&runtime);
-    cudaDriverGetVersion(&driver);
-
     // 64M (16M with --quick) elements, rounded down to whole rows of 1000 so that the same
     // tensors serve the flat ops ([n]) and softmax / cross-entropy ([rows, 1000])
     const int64_t cols = 1000;
@@ -169,11 +125,8 @@ int main(int argc, char **argv) {
     const int64_t n = rows * cols, nr = n;
     Timer timer(ctx, quick ? 2 : 5, quick ? 10 : 30);
 
-    printf("bench_elementwise: %s (sm_%d%d, %d SMs), SM clock %d MHz (max), memory clock %d MHz, "
-           "CUDA runtime %d.%d, driver %d.%d\n",
-           info.name, info.cc_major, info.cc_minor, info.multiprocessors, sm_khz / 1000,
-           mem_khz / 1000, runtime / 1000, runtime % 1000 / 10, driver / 1000,
-           driver % 1000 / 10);
+    print_device("bench_elementwise", ctx);
+    printf("\n");
     printf("%lld elements (%lld MiB per tensor); softmax / cross-entropy as %lld x %lld; "
            "median of %d runs after %d warm-up\n",
            (long long)n, (long long)(n * 4 >> 20), (long long)rows, (long long)cols, timer.reps,

@@ -22,6 +22,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef AXON_TEST_CUDNN
+#include <cudnn.h>
+
+#include "host/cuda/cuda_internal.h" /* ax_stream: cuDNN runs on the context's stream */
+#endif
+
 #include "golden.h"
 #include "gradcheck.h"
 #include "helpers.h"
@@ -724,4 +730,100 @@ Test(parity, global_avg_pool) {
     AX_ASSERT_OK(ax_ctx_synchronize(gpu));
     ax_ctx_destroy(cpu);
     ax_ctx_destroy(gpu);
+}
+
+/* ---------------------------------------------------------------- cuDNN as an oracle */
+
+#ifdef AXON_TEST_CUDNN
+#define DNN_OK(expr)                                                                           \
+    do {                                                                                       \
+        cudnnStatus_t dnn_st_ = (expr);                                                        \
+        cr_assert_eq(dnn_st_, CUDNN_STATUS_SUCCESS, "%s: %s", #expr,                           \
+                     cudnnGetErrorString(dnn_st_));                                            \
+    } while (0)
+
+/* Our GPU forward and backward against cuDNN's (floor mode, no dilation: what cuDNN has) on
+ * random inputs; mode 0 max, 1 average with padding counted, 2 without. */
+static void cudnn_case(ax_ctx *gpu, int mode, ax_pool2d_desc d, const int64_t xs[4],
+                       uint64_t seed) {
+    d.count_include_pad = mode != 2;
+    int64_t ys[4];
+    AX_ASSERT_OK(ax_pool2d_output_shape(&d, xs, ys));
+    int64_t nx = th_numel(4, xs), ny = th_numel(4, ys);
+    ax_tensor *x = th_random_tensor(gpu, 4, xs, seed, -2, 2, 1e-3f);
+    ax_tensor *dy = th_random_tensor(gpu, 4, ys, seed + 1, -1, 1, 1e-3f);
+    ax_tensor *y = th_nan_tensor(gpu, 4, ys), *ry = th_nan_tensor(gpu, 4, ys);
+    ax_tensor *dx = th_nan_tensor(gpu, 4, xs), *rdx = th_nan_tensor(gpu, 4, xs);
+    ax_tensor *idx = i32_tensor(gpu, 4, ys, -7);
+    if (mode == 0) {
+        AX_ASSERT_OK(ax_max_pool2d_forward(gpu, &d, x, y, idx));
+        AX_ASSERT_OK(ax_max_pool2d_backward(gpu, &d, idx, dy, dx));
+    } else {
+        AX_ASSERT_OK(ax_avg_pool2d_forward(gpu, &d, x, y));
+        AX_ASSERT_OK(ax_avg_pool2d_backward(gpu, &d, dy, dx));
+    }
+    cudnnHandle_t h;
+    cudnnPoolingDescriptor_t pd;
+    cudnnTensorDescriptor_t xd, yd;
+    DNN_OK(cudnnCreate(&h));
+    DNN_OK(cudnnSetStream(h, ax_stream(gpu)));
+    DNN_OK(cudnnCreatePoolingDescriptor(&pd));
+    DNN_OK(cudnnSetPooling2dDescriptor(
+        pd,
+        mode == 0   ? CUDNN_POOLING_MAX_DETERMINISTIC
+        : mode == 1 ? CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING
+                    : CUDNN_POOLING_AVERAGE_COUNT_EXCLUDE_PADDING,
+        CUDNN_PROPAGATE_NAN, d.kernel_h, d.kernel_w, d.pad_h, d.pad_w, d.stride_h, d.stride_w));
+    DNN_OK(cudnnCreateTensorDescriptor(&xd));
+    DNN_OK(cudnnCreateTensorDescriptor(&yd));
+    DNN_OK(cudnnSetTensor4dDescriptor(xd, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, (int)xs[0],
+                                      (int)xs[1], (int)xs[2], (int)xs[3]));
+    DNN_OK(cudnnSetTensor4dDescriptor(yd, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, (int)ys[0],
+                                      (int)ys[1], (int)ys[2], (int)ys[3]));
+    const float one = 1.0f, zero = 0.0f;
+    DNN_OK(cudnnPoolingForward(h, pd, &one, xd, ax_tensor_data(x), &zero, yd,
+                               ax_tensor_data(ry)));
+    DNN_OK(cudnnPoolingBackward(h, pd, &one, yd, ax_tensor_data(ry), yd, ax_tensor_data(dy), xd,
+                                ax_tensor_data(x), &zero, xd, ax_tensor_data(rdx)));
+    AX_ASSERT_OK(ax_ctx_synchronize(gpu));
+    char what[96];
+    snprintf(what, sizeof what, "cuDNN mode %d, x [%lld, %lld, %lld, %lld] k %dx%d s %d p %d",
+             mode, (long long)xs[0], (long long)xs[1], (long long)xs[2], (long long)xs[3],
+             d.kernel_h, d.kernel_w, d.stride_h, d.pad_h);
+    float *g = th_to_host(y), *r = th_to_host(ry);
+    th_assert_close(g, r, ny, AVG_ATOL, AVG_RTOL, what);
+    free(g);
+    free(r);
+    g = th_to_host(dx);
+    r = th_to_host(rdx);
+    th_assert_close(g, r, nx, AVG_ATOL, AVG_RTOL, what);
+    free(g);
+    free(r);
+    cudnnDestroyTensorDescriptor(xd);
+    cudnnDestroyTensorDescriptor(yd);
+    cudnnDestroyPoolingDescriptor(pd);
+    cudnnDestroy(h);
+    ax_tensor *all[] = {x, dy, y, ry, dx, rdx, idx};
+    for (size_t k = 0; k < sizeof all / sizeof *all; k++)
+        ax_tensor_destroy(all[k]);
+}
+#endif
+
+/* The hand-written kernels and cuDNN agree (the CPU reference is the parity tests' side). */
+Test(parity, pool2d_cudnn_oracle) {
+    ax_ctx *gpu = th_gpu_ctx_or_skip();
+#ifdef AXON_TEST_CUDNN
+    const int64_t shapes[][4] = {{2, 3, 17, 33}, {8, 64, 56, 56}, {1, 1, 7, 7}};
+    const ax_pool2d_desc descs[] = {ax_pool2d_desc_default(2, 2),
+                                    desc_of(3, 3, 2, 2, 1, 1, 1, 1, 0, 1),
+                                    desc_of(3, 2, 1, 2, 1, 1, 1, 1, 0, 1)};
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+        for (size_t k = 0; k < sizeof descs / sizeof *descs; k++)
+            for (int mode = 0; mode < 3; mode++)
+                cudnn_case(gpu, mode, descs[k], shapes[s], 4000 + 100 * s + 10 * k + mode);
+    ax_ctx_destroy(gpu);
+#else
+    ax_ctx_destroy(gpu);
+    cr_skip("cuDNN was not found when this test was built: the oracle cannot run");
+#endif
 }

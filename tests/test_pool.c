@@ -694,6 +694,17 @@ Test(parity, pool2d) { parity_all(1000, 0); }
 
 Test(parity, pool2d_nan_inputs) { parity_all(2000, 7); }
 
+/* More than 2^30 elements: the kernels' int64 index path (pool.cu runs int32 below half of
+ * int32's range). 4.3 GB per tensor on each side. */
+Test(parity, pool2d_int64_indexing, .timeout = 600) {
+    ax_ctx *gpu = th_gpu_ctx_or_skip(), *cpu = th_cpu_ctx();
+    const parity_case big = {2, 1, 23171, 23173, {3, 2, 2, 2, 1, 1, 1, 1, 1, 0}};
+    parity_one(gpu, cpu, &big, 5000, 1000003);
+    AX_ASSERT_OK(ax_ctx_synchronize(gpu));
+    ax_ctx_destroy(cpu);
+    ax_ctx_destroy(gpu);
+}
+
 Test(parity, global_avg_pool) {
     ax_ctx *gpu = th_gpu_ctx_or_skip(), *cpu = th_cpu_ctx();
     int64_t shapes[][4] = {{1, 1, 1, 1}, {3, 5, 7, 9}, {2, 33, 1, 257}, {32, 512, 7, 7}};

@@ -538,6 +538,30 @@ Test(badinput, pool_tensors) {
     ax_ctx_destroy(ctx);
 }
 
+/* An output that is its input (kernel 1, stride 1 keeps the shape) is refused. */
+Test(badinput, pool_aliasing) {
+    ax_ctx *ctx = th_cpu_ctx();
+    ax_pool2d_desc d = ax_pool2d_desc_default(1, 1);
+    int64_t xs[4] = {2, 3, 1, 1};
+    ax_tensor *x = th_random_tensor(ctx, 4, xs, 1, -1, 1, 0);
+    ax_tensor *idx = i32_tensor(ctx, 4, xs, 0);
+    AX_ASSERT_FAILS(ax_max_pool2d_forward(ctx, &d, x, x, idx), AX_ERR_INVALID_ARG,
+                    "ax_max_pool2d_forward");
+    AX_ASSERT_FAILS(ax_max_pool2d_backward(ctx, &d, idx, x, x), AX_ERR_INVALID_ARG,
+                    "ax_max_pool2d_backward");
+    AX_ASSERT_FAILS(ax_avg_pool2d_forward(ctx, &d, x, x), AX_ERR_INVALID_ARG,
+                    "ax_avg_pool2d_forward");
+    AX_ASSERT_FAILS(ax_avg_pool2d_backward(ctx, &d, x, x), AX_ERR_INVALID_ARG,
+                    "ax_avg_pool2d_backward");
+    AX_ASSERT_FAILS(ax_global_avg_pool_forward(ctx, x, x), AX_ERR_INVALID_ARG,
+                    "ax_global_avg_pool_forward");
+    AX_ASSERT_FAILS(ax_global_avg_pool_backward(ctx, x, x), AX_ERR_INVALID_ARG,
+                    "ax_global_avg_pool_backward");
+    ax_tensor_destroy(x);
+    ax_tensor_destroy(idx);
+    ax_ctx_destroy(ctx);
+}
+
 Test(badinput, pool_output_shape) {
     ax_pool2d_desc d = ax_pool2d_desc_default(2, 2);
     int64_t in[4] = {1, 1, 4, 4}, out[4] = {7, 7, 7, 7};
@@ -553,6 +577,11 @@ Test(badinput, pool_output_shape) {
                     "ax_pool2d_output_shape");
     AX_ASSERT_FAILS(ax_pool2d_output_shape(&d, zero_n, out), AX_ERR_SHAPE,
                     "ax_pool2d_output_shape");
+    /* ceil mode and padding would give an empty input one window */
+    ax_pool2d_desc cp = desc_of(2, 2, 2, 2, 1, 1, 1, 1, 1, 1);
+    int64_t zero_ceil[4] = {1, 1, 0, 4};
+    AX_ASSERT_FAILS(ax_pool2d_output_shape(&cp, zero_ceil, out), AX_ERR_SHAPE,
+                    "ax_pool2d_output_shape");
     /* kernel larger than the input */
     int64_t small[4] = {1, 1, 1, 4};
     AX_ASSERT_FAILS(ax_pool2d_output_shape(&d, small, out), AX_ERR_SHAPE,
@@ -565,6 +594,11 @@ Test(badinput, pool_output_shape) {
     ax_pool2d_desc c = desc_of(3, 3, 2, 2, 1, 1, 1, 1, 1, 1);
     int64_t huge_ceil[4] = {1, 1, INT64_MAX - 4, 4};
     AX_ASSERT_FAILS(ax_pool2d_output_shape(&c, huge_ceil, out), AX_ERR_INVALID_ARG,
+                    "ax_pool2d_output_shape");
+    /* the padded size overflows while the output stays small (a huge stride) */
+    ax_pool2d_desc strided = desc_of(3, 1, 1 << 30, 1, 1, 0, 1, 1, 0, 1);
+    int64_t tall[4] = {1, 1, INT64_MAX - 1, 1};
+    AX_ASSERT_FAILS(ax_pool2d_output_shape(&strided, tall, out), AX_ERR_INVALID_ARG,
                     "ax_pool2d_output_shape");
     int64_t many[4] = {(int64_t)1 << 31, (int64_t)1 << 31, (int64_t)1 << 20, 4};
     AX_ASSERT_FAILS(ax_pool2d_output_shape(&d, many, out), AX_ERR_INVALID_ARG,

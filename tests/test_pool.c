@@ -227,6 +227,33 @@ Test(pool, output_shape) {
     expect_shape(desc_of(1, 1, 3, 5, 0, 0, 1, 1, 1, 1), 10, 11, 4, 3);
 }
 
+/* Kernel 2, dilation 3, padding 1 on 2 x 2: the one window's taps (-1 and 2) both miss the
+ * input. -Inf (as PyTorch) and index -1; the backward routes nothing. */
+Test(pool, max_window_without_taps) {
+    ax_ctx *ctx = th_cpu_ctx();
+    ax_pool2d_desc d = desc_of(2, 2, 1, 1, 1, 1, 3, 3, 0, 1);
+    int64_t xs[4] = {1, 1, 2, 2}, ys[4] = {1, 1, 1, 1};
+    const float hx[4] = {1, 2, 3, 4}, hdy[1] = {5};
+    ax_tensor *x = th_tensor(ctx, 4, xs, hx), *dy = th_tensor(ctx, 4, ys, hdy);
+    ax_tensor *y = th_nan_tensor(ctx, 4, ys), *dx = th_nan_tensor(ctx, 4, xs);
+    ax_tensor *idx = i32_tensor(ctx, 4, ys, 7);
+    AX_ASSERT_OK(ax_max_pool2d_forward(ctx, &d, x, y, idx));
+    AX_ASSERT_OK(ax_max_pool2d_backward(ctx, &d, idx, dy, dx));
+    float *hy = th_to_host(y), *hdx = th_to_host(dx);
+    int32_t *hi = i32_to_host(idx);
+    cr_assert(isinf(hy[0]) && hy[0] < 0, "y = %g, expected -inf", (double)hy[0]);
+    cr_assert_eq(hi[0], -1);
+    for (int e = 0; e < 4; e++)
+        cr_assert(hdx[e] == 0.0f, "dx[%d] = %g", e, (double)hdx[e]);
+    free(hy);
+    free(hdx);
+    free(hi);
+    ax_tensor *all[] = {x, dy, y, dx, idx};
+    for (size_t k = 0; k < sizeof all / sizeof *all; k++)
+        ax_tensor_destroy(all[k]);
+    ax_ctx_destroy(ctx);
+}
+
 /* ---------------------------------------------------------------- gradcheck */
 
 typedef struct pool_args {
@@ -710,6 +737,7 @@ static const parity_case kParity[] = {
     {2, 3, 19, 23, {3, 2, 1, 2, 1, 1, 2, 3, 0, 1}},
     {1, 2, 9, 257, {5, 4, 3, 2, 2, 2, 1, 1, 1, 0}},
     {1, 1, 5, 5, {2, 2, 2, 2, 1, 1, 1, 1, 1, 1}},
+    {3, 2, 2, 2, {2, 2, 1, 1, 1, 1, 3, 3, 0, 1}}, /* windows without a tap in the input */
     {8, 64, 113, 127, {3, 3, 2, 2, 1, 1, 1, 1, 1, 1}},
     {32, 64, 56, 56, {2, 2, 2, 2, 0, 0, 1, 1, 0, 1}},
 };

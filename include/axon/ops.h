@@ -222,12 +222,15 @@ AX_API ax_status ax_pool2d_output_shape(const ax_pool2d_desc *desc, const int64_
 /* Max pool: x [N, C, H, W], y [N, C, OH, OW]; indices (i32, y's shape, may be NULL) gets the
  * flat index ih * W + iw in its plane of each maximum, as PyTorch's return_indices. Ties go
  * to the first maximum in row-major window order; a window holding NaN gives NaN (its last
- * NaN, as PyTorch's CPU kernel). H * W must fit in int32. */
+ * NaN, as PyTorch's CPU kernel). A window whose dilated taps all fall in the padding (as
+ * kernel 2, dilation 3, padding 1 on 2 elements) gives -Inf and index -1 (PyTorch writes an
+ * index outside the plane there). H * W must fit in int32 (else AX_ERR_UNSUPPORTED). */
 AX_API ax_status ax_max_pool2d_forward(ax_ctx *ctx, const ax_pool2d_desc *desc,
                                        const ax_tensor *x, ax_tensor *y, ax_tensor *indices);
 /* dx [N, C, H, W] = each dy routed to the element its index names (the indices of the
  * forward); an element the maximum of several windows gets their sum, added in a fixed
- * order, so two runs give the same bits. */
+ * order, so two runs give the same bits. An index that is not a tap of its own window
+ * (-1, or not from this descriptor's forward) routes nothing: no write goes astray. */
 AX_API ax_status ax_max_pool2d_backward(ax_ctx *ctx, const ax_pool2d_desc *desc,
                                         const ax_tensor *indices, const ax_tensor *dy,
                                         ax_tensor *dx);

@@ -33,7 +33,6 @@
 
 #define BENCH_NAME "bench_batchnorm"
 #include "bench_util.cuh"
-#include "bench_gpu.cuh"
 
 namespace {
 
@@ -155,7 +154,7 @@ int main(int argc, char **argv) {
     if (!ctx)
         return 0;
     ok(ax_ctx_create(AX_DEVICE_CPU, 0, &cpu), "ax_ctx_create CPU");
-    print_device(ctx);
+    print_device(BENCH_NAME, ctx);
 #ifdef AXON_BENCH_CUDNN
     const size_t cudnn_v = cudnnGetVersion();
     printf(", cuDNN %zu.%zu.%zu\n", cudnn_v / 10000, cudnn_v % 10000 / 100, cudnn_v % 100);

@@ -27,7 +27,6 @@
 
 #define BENCH_NAME "bench_elementwise"
 #include "bench_util.cuh"
-#include "bench_gpu.cuh"
 
 namespace {
 
@@ -120,7 +119,7 @@ int main(int argc, char **argv) {
     const int64_t n = rows * cols, nr = n;
     Timer timer(ctx, quick ? 2 : 5, quick ? 10 : 30);
 
-    print_device(ctx);
+    print_device(BENCH_NAME, ctx);
     printf("\n");
     printf("%lld elements (%lld MiB per tensor); softmax / cross-entropy as %lld x %lld; "
            "median of %d runs after %d warm-up\n",

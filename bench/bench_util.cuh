@@ -56,15 +56,26 @@ double median(std::vector<double> v) {
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-// A context on CUDA device 0 and its description, or NULL after printing
-// "no CUDA device: GPU table skipped" where none works.
-ax_ctx *gpu_ctx_or_skip(ax_device_info *info) {
+// A context on CUDA device 0, or NULL after printing "no CUDA device" (the bench then exits 0
+// after its CPU table, if it has one).
+ax_ctx *open_gpu(void) {
     ax_ctx *ctx = nullptr;
-    if (ax_cuda_device_count() == 0 || ax_ctx_create(AX_DEVICE_CUDA, 0, &ctx) != AX_OK) {
+    if (ax_cuda_device_count() == 0) {
         printf("no CUDA device: GPU table skipped\n");
         return nullptr;
     }
-    ok(ax_ctx_device_info(ctx, info), "ax_ctx_device_info");
+    if (ax_ctx_create(AX_DEVICE_CUDA, 0, &ctx) != AX_OK) {
+        printf("no CUDA device (%s): GPU table skipped\n", ax_last_error());
+        return nullptr;
+    }
+    return ctx;
+}
+
+// The same, with the device's description.
+ax_ctx *gpu_ctx_or_skip(ax_device_info *info) {
+    ax_ctx *ctx = open_gpu();
+    if (ctx)
+        ok(ax_ctx_device_info(ctx, info), "ax_ctx_device_info");
     return ctx;
 }
 
@@ -149,6 +160,58 @@ void time_alternating(ax_ctx *ctx, int sm_khz, int warmup, int reps,
     *ours_ms = median(a);
     *theirs_ms = median(b);
 }
+
+// "<bench>: <device> (sm_XY, N SMs), SM clock ..., memory clock ..., CUDA runtime X.Y,
+// driver X.Y" without the newline, for the head of a GPU table.
+void print_device(const char *bench, const ax_ctx *ctx) {
+    ax_device_info info;
+    ok(ax_ctx_device_info(ctx, &info), "ax_ctx_device_info");
+    int sm_khz = 0, mem_khz = 0, runtime = 0, driver = 0;
+    cudaDeviceGetAttribute(&sm_khz, cudaDevAttrClockRate, info.index);
+    cudaDeviceGetAttribute(&mem_khz, cudaDevAttrMemoryClockRate, info.index);
+    cudaRuntimeGetVersion(&runtime);
+    cudaDriverGetVersion(&driver);
+    printf("%s: %s (sm_%d%d, %d SMs), SM clock %d MHz (max), memory clock %d MHz, "
+           "CUDA runtime %d.%d, driver %d.%d",
+           bench, info.name, info.cc_major, info.cc_minor, info.multiprocessors, sm_khz / 1000,
+           mem_khz / 1000, runtime / 1000, runtime % 1000 / 10, driver / 1000,
+           driver % 1000 / 10);
+}
+
+// Median milliseconds of run() over reps runs after warmup runs, timed with CUDA events on
+// ctx's stream.
+struct Timer {
+    ax_ctx *ctx;
+    int warmup, reps;
+    cudaEvent_t start, stop;
+    Timer(ax_ctx *c, int w, int r) : ctx(c), warmup(w), reps(r) {
+        cuda_ok(cudaEventCreate(&start), "cudaEventCreate");
+        cuda_ok(cudaEventCreate(&stop), "cudaEventCreate");
+    }
+    ~Timer() {
+        cudaEventDestroy(start);
+        cudaEventDestroy(stop);
+    }
+    double median_ms(const std::function<void()> &run) {
+        for (int i = 0; i < warmup; i++)
+            run();
+        ok(ax_ctx_synchronize(ctx), "warm-up");
+        std::vector<double> ms;
+        cudaStream_t s = ax_stream(ctx);
+        for (int i = 0; i < reps; i++) {
+            cuda_ok(cudaEventRecord(start, s), "cudaEventRecord");
+            run();
+            cuda_ok(cudaEventRecord(stop, s), "cudaEventRecord");
+            cuda_ok(cudaEventSynchronize(stop), "cudaEventSynchronize");
+            float t = 0.0f;
+            cuda_ok(cudaEventElapsedTime(&t, start, stop), "cudaEventElapsedTime");
+            ms.push_back(t);
+        }
+        ok(ax_ctx_synchronize(ctx), "timed runs");
+        std::sort(ms.begin(), ms.end());
+        return ms[ms.size() / 2];
+    }
+};
 
 } // namespace
 

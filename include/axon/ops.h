@@ -287,6 +287,66 @@ AX_API ax_status ax_conv2d_backward(ax_ctx *ctx, const ax_conv2d_desc *desc, con
                                     const ax_tensor *w, const ax_tensor *dy, ax_tensor *dx,
                                     ax_tensor *dw, ax_tensor *db);
 
+/* ---------------------------------------------------------------- pooling */
+
+/* A 2-D pooling over NCHW tensors, filled once by the caller (PyTorch's MaxPool2d and
+ * AvgPool2d arguments). Per axis: kernel >= 1, stride >= 1 (PyTorch's default is the
+ * kernel), padding >= 0 on both sides and at most kernel / 2 (as PyTorch requires),
+ * dilation >= 1 (max pool only; the average needs 1). Window o starts at
+ * o * stride - padding; a padded position is never the maximum and never summed.
+ * Output size: floor((in + 2 pad - dilation (kernel - 1) - 1) / stride) + 1, or with
+ * ceil_mode the ceiling, less one when that last window would start at or beyond
+ * in + pad (PyTorch's rule: it must start inside the input or the left padding). */
+typedef struct ax_pool2d_desc {
+    int kernel_h, kernel_w;
+    int stride_h, stride_w;
+    int pad_h, pad_w;
+    int dilation_h, dilation_w;
+    int ceil_mode;         /* nonzero: round the output size up */
+    int count_include_pad; /* average: nonzero divides by the window clipped to the padded
+                              input (PyTorch's default True), zero by the input elements
+                              under it */
+} ax_pool2d_desc;
+
+/* A descriptor with kernel kh x kw, stride = kernel, no padding, dilation 1, floor mode,
+ * count_include_pad = 1 (PyTorch's defaults). */
+AX_API ax_pool2d_desc ax_pool2d_desc_default(int kernel_h, int kernel_w);
+
+/* out_shape = [N, C, OH, OW] of a pooling of an input [N, C, H, W] (in_shape), checked:
+ * AX_ERR_INVALID_ARG for a bad descriptor or a size that overflows int64, AX_ERR_SHAPE when
+ * the kernel is larger than the padded input (an output size below 1). */
+AX_API ax_status ax_pool2d_output_shape(const ax_pool2d_desc *desc, const int64_t in_shape[4],
+                                        int64_t out_shape[4]);
+
+/* Max pool: x [N, C, H, W], y [N, C, OH, OW]; indices (i32, y's shape, may be NULL) gets the
+ * flat index ih * W + iw in its plane of each maximum, as PyTorch's return_indices. Ties go
+ * to the first maximum in row-major window order; a window holding NaN gives NaN (its last
+ * NaN, as PyTorch's CPU kernel). A window whose dilated taps all fall in the padding (as
+ * kernel 2, dilation 3, padding 1 on 2 elements) gives -Inf and index -1 (PyTorch writes an
+ * index outside the plane there). H * W must fit in int32 (else AX_ERR_UNSUPPORTED). */
+AX_API ax_status ax_max_pool2d_forward(ax_ctx *ctx, const ax_pool2d_desc *desc,
+                                       const ax_tensor *x, ax_tensor *y, ax_tensor *indices);
+/* dx [N, C, H, W] = each dy routed to the element its index names (the indices of the
+ * forward); an element the maximum of several windows gets their sum, added in a fixed
+ * order, so two runs give the same bits. An index that is not a tap of its own window
+ * (-1, or not from this descriptor's forward) routes nothing: no write goes astray. */
+AX_API ax_status ax_max_pool2d_backward(ax_ctx *ctx, const ax_pool2d_desc *desc,
+                                        const ax_tensor *indices, const ax_tensor *dy,
+                                        ax_tensor *dx);
+
+/* Average pool: y = sum of the window's input elements / divisor (count_include_pad above;
+ * dilation must be 1). x [N, C, H, W], y [N, C, OH, OW]. */
+AX_API ax_status ax_avg_pool2d_forward(ax_ctx *ctx, const ax_pool2d_desc *desc,
+                                       const ax_tensor *x, ax_tensor *y);
+/* dx [N, C, H, W] = sum over the windows covering each element of dy / divisor. */
+AX_API ax_status ax_avg_pool2d_backward(ax_ctx *ctx, const ax_pool2d_desc *desc,
+                                        const ax_tensor *dy, ax_tensor *dx);
+
+/* Global average pool: y[n, c] = mean of x[n, c, :, :]. x [N, C, H, W], y [N, C] or
+ * [N, C, 1, 1] (PyTorch's adaptive_avg_pool2d(x, 1)); backward dx = dy / (H W) broadcast. */
+AX_API ax_status ax_global_avg_pool_forward(ax_ctx *ctx, const ax_tensor *x, ax_tensor *y);
+AX_API ax_status ax_global_avg_pool_backward(ax_ctx *ctx, const ax_tensor *dy, ax_tensor *dx);
+
 #ifdef __cplusplus
 }
 #endif

@@ -150,3 +150,19 @@ AX_BACKEND_ENTRY(ax_status, conv2d_backward_data, (ax_ctx *ctx, const struct ax_
 AX_BACKEND_ENTRY(ax_status, conv2d_backward_filter,
                  (ax_ctx *ctx, const struct ax_conv2d_geom *g, const float *x, const float *dy,
                   float *dw))
+
+/* 2-D pooling over the planes of g (common/pool2d.h). Max: y = the window's maximum, the
+ * first one in row-major window order, a NaN when the window holds one (the last NaN);
+ * idx (NULL: not written) = its flat index iy * w + ix in the plane. Backward: a gather,
+ * dx[p, i] = sum of dy[p, o] over the outputs o whose window covers i with idx[p, o] == i,
+ * in a fixed order (deterministic). Average: y = sum over the window / divisor;
+ * dx[i] = sum over the windows o covering i of dy[o] / divisor(o). */
+AX_BACKEND_ENTRY(ax_status, max_pool2d_forward, (ax_ctx *ctx, const struct ax_pool2d_geom *g,
+                                                 const float *x, float *y, int32_t *idx))
+AX_BACKEND_ENTRY(ax_status, max_pool2d_backward, (ax_ctx *ctx, const struct ax_pool2d_geom *g,
+                                                  const int32_t *idx, const float *dy,
+                                                  float *dx))
+AX_BACKEND_ENTRY(ax_status, avg_pool2d_forward, (ax_ctx *ctx, const struct ax_pool2d_geom *g,
+                                                 const float *x, float *y))
+AX_BACKEND_ENTRY(ax_status, avg_pool2d_backward, (ax_ctx *ctx, const struct ax_pool2d_geom *g,
+                                                  const float *dy, float *dx))

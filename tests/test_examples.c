@@ -1,7 +1,9 @@
-/* The parts of mnist_mlp (examples/) that a run does not check: the progress line never
- * exceeds the columns it is given and drops fields from the least important up; the
- * checkpoint target is refused before training when it cannot be written, and a failed save
- * keeps the weights elsewhere. */
+/* The examples' shared module (examples/common/), the parts a run does not check: the command
+ * line takes `--x v` and `--x=v` alike and refuses every bad value, unknown option and stray
+ * argument with a message naming it; the progress line never exceeds the columns it is given
+ * and drops fields from the least important up; the --log CSV; the checkpoint target is
+ * refused before training when it cannot be written, and a failed save keeps the weights
+ * elsewhere. */
 #define _DEFAULT_SOURCE /* mkdtemp */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,8 +13,11 @@
 #include <unistd.h>
 
 #include "helpers.h"
+#include "options.h"
 #include "progress.h"
+#include "report.h"
 #include "save_target.h"
+#include "train_log.h"
 
 static progress sample(int64_t step) {
     progress p = {12, 15, step, 235, 0.123456, 0.9612, 8.1234e-4, 12345.0, 12.0, 185.0};
@@ -252,4 +257,361 @@ Test(save_target, rescue_tries_the_fallbacks_in_order) {
     left = 1;
     cr_assert_eq(save_target_rescue(fail_until, &left, "stem", kept, sizeof kept), 0);
     cr_assert_str_eq(kept, want);
+}
+
+/* ---------------------------------------------------------------- the command line */
+
+/* A program with the common options and one of its own of every kind, as char_rnn would
+ * declare them. */
+static float t_dropout;
+static int t_layers;
+static const char *t_cell, *t_prime;
+static const char *const t_cells[] = {"lstm", "gru", NULL};
+static const ex_option t_own[] = {
+    {"dropout", "P", EX_FLOAT, &t_dropout, 0.0, 0.99, NULL, "drop probability\n(default 0.2)"},
+    {"layers", "N", EX_INT, &t_layers, 1, 8, NULL, "stacked layers (default 2)"},
+    {"cell", "NAME", EX_CHOICE, &t_cell, 0, 0, t_cells, "lstm|gru (default lstm)"},
+    {"prime", "TEXT", EX_TEXT, &t_prime, 0, 0, NULL, "text to start sampling from"},
+};
+static const ex_program t_program = {
+    .name = "t_prog",
+    .summary = "A test program.",
+    .epochs_help = "passes over the training text",
+    .dataset = "tinyshakespeare",
+    .max_batch = 1000,
+    .default_threads = 3,
+    .defaults = {.device = AX_DEVICE_AUTO, .epochs = 15, .batch = 256, .lr = -1.0f,
+                 .cosine = 1, .optimizer = "adam", .seed = 42, .save = "t_prog.safetensors",
+                 .threads = -1},
+    .own = t_own,
+    .n_own = 4,
+};
+
+static void reset_own(void) {
+    t_dropout = 0.2f;
+    t_layers = 2;
+    t_cell = "lstm";
+    t_prime = NULL;
+}
+
+/* Parses the words of `line` (split at spaces; at most 40) as a command line. */
+static ex_parse_result parse_line(const char *line, ex_common *c, char *why, size_t size) {
+    static char buf[512];
+    char *argv[42] = {"t_prog"};
+    int argc = 1;
+    snprintf(buf, sizeof buf, "%s", line);
+    for (char *w = strtok(buf, " "); w && argc < 41; w = strtok(NULL, " "))
+        argv[argc++] = w;
+    argv[argc] = NULL;
+    why[0] = '\0';
+    return ex_options_parse(&t_program, argc, argv, c, why, size);
+}
+
+static void assert_parsed(const char *line, ex_common *c) {
+    char why[512];
+    reset_own();
+    ex_parse_result r = parse_line(line, c, why, sizeof why);
+    cr_assert_eq(r, EX_PARSED, "'%s' gave %d: %s", line, (int)r, why);
+}
+
+/* Refused with a message that holds every one of `n` words. */
+static void assert_refused_line(const char *line, int n, const char *const *words) {
+    char why[512];
+    ex_common c;
+    ex_parse_result r = parse_line(line, &c, why, sizeof why);
+    cr_assert_eq(r, EX_REFUSED, "'%s' was not refused (%d)", line, (int)r);
+    for (int i = 0; i < n; i++)
+        cr_assert(has(why, words[i]), "refusing '%s': \"%s\" lacks \"%s\"", line, why, words[i]);
+}
+
+Test(options, defaults_when_nothing_is_given) {
+    ex_common c;
+    assert_parsed("", &c);
+    cr_assert_eq(c.device, AX_DEVICE_AUTO);
+    cr_assert_eq(c.epochs, 15);
+    cr_assert_eq(c.batch, 256);
+    cr_assert_lt(c.lr, 0.0f);
+    cr_assert_eq(c.cosine, 1);
+    cr_assert_str_eq(c.optimizer, "adam");
+    cr_assert_eq(c.seed, 42);
+    cr_assert_null(c.data);
+    cr_assert_str_eq(c.save, "t_prog.safetensors");
+    cr_assert_null(c.load);
+    cr_assert_null(c.log);
+    cr_assert_eq(c.threads, -1);
+    cr_assert_float_eq(t_dropout, 0.2f, 0.0f);
+    cr_assert_eq(t_layers, 2);
+    cr_assert_str_eq(t_cell, "lstm");
+    cr_assert_null(t_prime);
+}
+
+/* Every option, own ones included, in both forms: the same values either way. */
+Test(options, both_forms_of_every_option) {
+    const char *forms[2] = {
+        "--device cpu --epochs 3 --batch 7 --lr 0.01 --schedule constant --optimizer sgd "
+        "--seed 123 --data /d --save s.st --load l.st --log l.csv --threads 2 --dropout 0.5 "
+        "--layers 3 --cell gru --prime ROMEO",
+        "--device=cpu --epochs=3 --batch=7 --lr=0.01 --schedule=constant --optimizer=sgd "
+        "--seed=123 --data=/d --save=s.st --load=l.st --log=l.csv --threads=2 --dropout=0.5 "
+        "--layers=3 --cell=gru --prime=ROMEO"};
+    for (int f = 0; f < 2; f++) {
+        ex_common c;
+        assert_parsed(forms[f], &c);
+        cr_assert_eq(c.device, AX_DEVICE_CPU, "form %d", f);
+        cr_assert_eq(c.epochs, 3);
+        cr_assert_eq(c.batch, 7);
+        cr_assert_float_eq(c.lr, 0.01f, 0.0f);
+        cr_assert_eq(c.cosine, 0);
+        cr_assert_str_eq(c.optimizer, "sgd");
+        cr_assert_eq(c.seed, 123);
+        cr_assert_str_eq(c.data, "/d");
+        cr_assert_str_eq(c.save, "s.st");
+        cr_assert_str_eq(c.load, "l.st");
+        cr_assert_str_eq(c.log, "l.csv");
+        cr_assert_eq(c.threads, 2);
+        cr_assert_float_eq(t_dropout, 0.5f, 0.0f);
+        cr_assert_eq(t_layers, 3);
+        cr_assert_str_eq(t_cell, "gru");
+        cr_assert_str_eq(t_prime, "ROMEO");
+    }
+    /* the other choices, and the last of a repeated option wins */
+    ex_common c;
+    assert_parsed("--device cuda --schedule cosine --optimizer=adagrad --epochs 2 --epochs 4", &c);
+    cr_assert_eq(c.device, AX_DEVICE_CUDA);
+    cr_assert_eq(c.cosine, 1);
+    cr_assert_str_eq(c.optimizer, "adagrad");
+    cr_assert_eq(c.epochs, 4);
+    assert_parsed("--device=cpu --device=auto --schedule=constant", &c);
+    cr_assert_eq(c.device, AX_DEVICE_AUTO);
+    cr_assert_eq(c.cosine, 0);
+    /* a value that starts with '-' is the value of the option before it */
+    assert_parsed("--prime -x --save -", &c);
+    cr_assert_str_eq(t_prime, "-x");
+    cr_assert_str_eq(c.save, "-");
+}
+
+/* The ends of each range are in it; one past them is not. */
+Test(options, ranges_are_inclusive) {
+    static const struct {
+        const char *in, *out, *name;
+    } cases[] = {
+        {"--epochs 100000", "--epochs 100001", "--epochs"},
+        {"--batch 1", "--batch 0", "--batch"},
+        {"--batch 1000", "--batch 1001", "--batch"},
+        {"--lr 0", "--lr -0.001", "--lr"},
+        {"--lr 100", "--lr 100.5", "--lr"},
+        {"--seed 0", "--seed -1", "--seed"},
+        {"--seed 2147483647", "--seed 2147483648", "--seed"},
+        {"--threads 0", "--threads -1", "--threads"},
+        {"--threads 1024", "--threads 1025", "--threads"},
+        {"--dropout 0", "--dropout -0.1", "--dropout"},
+        {"--dropout 0.99", "--dropout 1", "--dropout"},
+        {"--layers 8", "--layers 9", "--layers"},
+        {"--layers 1", "--layers 0", "--layers"},
+        {"--epochs 1", "--epochs -1", "--epochs"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ex_common c;
+        assert_parsed(cases[i].in, &c);
+        const char *value = strchr(cases[i].out, ' ') + 1;
+        const char *words[] = {cases[i].name, value, "expected"};
+        assert_refused_line(cases[i].out, 3, words);
+    }
+    ex_common c;
+    assert_parsed("--seed 2147483647 --threads 1024 --layers 8", &c);
+    cr_assert_eq(c.seed, 2147483647u);
+    cr_assert_eq(c.threads, 1024);
+    cr_assert_eq(t_layers, 8);
+}
+
+/* Text that is not a number in range, in either form. */
+Test(options, malformed_values) {
+    const char *ints[] = {"3x", "x3", "3.0", "1e3", "0x10", "", " 3", "99999999999999999999"};
+    const char *floats[] = {"0.5x", "nan", "inf", "-inf", "1e400", "", " 0.5", "0,5"};
+    char line[128];
+    for (int i = 0; i < 8; i++) {
+        snprintf(line, sizeof line, "--epochs=%s", ints[i]);
+        char quoted[64];
+        snprintf(quoted, sizeof quoted, "'%s'", ints[i]);
+        const char *w[] = {"bad --epochs", quoted, "whole number"};
+        if (strchr(ints[i], ' ') == NULL) /* parse_line splits at spaces */
+            assert_refused_line(line, 3, w);
+        snprintf(line, sizeof line, "--dropout=%s", floats[i]);
+        snprintf(quoted, sizeof quoted, "'%s'", floats[i]);
+        const char *wf[] = {"bad --dropout", quoted, "a number from 0 to 0.99"};
+        if (strchr(floats[i], ' ') == NULL)
+            assert_refused_line(line, 3, wf);
+    }
+    /* a leading space, which a shell passes when quoted */
+    char why[256];
+    ex_common c;
+    char *argv[] = {"t_prog", "--batch", " 3", NULL};
+    cr_assert_eq(ex_options_parse(&t_program, 3, argv, &c, why, sizeof why), EX_REFUSED);
+    cr_assert(has(why, "bad --batch ' 3'"), "%s", why);
+    char *argv2[] = {"t_prog", "--lr", " 0.5", NULL};
+    cr_assert_eq(ex_options_parse(&t_program, 3, argv2, &c, why, sizeof why), EX_REFUSED);
+    const char *choice[] = {"bad --device 'gpu'", "auto|cpu|cuda"};
+    assert_refused_line("--device=gpu", 2, choice);
+    const char *choice2[] = {"bad --optimizer 'Adam'", "sgd|momentum|adam|adamw|rmsprop|adagrad"};
+    assert_refused_line("--optimizer Adam", 2, choice2);
+    const char *choice3[] = {"bad --cell 'rnn'", "lstm|gru"};
+    assert_refused_line("--cell rnn", 2, choice3);
+    const char *sched[] = {"bad --schedule 'linear'", "cosine|constant"};
+    assert_refused_line("--schedule=linear", 2, sched);
+    const char *empty[] = {"bad --save ''"};
+    assert_refused_line("--save=", 1, empty);
+    const char *empty_prime[] = {"bad --prime ''"};
+    assert_refused_line("--prime=", 1, empty_prime);
+}
+
+Test(options, unknown_missing_and_stray) {
+    const char *unknown[] = {"unknown", "'--dropuot'"};
+    assert_refused_line("--epochs 2 --dropuot 0.1", 2, unknown);
+    const char *unknown_eq[] = {"unknown", "'--nope=3'"};
+    assert_refused_line("--nope=3", 2, unknown_eq);
+    const char *ambiguous[] = {"ambiguous", "'--d'"}; /* device, data, dropout */
+    assert_refused_line("--d 3", 2, ambiguous);
+    const char *shortopt[] = {"unknown option '-e'"};
+    assert_refused_line("-e 3", 1, shortopt);
+    const char *missing[] = {"'--lr' needs a value"};
+    assert_refused_line("--batch 8 --lr", 1, missing);
+    const char *missing_own[] = {"'--cell' needs a value"};
+    assert_refused_line("--cell", 1, missing_own);
+    const char *stray[] = {"unexpected argument 'train'"};
+    assert_refused_line("--epochs 1 train", 1, stray);
+    assert_refused_line("train --epochs 1", 1, stray);
+    const char *help_value[] = {"'--help' takes no value"};
+    assert_refused_line("--help=1", 1, help_value);
+    const char *eval[] = {"--epochs '0'", "needs --load"};
+    assert_refused_line("--epochs 0", 2, eval);
+    ex_common c;
+    assert_parsed("--epochs=0 --load=m.st", &c);
+    cr_assert_eq(c.epochs, 0);
+    char why[128];
+    cr_assert_eq(parse_line("--help", &c, why, sizeof why), EX_HELP);
+    cr_assert_eq(parse_line("--epochs 3 -h", &c, why, sizeof why), EX_HELP);
+    /* a refusal in the middle does not leak into the next parse: each starts afresh */
+    assert_refused_line("--epochs 1 --bogus --batch 9", 1, unknown);
+    assert_parsed("--batch 9", &c);
+    cr_assert_eq(c.batch, 9);
+    cr_assert_eq(c.epochs, 15);
+}
+
+/* Every line of --help fits an 80-column terminal; every option is listed with its value and
+ * the program's defaults, the own ones after --optimizer and before --seed. */
+Test(options, usage_lists_every_option) {
+    char *text = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&text, &size);
+    cr_assert_not_null(f);
+    ex_options_usage(&t_program, f);
+    cr_assert_eq(fclose(f), 0);
+    const char *want[] = {"usage: t_prog [options]\nA test program.\n", "--device auto|cpu|cuda",
+                          "--epochs N", "passes over the training text (default 15;",
+                          "--batch N", "(default 256)", "--lr X", "--schedule NAME",
+                          "--optimizer NAME", "--dropout P", "(default 0.2)", "--layers N",
+                          "--cell NAME", "--prime TEXT", "--seed N", "(default 42)",
+                          "--data DIR", "holding tinyshakespeare/", "--save PATH",
+                          "t_prog.safetensors here", "--load PATH", "--log FILE",
+                          "--threads N", "(default 3;", "--help"};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        cr_assert(has(text, want[i]), "--help lacks \"%s\":\n%s", want[i], text);
+    cr_assert_lt(strstr(text, "--optimizer"), strstr(text, "--dropout"));
+    cr_assert_lt(strstr(text, "--prime"), strstr(text, "--seed"));
+    /* a continued line of a help starts at the help column */
+    cr_assert(has(text, "\n                          (default 0.2)\n"), "%s", text);
+    for (char *line = text; *line;) {
+        size_t len = strcspn(line, "\n");
+        cr_assert_leq(len, 79, "a line of %zu columns: %.*s", len, (int)len, line);
+        line += len + (line[len] == '\n');
+    }
+    free(text);
+}
+
+Test(options, help_exits_0, .exit_code = 0) {
+    char *argv[] = {"t_prog", "--help", NULL};
+    cr_assert_not_null(freopen("/dev/null", "w", stdout));
+    ex_options_parse_or_exit(&t_program, 2, argv);
+    cr_assert_fail("--help returned");
+}
+
+Test(options, usage_error_exits_2, .exit_code = 2) {
+    char *argv[] = {"t_prog", "--epochs=-1", NULL};
+    cr_assert_not_null(freopen("/dev/null", "w", stderr));
+    ex_options_parse_or_exit(&t_program, 2, argv);
+    cr_assert_fail("a bad value returned");
+}
+
+Test(options, parse_or_exit_returns_the_options) {
+    char *argv[] = {"t_prog", "--epochs=2", "--layers", "5", NULL};
+    reset_own();
+    ex_common c = ex_options_parse_or_exit(&t_program, 4, argv);
+    cr_assert_eq(c.epochs, 2);
+    cr_assert_eq(t_layers, 5);
+    cr_assert_str_eq(ex_program_name(), "t_prog");
+}
+
+/* ---------------------------------------------------------------- errors */
+
+Test(report, fail_exits_1, .exit_code = 1) {
+    ex_set_program("t_prog");
+    cr_assert_not_null(freopen("/dev/null", "w", stderr));
+    ex_fail("cannot %s", "go on");
+}
+
+Test(report, failed_status_exits_1, .exit_code = 1) {
+    cr_assert_not_null(freopen("/dev/null", "w", stderr));
+    ex_fail_status(AX_ERR_IO);
+}
+
+/* ---------------------------------------------------------------- the --log CSV */
+
+TestSuite(train_log, .init = make_scratch, .fini = remove_scratch);
+
+static char *read_file_text(const char *path) {
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s", path);
+    static char text[1024];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    return text;
+}
+
+/* The last step of each epoch carries the epoch's accuracy; a step without one ends in a
+ * comma; what is held back is written at the close. */
+Test(train_log, rows_and_the_epoch_accuracy) {
+    char path[128];
+    snprintf(path, sizeof path, "%s/log.csv", scratch);
+    train_log log;
+    cr_assert_eq(train_log_open(&log, path), 0);
+    train_log_step(&log, 1, 1, 2.5f);
+    train_log_step(&log, 1, 2, 1.25f);
+    train_log_flush(&log, 0.91234);
+    train_log_flush(&log, 0.5); /* nothing held back: nothing written */
+    train_log_step(&log, 2, 3, 0.5f);
+    cr_assert_eq(train_log_close(&log), 0);
+    cr_assert_str_eq(read_file_text(path), "epoch,step,loss,accuracy\n"
+                                           "1,1,2.500000,\n"
+                                           "1,2,1.250000,0.9123\n"
+                                           "2,3,0.500000,\n");
+}
+
+Test(train_log, no_path_no_file_and_unwritable_refused) {
+    train_log log;
+    cr_assert_eq(train_log_open(&log, NULL), 0);
+    train_log_step(&log, 1, 1, 1.0f);
+    train_log_flush(&log, 0.5);
+    cr_assert_eq(train_log_close(&log), 0);
+    cr_assert_eq(count_entries(scratch), 0);
+    char path[128];
+    snprintf(path, sizeof path, "%s/missing/log.csv", scratch);
+    cr_assert_eq(train_log_open(&log, path), -1);
+    cr_assert_null(log.f);
+    cr_assert_eq(train_log_close(&log), 0);
+    /* a write that fails (a full device) is reported at the close */
+    cr_assert_eq(train_log_open(&log, "/dev/full"), 0);
+    for (int i = 0; i < 2000; i++)
+        train_log_step(&log, 1, i, 1.0f);
+    cr_assert_eq(train_log_close(&log), -1);
 }

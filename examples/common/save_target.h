@@ -1,7 +1,7 @@
-/* Where mnist_mlp may write its checkpoint: checked before training, and a place to keep the
+/* Where an example may write its checkpoint: checked before training, and a place to keep the
  * weights when writing them at the end fails after all. */
-#ifndef MNIST_SAVE_TARGET_H
-#define MNIST_SAVE_TARGET_H
+#ifndef EXAMPLES_SAVE_TARGET_H
+#define EXAMPLES_SAVE_TARGET_H
 
 #include <stddef.h>
 

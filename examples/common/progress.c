@@ -1,4 +1,4 @@
-/* The progress line of mnist_mlp: which fields fit in the terminal's width. */
+/* The training examples' progress: which fields fit in the terminal's width, when to draw. */
 #define _POSIX_C_SOURCE 200809L
 
 #include "progress.h"
@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 enum { MIN_COLUMNS = 20, BAR_MIN = 10, BAR_MAX = 30 };
@@ -113,4 +114,57 @@ size_t progress_join(char *out, size_t size, int columns, const char *head, cons
     size_t fits = strlen(head) + 2 + strlen(tail) <= (size_t)columns;
     int n = snprintf(out, size, "%s%s%s", head, fits ? ", " : "\n    ", tail);
     return n < 0 ? 0 : (size_t)n < size ? (size_t)n : size - 1;
+}
+
+double progress_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+double run_clock_left(const run_clock *clock) {
+    if (clock->done_steps <= 0)
+        return 0.0;
+    double per_step = (progress_now() - clock->started) / (double)clock->done_steps;
+    return per_step * (double)(clock->total_steps - clock->done_steps);
+}
+
+void progress_show(progress *p, int64_t examples, double epoch_started, const run_clock *clock,
+                   double *last_draw) {
+    static int tty = -1;
+    if (tty < 0)
+        tty = isatty(STDOUT_FILENO);
+    double now = progress_now(), elapsed = now - epoch_started;
+    if (tty && p->step < p->steps && now - *last_draw < 0.1)
+        return;
+    if (!tty && p->step % (p->steps >= 10 ? p->steps / 10 : 1) != 0 && p->step != p->steps)
+        return;
+    p->examples_per_s = elapsed > 0 ? (double)examples / elapsed : 0.0;
+    p->eta_epoch_s = p->step > 0 ? elapsed * (double)(p->steps - p->step) / (double)p->step : 0;
+    p->eta_total_s = run_clock_left(clock);
+    char line[512];
+    progress_format(line, sizeof line, progress_columns(STDOUT_FILENO), tty, p);
+    /* \033[K clears what a longer previous line left on the right */
+    printf(tty ? "\r%s\033[K" : "%s\n", line);
+    fflush(stdout);
+    *last_draw = now;
+}
+
+void progress_end_epoch(void) {
+    if (isatty(STDOUT_FILENO))
+        printf("\n");
+}
+
+void progress_report_epoch(int epoch, int epochs, epoch_score trained, epoch_score tested,
+                           double lr, double seconds, const run_clock *clock) {
+    char head[160], tail[96], eta[24], line[260];
+    snprintf(head, sizeof head, "epoch %d/%d: train loss %.4f acc %.4f, test loss %.4f acc %.4f",
+             epoch, epochs, trained.loss, trained.accuracy, tested.loss, tested.accuracy);
+    progress_duration(eta, sizeof eta, run_clock_left(clock));
+    int n = snprintf(tail, sizeof tail, "lr %.2e, %.1f s", lr, seconds);
+    if (epoch < epochs && n > 0)
+        snprintf(tail + n, sizeof tail - (size_t)n, ", ETA %s", eta);
+    progress_join(line, sizeof line, progress_columns(STDOUT_FILENO), head, tail);
+    printf("%s\n", line);
+    fflush(stdout);
 }

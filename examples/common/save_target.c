@@ -19,7 +19,7 @@ int save_target_check(const char *path, char *why, size_t size) {
     }
     if (stat(path, &st) == 0) {
         if (S_ISDIR(st.st_mode)) {
-            snprintf(why, size, "%s is a folder; give a file name, e.g. %s/mnist_mlp.safetensors",
+            snprintf(why, size, "%s is a folder; give a file name, e.g. %s/model.safetensors",
                      path, path);
             return -1;
         }
@@ -53,7 +53,7 @@ int save_target_check(const char *path, char *why, size_t size) {
     }
     /* Create and remove a file next to it: permissions, read-only mounts, ACLs all at once. */
     char probe[4200];
-    snprintf(probe, sizeof probe, "%s/.mnist_mlp-probe-%ld", dir, (long)getpid());
+    snprintf(probe, sizeof probe, "%s/.axon-save-probe-%ld", dir, (long)getpid());
     int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0600);
     if (fd < 0) {
         snprintf(why, size, "cannot save to %s: cannot create a file in %s: %s", path, dir,

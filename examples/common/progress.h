@@ -1,6 +1,7 @@
-/* mnist_mlp's progress line: fitted to the terminal's width, never wrapping. */
-#ifndef MNIST_PROGRESS_H
-#define MNIST_PROGRESS_H
+/* The training examples' progress: the line of an epoch's progress, fitted to the terminal's
+ * width and never wrapping, and the line after each epoch. */
+#ifndef EXAMPLES_PROGRESS_H
+#define EXAMPLES_PROGRESS_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -33,5 +34,38 @@ size_t progress_join(char *out, size_t size, int columns, const char *head, cons
 
 /* A duration for a person: "42s", "3m05s", "1h02m". */
 void progress_duration(char *out, size_t size, double seconds);
+
+/* Seconds on a monotonic clock. */
+double progress_now(void);
+
+/* Where a run stands: its start and its length in steps (over all epochs). */
+typedef struct run_clock {
+    double started;
+    int64_t total_steps, done_steps;
+} run_clock;
+
+/* The run's time left, from its pace so far (0 before the first step). */
+double run_clock_left(const run_clock *clock);
+
+/* One progress report on stdout after p->step of p->steps steps of the epoch, `examples`
+ * trained in it since epoch_started. On a terminal: one line fitted to its width, redrawn
+ * with \r at most ten times a second (*last_draw: when it was last drawn); otherwise a plain
+ * line every 10% of the epoch. Fills p's rates and times. */
+void progress_show(progress *p, int64_t examples, double epoch_started, const run_clock *clock,
+                   double *last_draw);
+
+/* Ends an epoch's progress: the newline after a redrawn terminal line. */
+void progress_end_epoch(void);
+
+/* One epoch's loss and accuracy on a data set. */
+typedef struct epoch_score {
+    double loss, accuracy;
+} epoch_score;
+
+/* The line after each epoch: "epoch e/E: train loss .. acc .., test loss .. acc ..", then
+ * the learning rate of its last step, its time and (before the last epoch) the run's time
+ * left, wrapped as progress_join does. */
+void progress_report_epoch(int epoch, int epochs, epoch_score trained, epoch_score tested,
+                           double lr, double seconds, const run_clock *clock);
 
 #endif

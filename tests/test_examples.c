@@ -1,10 +1,12 @@
 /* The examples' shared module (examples/common/), the parts a run does not check: the command
  * line takes `--x v` and `--x=v` alike and refuses every bad value, unknown option and stray
  * argument with a message naming it; the progress line never exceeds the columns it is given
- * and drops fields from the least important up; the --log CSV; the checkpoint target is
+ * and drops fields from the least important up; the --log CSV; a classifier's evaluation
+ * (tail batches, ties, the loss) and training loop; the checkpoint target is
  * refused before training when it cannot be written, and a failed save keeps the weights
  * elsewhere. */
 #define _DEFAULT_SOURCE /* mkdtemp */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "classifier.h"
 #include "helpers.h"
 #include "options.h"
 #include "progress.h"
@@ -614,4 +617,98 @@ Test(train_log, no_path_no_file_and_unwritable_refused) {
     for (int i = 0; i < 2000; i++)
         train_log_step(&log, 1, i, 1.0f);
     cr_assert_eq(train_log_close(&log), -1);
+}
+
+/* ---------------------------------------------------------------- the classifier loop */
+
+/* x [batch, 2] -> dense "fc" to 3 classes -> cross-entropy. */
+static ex_classifier tiny_classifier(ax_ctx *ctx, int batch) {
+    ex_classifier m = {.classes = 3};
+    AX_ASSERT_OK(ax_graph_create(ctx, 7, &m.g));
+    AX_ASSERT_OK(ax_graph_input(m.g, "x", 2, (int64_t[]){batch, 2}, &m.x));
+    AX_ASSERT_OK(ax_graph_labels(m.g, "y", batch, &m.y));
+    AX_ASSERT_OK(ax_graph_dense(m.g, "fc", m.x, 3, &m.logits));
+    AX_ASSERT_OK(ax_graph_cross_entropy(m.g, "loss", m.logits, m.y, &m.loss));
+    AX_ASSERT_OK(ax_graph_compile(m.g, m.loss));
+    return m;
+}
+
+/* logits = [x0, x1, 0.5] for six examples, evaluated 4 at a time (a tail of 2): the last
+ * example is a tie of classes 0 and 1 (the first wins), the fifth is wrong. The loss is the
+ * mean of log(sum exp z) - z[label], computed here directly. */
+Test(classifier, evaluate_scores_every_batch_and_the_tail) {
+    ax_ctx *ctx;
+    AX_ASSERT_OK(ax_ctx_create(AX_DEVICE_CPU, 0, &ctx));
+    ex_classifier m = tiny_classifier(ctx, 4);
+    const float w[6] = {1, 0, 0, 1, 0, 0}, b[3] = {0, 0, 0.5f};
+    ax_tensor *value;
+    int index;
+    AX_ASSERT_OK(ax_graph_param_find(m.g, "fc.weight", &index));
+    AX_ASSERT_OK(ax_graph_param_get(m.g, index, NULL, &value, NULL));
+    AX_ASSERT_OK(ax_tensor_set_from_host(value, w, sizeof w));
+    AX_ASSERT_OK(ax_graph_param_find(m.g, "fc.bias", &index));
+    AX_ASSERT_OK(ax_graph_param_get(m.g, index, NULL, &value, NULL));
+    AX_ASSERT_OK(ax_tensor_set_from_host(value, b, sizeof b));
+    float x[12] = {1, 0, 0, 1, 2, 0, 0, 0, -1, 0, 1, 1};
+    int32_t y[6] = {0, 1, 0, 2, 1, 0};
+    ex_dataset d = {x, y, 2, {6, 2}};
+    double want = 0.0;
+    for (int i = 0; i < 6; i++) {
+        double z[3] = {x[2 * i], x[2 * i + 1], 0.5};
+        want += log(exp(z[0]) + exp(z[1]) + exp(z[2])) - z[y[i]];
+    }
+    want /= 6;
+    for (int batch = 1; batch <= 4; batch++) {
+        epoch_score s = ex_evaluate(&m, &d, batch);
+        cr_assert_float_eq(s.accuracy, 5.0 / 6.0, 1e-12, "batch %d: %g", batch, s.accuracy);
+        cr_assert_float_eq(s.loss, want, 1e-6, "batch %d: %.9g, want %.9g", batch, s.loss, want);
+    }
+    ax_graph_destroy(m.g);
+    ax_ctx_destroy(ctx);
+}
+
+/* Three epochs of SGD on two separable clusters through the shared loop: every example right
+ * afterwards, the log has a row per step with the test accuracy on each epoch's last, the
+ * checkpoint is written; then --epochs 0 only evaluates (and writes nothing). */
+Test(classifier, run_trains_logs_and_saves, .init = make_scratch, .fini = remove_scratch) {
+    ax_ctx *ctx;
+    AX_ASSERT_OK(ax_ctx_create(AX_DEVICE_CPU, 0, &ctx));
+    ex_classifier m = tiny_classifier(ctx, 16);
+    float x[64 * 2];
+    int32_t y[64];
+    for (int i = 0; i < 64; i++) {
+        y[i] = i % 3;
+        x[2 * i] = y[i] == 0 ? 2.0f : y[i] == 1 ? -2.0f : 0.0f;
+        x[2 * i + 1] = (y[i] == 2 ? 2.0f : -1.0f) + 0.01f * (float)(i % 5);
+    }
+    ex_dataset d = {x, y, 2, {64, 2}};
+    char save[128], log_path[128];
+    snprintf(save, sizeof save, "%s/tiny.safetensors", scratch);
+    snprintf(log_path, sizeof log_path, "%s/tiny.csv", scratch);
+    ex_common o = {.device = AX_DEVICE_CPU, .epochs = 3, .batch = 16, .lr = 0.5f, .cosine = 0,
+                   .optimizer = "sgd", .seed = 3, .save = save, .threads = -1};
+    train_log log;
+    cr_assert_eq(train_log_open(&log, log_path), 0);
+    cr_assert_eq(ex_run_classifier(ctx, &m, &o, &d, &d, &log), 0);
+    cr_assert_eq(train_log_close(&log), 0);
+    cr_assert_eq(access(save, F_OK), 0, "%s was not written", save);
+    epoch_score s = ex_evaluate(&m, &d, 16);
+    cr_assert_float_eq(s.accuracy, 1.0, 0.0, "accuracy %g", s.accuracy);
+    const char *text = read_file_text(log_path);
+    int rows = 0, with_accuracy = 0;
+    for (const char *line = strchr(text, '\n'); line && line[1]; line = strchr(line + 1, '\n')) {
+        rows++;
+        const char *end = strchr(line + 1, '\n');
+        with_accuracy += end && end[-1] != ',';
+    }
+    cr_assert_eq(rows, 12, "%s", text);
+    cr_assert_eq(with_accuracy, 3, "%s", text);
+    cr_assert(has(text, "\n1,4,") && has(text, "\n3,12,"), "%s", text);
+    /* evaluate only: the checkpoint is not written again */
+    cr_assert_eq(unlink(save), 0);
+    o.epochs = 0;
+    cr_assert_eq(ex_run_classifier(ctx, &m, &o, &d, &d, &log), 0);
+    cr_assert_neq(access(save, F_OK), 0);
+    ax_graph_destroy(m.g);
+    ax_ctx_destroy(ctx);
 }

@@ -1,6 +1,7 @@
 /* The optimizer, the BLAS and the checkpoint of the training examples. */
 #include "training.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -8,6 +9,34 @@
 
 #include "report.h"
 #include "save_target.h"
+
+void ex_start(const ex_common *o, const char *dataset, train_log *log, char *dir, size_t size) {
+    char why[8400];
+    if (o->epochs > 0 && save_target_check(o->save, why, sizeof why) != 0)
+        ex_fail("--save: %s", why);
+    if (train_log_open(log, o->log) != 0)
+        ex_fail("cannot write the log %s: %s", o->log, strerror(errno));
+    if (ax_data_dir(o->data, dataset, dir, size) != AX_OK)
+        ex_fail("%s", ax_last_error());
+}
+
+ax_ctx *ex_open_device(const ex_common *o, int default_threads) {
+    ax_ctx *ctx;
+    ax_device_info info;
+    EX_TRY(ax_ctx_create(o->device, 0, &ctx));
+    EX_TRY(ax_ctx_device_info(ctx, &info));
+    printf("device: %s (%s)\n", info.name, info.kind == AX_DEVICE_CUDA ? "cuda" : "cpu");
+    if (info.kind == AX_DEVICE_CPU)
+        ex_report_blas(o->threads, default_threads);
+    return ctx;
+}
+
+void ex_load_checkpoint(ax_graph *g, const ex_common *o) {
+    if (o->load) {
+        EX_TRY(ax_graph_load(g, o->load));
+        printf("loaded %s\n", o->load);
+    }
+}
 
 ax_optimizer *ex_create_optimizer(ax_ctx *ctx, const ex_common *o) {
     ax_optimizer *opt;

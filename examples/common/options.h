@@ -2,7 +2,8 @@
  * lr, schedule, optimizer, seed, data, save, load, log, threads, help), parsed with
  * getopt_long so that `--epochs 3` and `--epochs=3` both work, and a table of the example's own
  * options (mnist_mlp's --dropout) parsed the same way. An unknown option, a missing or bad
- * value, or a stray argument is refused with a message naming it (exit status 2). */
+ * value, or a stray argument is refused with a message naming it (exit status 2). As with any
+ * getopt_long program, an unambiguous prefix names an option too (--epo 3). */
 #ifndef EXAMPLES_OPTIONS_H
 #define EXAMPLES_OPTIONS_H
 

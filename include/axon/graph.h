@@ -188,12 +188,14 @@ AX_API ax_status ax_graph_dropout(ax_graph *g, const char *name, ax_node *x, flo
                                   ax_node **out);
 
 /* Convolution layers (NCHW, as PyTorch's nn.Conv2d). The options of ax_graph_conv2d: the
- * output channels and the kernel (>= 1); strides, dilations and groups (0 means 1; groups
+ * input channels (0: x's; else they must be x's, as nn.Conv2d's in_channels), the output
+ * channels and the kernel (>= 1); strides, dilations and groups (0 means 1; groups
  * divide the input and output channels; groups = in = out is depthwise); zero padding per
  * side (>= 0); no_bias nonzero leaves the bias out. Build them with a compound literal:
  *     (ax_graph_conv2d_opts){.out_channels = 16, .kernel_h = 3, .kernel_w = 3,
  *                            .pad_top = 1, .pad_bottom = 1, .pad_left = 1, .pad_right = 1} */
 typedef struct ax_graph_conv2d_opts {
+    int64_t in_channels;
     int64_t out_channels;
     int kernel_h, kernel_w;
     int stride_h, stride_w;

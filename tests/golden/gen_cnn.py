@@ -16,7 +16,8 @@ Writes to tests/golden/cnn/ for each model M:
   M.txt                per step k = 0, 1, 2: x<k>, labels<k>, loss<k>, y<k> (the logits),
                        every parameter's gradient g<k>.<key> and every running statistic
                        s<k>.<key> after the step's forward; then x_eval and y_eval (eval mode
-                       after the 3 steps) and the counters (n.<key>, i32);
+                       after the 3 steps), labels_eval, loss_eval and the gradients ge.<key>
+                       of an eval-mode backward, and the counters (n.<key>, i32);
   M_final.safetensors  the state_dict after the steps (num_batches_tracked int64), checked to
                        load back with load_state_dict(strict=True).
 
@@ -95,7 +96,13 @@ def generate(out, name, gap, seed):
     x_eval = torch.randn(4, 2, 10, 10)
     with torch.no_grad():
         y_eval = net(x_eval)
-    cases += [("x_eval", x_eval), ("y_eval", y_eval)]
+    labels_eval = torch.randint(0, 3, (4,))
+    net.zero_grad()
+    loss_eval = F.cross_entropy(net(x_eval), labels_eval)
+    loss_eval.backward()  # eval mode: through the running statistics, which stay
+    cases += [("x_eval", x_eval), ("y_eval", y_eval), ("labels_eval", labels_eval.to(torch.int32)),
+              ("loss_eval", loss_eval.reshape(1))]
+    cases += [(f"ge.{key}", p.grad.clone()) for key, p in net.named_parameters()]
     cases += [(f"n.{key}", b.to(torch.int32).reshape(1)) for key, b in net.named_buffers()
               if b.dtype == torch.int64]
     final = os.path.join(out, f"{name}_final.safetensors")
@@ -122,6 +129,33 @@ def check(name, path):
     print(f"{path}: load_state_dict(strict=True) accepted {len(state)} tensors")
     for key, t in state.items():
         print(f"  {key} {t.dtype} {list(t.shape)}")
+    case = read_case(os.path.join(here, "cnn", f"{name}.txt"))
+    with torch.no_grad():
+        y = net(case["x_eval"])
+    err = (y - case["y_eval"]).abs().max().item()
+    print(f"eval outputs on x_eval: max |torch(axon's weights) - y_eval| = {err:.3g}")
+
+
+def read_case(path):
+    """The f32 tensors of a case file written by write_case."""
+    tensors, lines = {}, open(path).read().split("\n")
+    i = 0
+    while i < len(lines):
+        head = lines[i].split()
+        i += 1
+        if not head or head[0].startswith("#"):
+            continue
+        name, kind, ndim = head[0], head[1], int(head[2])
+        shape = [int(d) for d in head[3:3 + ndim]]
+        numel, vals = 1, []
+        for d in shape:
+            numel *= d
+        while len(vals) < numel:
+            vals += lines[i].split()
+            i += 1
+        if kind == "f32":
+            tensors[name] = torch.tensor([float(v) for v in vals]).reshape(shape)
+    return tensors
 
 
 if __name__ == "__main__":

@@ -60,9 +60,10 @@ static ax_status check_options(const char *fn, const char *me, const ax_node *x,
         return ax_fail(AX_ERR_SHAPE, fn, "node '%s': x '%s' has shape %s, needs [N, C, H, W]",
                        me, x->name, ax_node_shape_str(x, sx, sizeof sx));
     AX_TRY(ax_infer_rows(fn, me, x, "x"));
-    if (o->out_channels < 1 || o->kernel_h < 1 || o->kernel_w < 1)
-        return ax_fail(AX_ERR_SHAPE, fn, "node '%s': out_channels %lld and kernel %dx%d must "
-                       "be >= 1", me, (long long)o->out_channels, o->kernel_h, o->kernel_w);
+    if (o->in_channels < 0 || o->out_channels < 1 || o->kernel_h < 1 || o->kernel_w < 1)
+        return ax_fail(AX_ERR_SHAPE, fn, "node '%s': in_channels %lld (>= 0), out_channels "
+                       "%lld and kernel %dx%d (>= 1)", me, (long long)o->in_channels,
+                       (long long)o->out_channels, o->kernel_h, o->kernel_w);
     if (o->stride_h < 0 || o->stride_w < 0 || o->dilation_h < 0 || o->dilation_w < 0 ||
         o->groups < 0 || o->pad_top < 0 || o->pad_bottom < 0 || o->pad_left < 0 ||
         o->pad_right < 0)
@@ -72,6 +73,10 @@ static ax_status check_options(const char *fn, const char *me, const ax_node *x,
                              o->pad_bottom, o->pad_left, o->pad_right, or_one(o->dilation_h),
                              or_one(o->dilation_w), or_one(o->groups)};
     int64_t in = x->value->shape[1], groups = desc->groups;
+    if (o->in_channels && o->in_channels != in)
+        return ax_fail(AX_ERR_SHAPE, fn, "node '%s': x '%s' %s has %lld channels, in_channels "
+                       "is %lld", me, x->name, ax_node_shape_str(x, sx, sizeof sx),
+                       (long long)in, (long long)o->in_channels);
     if (in % groups || o->out_channels % groups)
         return ax_fail(AX_ERR_SHAPE, fn, "node '%s': groups %lld do not divide the %lld input "
                        "channels of x '%s' %s and the %lld output channels", me,

@@ -32,7 +32,7 @@ static ax_graph_conv2d_opts conv_opts(int64_t in, int64_t out, int stride) {
                                   .pad_bottom = 1, .pad_left = 1, .pad_right = 1};
 }
 
-static cnn_net cnn_build(ax_ctx *ctx, int gap) {
+static cnn_net cnn_build(ax_ctx *ctx, int gap, int reuse) {
     cnn_net m;
     int64_t xs[4] = {8, 2, 10, 10};
     ax_node *h;
@@ -58,6 +58,7 @@ static cnn_net cnn_build(ax_ctx *ctx, int gap) {
     }
     AX_ASSERT_OK(ax_graph_dense(m.g, "fc", m.flat, 3, &m.y));
     AX_ASSERT_OK(ax_graph_cross_entropy(m.g, "loss", m.y, m.labels, &m.loss));
+    AX_ASSERT_OK(ax_graph_set_value_reuse(m.g, reuse));
     AX_ASSERT_OK(ax_graph_compile(m.g, m.loss));
     return m;
 }
@@ -102,7 +103,7 @@ static void assert_counters(ax_graph *g, const gd_case *c, int64_t want) {
 /* PyTorch's final state_dict loads into a fresh graph, which then gives PyTorch's eval
  * outputs. */
 static void load_torch_final(ax_ctx *ctx, int gap, const gd_case *c, const char *model) {
-    cnn_net m = cnn_build(ctx, gap);
+    cnn_net m = cnn_build(ctx, gap, 0);
     char path[512], file[64];
     snprintf(file, sizeof file, "%s_final", model);
     golden_file(path, sizeof path, file);
@@ -132,11 +133,11 @@ static void compare_checkpoints(ax_graph *g, const char *model) {
 /* Three SGD steps (batches 8, 8, then 5 rows without recompiling) from PyTorch's initial
  * weights: loss, logits, every parameter's gradient, every running statistic and the
  * counters match PyTorch's after each step; then the eval forward; then checkpoints. */
-static void train_like_torch(int gap) {
+static void train_like_torch(int gap, int reuse) {
     const char *model = gap ? "gap" : "cnn";
     ax_ctx *ctx = th_cpu_ctx();
     gd_case *c = gd_load("cnn", model);
-    cnn_net m = cnn_build(ctx, gap);
+    cnn_net m = cnn_build(ctx, gap, reuse);
     char path[512], file[64], name[64];
     snprintf(file, sizeof file, "%s_init", model);
     golden_file(path, sizeof path, file);
@@ -216,14 +217,21 @@ static void train_like_torch(int gap) {
     ax_ctx_destroy(ctx);
 }
 
-Test(graph_cnn, conv_bn_pool_flatten_dense_matches_pytorch) { train_like_torch(0); }
+Test(graph_cnn, conv_bn_pool_flatten_dense_matches_pytorch) { train_like_torch(0, 0); }
 
-Test(graph_cnn, global_avg_pool_and_batch_norm_1d_match_pytorch) { train_like_torch(1); }
+Test(graph_cnn, global_avg_pool_and_batch_norm_1d_match_pytorch) { train_like_torch(1, 0); }
+
+/* The same with values sharing memory by liveness: what each backward reads (x and the
+ * weight of conv and batch norm, the max pool's indices) is kept until then. */
+Test(graph_cnn, value_reuse_keeps_what_the_backwards_read) {
+    train_like_torch(0, 1);
+    train_like_torch(1, 1);
+}
 
 /* A flattened value is x's storage under another shape (no copy), at every batch. */
 Test(graph_cnn, flatten_is_a_view) {
     ax_ctx *ctx = th_cpu_ctx();
-    cnn_net m = cnn_build(ctx, 0);
+    cnn_net m = cnn_build(ctx, 0, 0);
     gd_case *c = gd_load("cnn", "cnn");
     ax_node *pool2;
     AX_ASSERT_OK(ax_graph_find(m.g, "pool2", &pool2));

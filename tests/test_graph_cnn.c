@@ -133,9 +133,8 @@ static void compare_checkpoints(ax_graph *g, const char *model) {
 /* Three SGD steps (batches 8, 8, then 5 rows without recompiling) from PyTorch's initial
  * weights: loss, logits, every parameter's gradient, every running statistic and the
  * counters match PyTorch's after each step; then the eval forward; then checkpoints. */
-static void train_like_torch(int gap, int reuse) {
+static void train_like_torch(ax_ctx *ctx, int gap, int reuse) {
     const char *model = gap ? "gap" : "cnn";
-    ax_ctx *ctx = th_cpu_ctx();
     gd_case *c = gd_load("cnn", model);
     cnn_net m = cnn_build(ctx, gap, reuse);
     char path[512], file[64], name[64];
@@ -214,18 +213,32 @@ static void train_like_torch(int gap, int reuse) {
     ax_optimizer_destroy(opt);
     ax_graph_destroy(m.g);
     gd_free(c);
+}
+
+/* Each run on a context of its own (a CPU one, or make's). */
+static void train_on(ax_ctx *(*make)(void), int gap, int reuse) {
+    ax_ctx *ctx = make();
+    train_like_torch(ctx, gap, reuse);
     ax_ctx_destroy(ctx);
 }
 
-Test(graph_cnn, conv_bn_pool_flatten_dense_matches_pytorch) { train_like_torch(0, 0); }
+Test(graph_cnn, conv_bn_pool_flatten_dense_matches_pytorch) { train_on(th_cpu_ctx, 0, 0); }
 
-Test(graph_cnn, global_avg_pool_and_batch_norm_1d_match_pytorch) { train_like_torch(1, 0); }
+Test(graph_cnn, global_avg_pool_and_batch_norm_1d_match_pytorch) {
+    train_on(th_cpu_ctx, 1, 0);
+}
+
+/* The graph's layers on the CUDA kernels: the same golden run (skipped without a GPU). */
+Test(graph_cnn, on_the_gpu_too) {
+    train_on(th_gpu_ctx_or_skip, 0, 0);
+    train_on(th_gpu_ctx_or_skip, 1, 1);
+}
 
 /* The same with values sharing memory by liveness: what each backward reads (x and the
  * weight of conv and batch norm, the max pool's indices) is kept until then. */
 Test(graph_cnn, value_reuse_keeps_what_the_backwards_read) {
-    train_like_torch(0, 1);
-    train_like_torch(1, 1);
+    train_on(th_cpu_ctx, 0, 1);
+    train_on(th_cpu_ctx, 1, 1);
 }
 
 /* A flattened value is x's storage under another shape (no copy), at every batch. */

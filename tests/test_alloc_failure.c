@@ -140,6 +140,7 @@ typedef struct model {
     ax_ctx *ctx;
     ax_graph *g;
     ax_node *x, *y, *h, *a, *d, *logits, *loss;
+    int image; /* x is an image batch [4, 2, 5, 5] instead of [4, 5] */
 } model;
 
 static const char *const build_fns[] = {
@@ -151,10 +152,11 @@ enum { BUILD_STEPS = 9 };
 
 static ax_status build_step(void *state, int k) {
     model *m = state;
-    int64_t xs[2] = {4, 5};
+    int64_t xs[2] = {4, 5}, images[4] = {4, 2, 5, 5};
     switch (k) {
     case 0: return ax_graph_create(m->ctx, 7, &m->g);
-    case 1: return ax_graph_input(m->g, "x", 2, xs, &m->x);
+    case 1: return m->image ? ax_graph_input(m->g, "x", 4, images, &m->x)
+                            : ax_graph_input(m->g, "x", 2, xs, &m->x);
     case 2: return ax_graph_labels(m->g, "y", 4, &m->y);
     case 3: return ax_graph_dense(m->g, "fc1", m->x, 6, &m->h);
     case 4: return ax_graph_activation(m->g, "relu", AX_ACT_RELU, 0.0f, m->h, &m->a);
@@ -248,10 +250,11 @@ Test(alloc_failure, build_and_compile_a_graph) {
  * graph with its two nodes, no parameter (param, when not NULL, is not found: the name is
  * free for the next try) and no buffer. On success the graph has `nodes` more nodes,
  * `params` parameters and `buffers` buffers. Returns the number of failures met. */
-static int sweep_graph(ax_status (*call)(model *m, ax_node **out), const char *param, int nodes,
-                       int params, int buffers) {
+static int sweep_layer(ax_status (*call)(model *m, ax_node **out), const char *param, int nodes,
+                       int params, int buffers, int image) {
     model m;
     build_setup(&m);
+    m.image = image;
     for (int k = 0; k < 3; k++)
         AX_ASSERT_OK(build_step(&m, k));
     int failures = 0;
@@ -278,6 +281,11 @@ static int sweep_graph(ax_status (*call)(model *m, ax_node **out), const char *p
     cr_assert_eq(ax_graph_buffer_count(m.g), buffers);
     model_teardown(&m);
     return failures;
+}
+
+static int sweep_graph(ax_status (*call)(model *m, ax_node **out), const char *param, int nodes,
+                       int params, int buffers) {
+    return sweep_layer(call, param, nodes, params, buffers, 0);
 }
 
 static ax_status add_dense(model *m, ax_node **out) {
@@ -320,6 +328,59 @@ Test(alloc_failure, running_center_leaves_nothing_behind) {
 /* Two output nodes (each a node, its arrays, a value, a handle) or none. */
 Test(alloc_failure, a_two_output_node_is_all_or_nothing) {
     cr_assert_geq(sweep_graph(add_sum_product, NULL, 2, 0, 0), 8);
+}
+
+static ax_status add_conv(model *m, ax_node **out) {
+    ax_graph_conv2d_opts o = {.out_channels = 3, .kernel_h = 3, .kernel_w = 2, .pad_top = 1};
+    return ax_graph_conv2d(m->g, "conv", m->x, &o, out);
+}
+
+static ax_status add_conv_no_bias(model *m, ax_node **out) {
+    ax_graph_conv2d_opts o = {.out_channels = 4, .kernel_h = 1, .kernel_w = 1, .groups = 2,
+                              .no_bias = 1};
+    return ax_graph_conv2d(m->g, "conv", m->x, &o, out);
+}
+
+static ax_status add_batch_norm(model *m, ax_node **out) {
+    return ax_graph_batch_norm(m->g, "bn", m->x, AX_BN_MOMENTUM, AX_BN_EPS, out);
+}
+
+static ax_status add_max_pool(model *m, ax_node **out) {
+    ax_pool2d_desc d = ax_pool2d_desc_default(2, 2);
+    return ax_graph_max_pool2d(m->g, "mp", m->x, &d, out);
+}
+
+static ax_status add_avg_pool(model *m, ax_node **out) {
+    ax_pool2d_desc d = ax_pool2d_desc_default(3, 2);
+    return ax_graph_avg_pool2d(m->g, "ap", m->x, &d, out);
+}
+
+static ax_status add_global_avg_pool(model *m, ax_node **out) {
+    return ax_graph_global_avg_pool(m->g, "gap", m->x, out);
+}
+
+static ax_status add_flatten(model *m, ax_node **out) {
+    return ax_graph_flatten(m->g, "flat", m->x, out);
+}
+
+/* A convolution is its weight, its bias and its node (or without the bias): all or none. */
+Test(alloc_failure, conv_leaves_no_parameters_behind) {
+    cr_assert_geq(sweep_layer(add_conv, "conv.weight", 3, 2, 0, 1), 8);
+    cr_assert_geq(sweep_layer(add_conv_no_bias, "conv.weight", 2, 1, 0, 1), 5);
+}
+
+/* Batch norm: weight, bias, the node, its saved statistics, its three buffers. */
+Test(alloc_failure, batch_norm_leaves_nothing_behind) {
+    cr_assert_geq(sweep_layer(add_batch_norm, "bn.weight", 3, 2, 3, 1), 12);
+    cr_assert_geq(sweep_layer(add_batch_norm, "bn.weight", 3, 2, 3, 0), 12);
+}
+
+/* Pooling nodes (the max pool with its indices) and the flatten view. */
+Test(alloc_failure, pooling_and_flatten_leave_nothing_behind) {
+    cr_assert_geq(sweep_layer(add_max_pool, NULL, 1, 0, 0, 1), 4);
+    cr_assert_geq(sweep_layer(add_avg_pool, NULL, 1, 0, 0, 1), 3);
+    cr_assert_geq(sweep_layer(add_global_avg_pool, NULL, 1, 0, 0, 1), 3);
+    cr_assert_geq(sweep_layer(add_flatten, NULL, 1, 0, 0, 1), 3);
 }
 
 /* ---------------------------------------------------------------- optimizers */

@@ -187,6 +187,55 @@ AX_API ax_status ax_graph_time_step(ax_graph *g, const char *name, ax_node *x, i
 AX_API ax_status ax_graph_dropout(ax_graph *g, const char *name, ax_node *x, float p,
                                   ax_node **out);
 
+/* Convolution layers (NCHW, as PyTorch's nn.Conv2d). The options of ax_graph_conv2d: the
+ * input channels (0: x's; else they must be x's, as nn.Conv2d's in_channels), the output
+ * channels and the kernel (>= 1); strides, dilations and groups (0 means 1; groups
+ * divide the input and output channels; groups = in = out is depthwise); zero padding per
+ * side (>= 0); no_bias nonzero leaves the bias out. Build them with a compound literal:
+ *     (ax_graph_conv2d_opts){.out_channels = 16, .kernel_h = 3, .kernel_w = 3,
+ *                            .pad_top = 1, .pad_bottom = 1, .pad_left = 1, .pad_right = 1} */
+typedef struct ax_graph_conv2d_opts {
+    int64_t in_channels;
+    int64_t out_channels;
+    int kernel_h, kernel_w;
+    int stride_h, stride_w;
+    int pad_top, pad_bottom, pad_left, pad_right;
+    int dilation_h, dilation_w;
+    int groups;
+    int no_bias;
+} ax_graph_conv2d_opts;
+/* y [N, out, OH, OW] = conv(x [N, in, H, W]) + bias (ax_conv2d_forward; OH, OW from
+ * ax_conv2d_output_shape); creates "<name>.weight" [out, in/groups, kh, kw], kaiming_uniform
+ * with a = sqrt(5) (U(-b, b), b = 1/sqrt(fan_in), fan_in = in/groups kh kw), and
+ * "<name>.bias" [out], U(-1/sqrt(fan_in), 1/sqrt(fan_in)), as PyTorch's nn.Conv2d. A channel
+ * count that the groups do not divide, or a dilated kernel larger than the padded input, is
+ * refused (AX_ERR_SHAPE) before anything is created. */
+AX_API ax_status ax_graph_conv2d(ax_graph *g, const char *name, ax_node *x,
+                                 const ax_graph_conv2d_opts *opts, ax_node **out);
+/* Pooling of x [N, C, H, W] by desc (ops.h: kernel, stride, padding, dilation, ceil_mode;
+ * count_include_pad for the average, whose dilation must be 1) -> [N, C, OH, OW]. */
+AX_API ax_status ax_graph_max_pool2d(ax_graph *g, const char *name, ax_node *x,
+                                     const ax_pool2d_desc *desc, ax_node **out);
+AX_API ax_status ax_graph_avg_pool2d(ax_graph *g, const char *name, ax_node *x,
+                                     const ax_pool2d_desc *desc, ax_node **out);
+/* y [N, C] = the mean of each plane of x [N, C, H, W] (PyTorch's adaptive_avg_pool2d(x, 1)
+ * flattened). */
+AX_API ax_status ax_graph_global_avg_pool(ax_graph *g, const char *name, ax_node *x,
+                                          ax_node **out);
+/* Batch norm over dim 1 of x [N, C] or [N, C, L] (BatchNorm1d) or [N, C, H, W]
+ * (BatchNorm2d), affine and tracking running statistics: parameters "<name>.weight" (ones)
+ * and "<name>.bias" (zeros) [C]; buffers "<name>.running_mean" (zeros), "<name>.running_var"
+ * (ones) [C] and "<name>.num_batches_tracked" (int64). Training normalises with the batch's
+ * statistics (biased variance; more than one value per channel) and updates the running
+ * ones with momentum (AX_BN_MOMENTUM is PyTorch's 0.1; AX_BN_CUMULATIVE, any negative, is
+ * PyTorch's momentum=None, the cumulative average); eval normalises with the running
+ * statistics. eps > 0 (AX_BN_EPS). */
+AX_API ax_status ax_graph_batch_norm(ax_graph *g, const char *name, ax_node *x, float momentum,
+                                     float eps, ax_node **out);
+/* y [N, d1 d2 ...] = x [N, d1, d2, ...]: a view of x (no copy), so a convolution stack feeds
+ * ax_graph_dense. */
+AX_API ax_status ax_graph_flatten(ax_graph *g, const char *name, ax_node *x, ax_node **out);
+
 /* Losses: scalar nodes, mean reduction. Targets carry no gradient (inputs, not computed). */
 AX_API ax_status ax_graph_mse_loss(ax_graph *g, const char *name, ax_node *pred, ax_node *target,
                                    ax_node **out);

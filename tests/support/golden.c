@@ -1,5 +1,6 @@
 #include "golden.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,4 +125,43 @@ void gd_free(gd_case *c) {
         free(c->t[k].i);
     }
     free(c);
+}
+
+int gd_assert_same_checkpoint(const char *got, const char *want, double atol, double rtol) {
+    ax_safetensors *a, *b;
+    AX_ASSERT_OK(ax_safetensors_open(got, &a));
+    AX_ASSERT_OK(ax_safetensors_open(want, &b));
+    cr_assert_eq(ax_safetensors_count(a), ax_safetensors_count(b), "%s and %s", got, want);
+    int i64 = 0;
+    for (int i = 0; i < ax_safetensors_count(b); i++) {
+        ax_safetensors_entry w, g;
+        int j;
+        AX_ASSERT_OK(ax_safetensors_entry_get(b, i, &w));
+        AX_ASSERT_OK(ax_safetensors_find(a, w.name, &j));
+        AX_ASSERT_OK(ax_safetensors_entry_get(a, j, &g));
+        cr_assert_str_eq(g.dtype_name, w.dtype_name, "%s", w.name);
+        cr_assert_eq(g.ndim, w.ndim, "%s", w.name);
+        for (int d = 0; d < w.ndim; d++)
+            cr_assert_eq(g.shape[d], w.shape[d], "%s dim %d", w.name, d);
+        const void *gd, *wd;
+        size_t gn, wn;
+        AX_ASSERT_OK(ax_safetensors_raw(a, j, &gd, &gn));
+        AX_ASSERT_OK(ax_safetensors_raw(b, i, &wd, &wn));
+        cr_assert_eq(gn, wn, "%s", w.name);
+        if (strcmp(w.dtype_name, "F32") != 0) {
+            cr_assert_eq(memcmp(gd, wd, gn), 0, "%s", w.name);
+            i64 += strcmp(w.dtype_name, "I64") == 0;
+            continue;
+        }
+        for (size_t e = 0; e < gn / 4; e++) {
+            float gv, wv;
+            memcpy(&gv, (const char *)gd + 4 * e, 4);
+            memcpy(&wv, (const char *)wd + 4 * e, 4);
+            cr_assert(fabs((double)gv - wv) <= atol + rtol * fabs((double)wv),
+                      "%s[%zu]: %g vs %g", w.name, e, (double)gv, (double)wv);
+        }
+    }
+    ax_safetensors_close(a);
+    ax_safetensors_close(b);
+    return i64;
 }

@@ -6,7 +6,7 @@
 
 #include "axon.h"
 
-#define GD_MAX_TENSORS 24
+#define GD_MAX_TENSORS 96
 
 typedef struct gd_tensor {
     char name[32];
@@ -46,5 +46,10 @@ void gd_assert_close(const ax_tensor *got, const gd_case *c, const char *name, d
                      double rtol);
 
 void gd_free(gd_case *c);
+
+/* The safetensors files got (axon's checkpoint) and want (PyTorch's state_dict) hold the same
+ * keys with the same dtypes and shapes, F32 values within atol + rtol |want| and other dtypes
+ * (the I64 counters) bit-identical. Returns the number of I64 tensors. */
+int gd_assert_same_checkpoint(const char *got, const char *want, double atol, double rtol);
 
 #endif

@@ -35,6 +35,17 @@ ax_status ax_graph_rewrap(ax_status st, const char *fn, const char *what) {
     return ax_fail(st, fn, "%s: %s", what, ax_last_error());
 }
 
+ax_status ax_graph_layer_name(const char *fn, const ax_graph *g, const char *me,
+                              char *node_name) {
+    if (g->compiled)
+        return ax_fail(AX_ERR_STATE, fn, "the graph is compiled; nodes are added before");
+    for (int i = 0; i < g->n_nodes; i++)
+        if (strcmp(g->nodes[i]->name, me) == 0)
+            return ax_fail(AX_ERR_INVALID_ARG, fn, "a node is already named '%s'", me);
+    snprintf(node_name, AX_NODE_NAME_MAX, "%s", me);
+    return AX_OK;
+}
+
 const char *ax_graph_label(const ax_graph *g, const char *name, const char *prefix, char *buf,
                            size_t size) {
     if (name)

@@ -154,6 +154,11 @@ ax_status ax_graph_rewrap(ax_status st, const char *fn, const char *what);
 const char *ax_graph_label(const ax_graph *g, const char *name, const char *prefix, char *buf,
                            size_t size);
 
+/* Before a layer creates its parameters: g is not compiled and no node is named me (else the
+ * failure, naming fn); me is copied into node_name (AX_NODE_NAME_MAX chars). */
+ax_status ax_graph_layer_name(const char *fn, const ax_graph *g, const char *me,
+                              char *node_name);
+
 /* A new node of op applied to in[0 .. n_in - 1] with a copy of params (op->params_size
  * bytes; NULL when 0): checks out, g and the inputs (live, of g, of the dtypes op declares;
  * what[k] names input k in messages, "input" for all when what is NULL), infers the outputs' shapes, names the node (name or

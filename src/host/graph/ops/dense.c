@@ -1,7 +1,6 @@
 /* Products: the dense layer (y = x W^T + b, with its parameters) and matmul. */
 #include <math.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "../graph_internal.h"
 
@@ -129,13 +128,8 @@ ax_status ax_graph_dense(ax_graph *g, const char *name, ax_node *x, int64_t out_
     if (out_features < 1)
         return ax_fail(AX_ERR_SHAPE, fn, "node '%s': out_features is %lld, must be >= 1", me,
                        (long long)out_features);
-    if (g->compiled)
-        return ax_fail(AX_ERR_STATE, fn, "the graph is compiled; nodes are added before");
-    for (int i = 0; i < g->n_nodes; i++) /* fail before creating the parameters */
-        if (strcmp(g->nodes[i]->name, me) == 0)
-            return ax_fail(AX_ERR_INVALID_ARG, fn, "a node is already named '%s'", me);
-    char node_name[AX_NODE_NAME_MAX];
-    snprintf(node_name, sizeof node_name, "%s", me);
+    char node_name[AX_NODE_NAME_MAX]; /* fail before creating the parameters */
+    AX_TRY(ax_graph_layer_name(fn, g, me, node_name));
 
     int64_t in_features = x->value->shape[1];
     float bound = 1.0f / sqrtf((float)in_features);

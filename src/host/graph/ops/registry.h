@@ -26,7 +26,13 @@
     X(bce)                                                                                     \
     X(l1)                                                                                      \
     X(l2)                                                                                      \
-    X(sum_product)
+    X(sum_product)                                                                             \
+    X(conv2d)                                                                                  \
+    X(max_pool2d)                                                                              \
+    X(avg_pool2d)                                                                              \
+    X(global_avg_pool)                                                                         \
+    X(batch_norm)                                                                              \
+    X(flatten)
 
 #define AX_GRAPH_OP_DECLARE(op) extern const ax_op_desc ax_op_##op;
 AX_GRAPH_OPS(AX_GRAPH_OP_DECLARE)

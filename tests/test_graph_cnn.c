@@ -248,6 +248,10 @@ Test(graph_cnn, flatten_is_a_view) {
     gd_case *c = gd_load("cnn", "cnn");
     ax_node *pool2;
     AX_ASSERT_OK(ax_graph_find(m.g, "pool2", &pool2));
+    /* right after the compile, before any forward: the view is over pool2's planned storage,
+     * not over the storage pool2 had when the view was built (freed by the memory plan) */
+    cr_assert_eq(ax_tensor_data(ax_graph_value(m.g, m.flat)),
+                 ax_tensor_data(ax_graph_value(m.g, pool2)));
     feed(&m, c, "x2", "labels2"); /* 5 rows */
     AX_ASSERT_OK(ax_graph_forward(m.g));
     ax_tensor *flat = ax_graph_value(m.g, m.flat), *pooled = ax_graph_value(m.g, pool2);

@@ -1,5 +1,6 @@
 /* The graph's memory plan (src/host/graph/compile.c): results are bit-identical with and
  * without reuse, and the planned graph holds fewer bytes. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,5 +163,45 @@ Test(memory, value_reuse_is_set_before_the_compile) {
     AX_ASSERT_FAILS(ax_graph_set_value_reuse(NULL, 0), AX_ERR_INVALID_ARG,
                     "ax_graph_set_value_reuse");
     ax_graph_destroy(m.g);
+    ax_ctx_destroy(ctx);
+}
+
+/* x -> a = 2x -> b = 3a -> c = c/2 -> f = flatten(c) -> mean over the features -> sum: no
+ * backward reads a value here, so with value reuse a dies once b is computed and c can take
+ * its storage. Only c's own view (f) keeps c alive; a later view of another node must not keep
+ * a alive too (that also made planning exponential in the number of views). */
+static size_t chain_bytes(ax_ctx *ctx, int reuse) {
+    ax_graph *g;
+    ax_node *x, *a, *b, *c, *f, *m, *loss;
+    AX_ASSERT_OK(ax_graph_create(ctx, 3, &g));
+    AX_ASSERT_OK(ax_graph_set_value_reuse(g, reuse));
+    AX_ASSERT_OK(ax_graph_input(g, "x", 4, (int64_t[]){4, 2, 3, 5}, &x));
+    AX_ASSERT_OK(ax_graph_scale(g, "a", 2.0f, x, &a));
+    AX_ASSERT_OK(ax_graph_scale(g, "b", 3.0f, a, &b));
+    AX_ASSERT_OK(ax_graph_scale(g, "c", 0.5f, b, &c));
+    AX_ASSERT_OK(ax_graph_flatten(g, "f", c, &f));
+    AX_ASSERT_OK(ax_graph_mean(g, "m", f, 1, &m));
+    AX_ASSERT_OK(ax_graph_sum(g, "loss", m, 0, &loss));
+    AX_ASSERT_OK(ax_graph_compile(g, loss));
+    float xs[120];
+    th_random(xs, 120, 5, -1, 1);
+    AX_ASSERT_OK(ax_graph_feed_f32(g, x, xs, 4));
+    AX_ASSERT_OK(ax_graph_forward(g));
+    float got;
+    AX_ASSERT_OK(ax_graph_loss(g, &got));
+    double want = 0;
+    for (int i = 0; i < 120; i++)
+        want += 3.0 * xs[i] / 30.0; /* 2 * 3 * 0.5 = 3, mean over 30 features, sum over 4 */
+    cr_assert(fabs(got - want) <= 1e-5, "loss %g, expected %g", (double)got, want);
+    size_t bytes = ax_graph_device_bytes(g);
+    ax_graph_destroy(g);
+    return bytes;
+}
+
+Test(memory, a_dead_value_is_reused_before_a_later_view) {
+    ax_ctx *ctx = th_cpu_ctx();
+    size_t kept = chain_bytes(ctx, 0), reused = chain_bytes(ctx, 1);
+    /* at least one [4, 30] value (480 bytes) fewer: c in a's storage */
+    cr_assert(reused + 480 <= kept, "value reuse holds %zu bytes, without %zu", reused, kept);
     ax_ctx_destroy(ctx);
 }

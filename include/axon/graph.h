@@ -2,7 +2,9 @@
  * loader that feeds it is in io.h).
  *
  * A graph is built once from node calls (inputs, parameters, layers, losses), compiled once
- * (backward plan and gradient memory), then run any number of times without allocating:
+ * (backward plan and memory), then run any number of times; after the first run (in which the
+ * context's scratch space grows to the largest an op needs, e.g. conv's im2col chunks or
+ * batch norm's partial sums) a run allocates nothing:
  *
  *     ax_graph_feed_f32(g, x, xb, rows); ax_graph_feed_i32(g, y, yb, rows); // host arrays
  *     ax_graph_zero_grad(g);

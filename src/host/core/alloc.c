@@ -52,6 +52,8 @@ ax_status ax_device_alloc(const char *fn, ax_ctx *ctx, size_t bytes, void **out)
 }
 
 void ax_device_free(ax_ctx *ctx, void *ptr) {
+    if (!ptr) /* nothing was allocated: the count must not drift */
+        return;
     atomic_fetch_sub(&device_live, 1);
     ctx->backend->free(ctx, ptr);
 }

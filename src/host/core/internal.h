@@ -30,8 +30,11 @@ struct ax_ctx {
     uint64_t seed;
     void *scratch;  /* device scratch, grown on demand (ax_ctx_scratch) */
     size_t scratch_bytes;
-    ax_status deferred_status; /* a failure with no caller to report it (a free), returned */
-    char deferred_error[256];  /* with this message by the next ax_ctx_synchronize */
+    /* A failure with no caller to report it (a free, possibly on another thread), returned
+     * with its message by the next ax_ctx_synchronize: 0 none, -1 being recorded, else the
+     * ax_status. Only the thread that moves it from 0 to -1 writes the message. */
+    AX_ATOMIC(int) deferred_status;
+    char deferred_error[256];
 };
 
 struct ax_tensor {

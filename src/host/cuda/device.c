@@ -97,9 +97,10 @@ static void cuda_free(ax_ctx *ctx, void *ptr) {
     if (st == AX_OK)
         st = ax_cuda_status(cudaFreeAsync(ptr, ax_stream(ctx)), "ax_tensor_destroy",
                             "cudaFreeAsync");
-    if (st != AX_OK && ctx->deferred_status == AX_OK) {
-        ctx->deferred_status = st;
+    int none = 0;
+    if (st != AX_OK && atomic_compare_exchange_strong(&ctx->deferred_status, &none, -1)) {
         snprintf(ctx->deferred_error, sizeof ctx->deferred_error, "%s", ax_last_error());
+        atomic_store(&ctx->deferred_status, (int)st);
     }
 }
 
@@ -130,12 +131,13 @@ static ax_status cuda_synchronize(ax_ctx *ctx) {
     AX_TRY(cuda_enter(ctx, "ax_ctx_synchronize"));
     AX_TRY(ax_cuda_status(cudaStreamSynchronize(ax_stream(ctx)), "ax_ctx_synchronize",
                           "work queued on the stream failed"));
-    ax_status deferred = ctx->deferred_status;
-    if (deferred == AX_OK)
+    int deferred = atomic_load(&ctx->deferred_status);
+    if (deferred <= 0) /* none, or one still being recorded: the next call reports it */
         return AX_OK;
-    ctx->deferred_status = AX_OK;
-    return ax_fail(deferred, "ax_ctx_synchronize", "an earlier release failed: %s",
-                   ctx->deferred_error);
+    ax_fail((ax_status)deferred, "ax_ctx_synchronize", "an earlier release failed: %s",
+            ctx->deferred_error);
+    atomic_store(&ctx->deferred_status, 0);
+    return (ax_status)deferred;
 }
 
 const struct ax_backend ax_cuda_backend = {

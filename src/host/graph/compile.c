@@ -112,7 +112,8 @@ static int value_end(const ax_graph *g, const ax_node *node, const char *consume
         const ax_node *c = g->nodes[j];
         if (c->op->flags & AX_OPF_OUTPUT_SLOT)
             continue; /* an output slot reads nothing: its producer writes it */
-        if (c->op->flags & AX_OPF_VIEW) { /* a view reads x's storage as long as it lives */
+        if ((c->op->flags & AX_OPF_VIEW) && c->in[0] == node) {
+            /* a view of this node reads its storage as long as the view lives */
             int view_end = value_end(g, c, consumed);
             end = view_end > end ? view_end : end;
         }
@@ -245,6 +246,12 @@ static ax_status plan_memory(const char *fn, ax_graph *g) {
     }
     qsort(g->planned, (size_t)g->n_planned, sizeof *g->planned, ax_graph_compare_ptr);
     free(s);
+    /* A view was pointed at its input's storage when it was built, and that storage has just
+     * moved into the arena: follow it (in creation order, so a view of a view follows too).
+     * Each forward places the view exactly (a time step's offset). */
+    for (int i = 0; st == AX_OK && i < g->n_nodes; i++)
+        if (g->nodes[i]->op->flags & AX_OPF_VIEW)
+            g->nodes[i]->value->data = g->nodes[i]->in[0]->value->data;
     if (st != AX_OK) {
         free(g->planned);
         g->planned = NULL;

@@ -313,8 +313,8 @@ typedef struct ax_pool2d_desc {
 AX_API ax_pool2d_desc ax_pool2d_desc_default(int kernel_h, int kernel_w);
 
 /* out_shape = [N, C, OH, OW] of a pooling of an input [N, C, H, W] (in_shape), checked:
- * AX_ERR_INVALID_ARG for a bad descriptor or a size that overflows int64, AX_ERR_SHAPE when
- * the kernel is larger than the padded input (an output size below 1). */
+ * AX_ERR_INVALID_ARG for a bad descriptor, AX_ERR_SHAPE when the kernel is larger than the
+ * padded input (an output size below 1) or a size overflows int64 (as conv2d). */
 AX_API ax_status ax_pool2d_output_shape(const ax_pool2d_desc *desc, const int64_t in_shape[4],
                                         int64_t out_shape[4]);
 

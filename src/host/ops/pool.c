@@ -65,7 +65,7 @@ static ax_status axis_size(const char *fn, const char *axis, int64_t in, int k, 
         return ax_fail(AX_ERR_SHAPE, fn, "input size %lld along %s, must be >= 1",
                        (long long)in, axis);
     if (in > INT64_MAX - 2 * (int64_t)p - (int64_t)s)
-        return ax_fail(AX_ERR_INVALID_ARG, fn,
+        return ax_fail(AX_ERR_SHAPE, fn,
                        "input size %lld plus padding along %s overflows int64", (long long)in,
                        axis);
     int64_t extent = (int64_t)d * (k - 1) + 1; /* the dilated kernel, <= 2^62 */
@@ -96,7 +96,7 @@ static ax_status output_shape(const char *fn, const ax_pool2d_desc *desc, int is
     int64_t dims[4] = {in[0], in[1], oh, ow}, n = 1;
     for (int i = 0; i < 4; i++) {
         if (n > INT64_MAX / dims[i])
-            return ax_fail(AX_ERR_INVALID_ARG, fn,
+            return ax_fail(AX_ERR_SHAPE, fn,
                            "output [%lld, %lld, %lld, %lld] has more elements than int64 holds",
                            (long long)dims[0], (long long)dims[1], (long long)dims[2],
                            (long long)dims[3]);

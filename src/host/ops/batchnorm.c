@@ -39,15 +39,6 @@ static ax_status check_eps(const char *fn, float eps) {
 }
 
 /* out is shaped like x (checked by the caller) and aliases none of the vectors. */
-static ax_status check_no_alias_vecs(const char *fn, const ax_tensor *out, const char *out_name,
-                                     const ax_tensor *const *vecs, const char *const *names,
-                                     int count) {
-    for (int k = 0; k < count; k++)
-        if (vecs[k])
-            AX_TRY(ax_check_no_alias(fn, out, out_name, vecs[k], names[k]));
-    return AX_OK;
-}
-
 /* The checks both forwards share: x, y of x's shape, gamma and beta [C] or NULL, eps. */
 static ax_status check_forward(const char *fn, ax_ctx *ctx, const ax_tensor *x,
                               const ax_tensor *gamma, const ax_tensor *beta, float eps,
@@ -101,7 +92,7 @@ ax_status ax_batch_norm_forward_training(ax_ctx *ctx, const ax_tensor *x, const 
     const ax_tensor *vecs[6] = {gamma, beta, running_mean, running_var, save_mean, save_invstd};
     const char *names[6] = {"gamma", "beta", "running_mean", "running_var", "save_mean",
                             "save_invstd"};
-    AX_TRY(check_no_alias_vecs(fn, y, "y", vecs, names, 6));
+    AX_TRY(ax_check_no_alias_any(fn, y, "y", 6, vecs, names));
     /* the written vectors alias neither the inputs nor each other */
     for (int w = 2; w < 6; w++)
         for (int k = 0; k < 6; k++)
@@ -132,7 +123,7 @@ ax_status ax_batch_norm_forward_inference(ax_ctx *ctx, const ax_tensor *x,
     AX_TRY(check_vec(fn, ctx, running_var, "running_var", channels, 0));
     const ax_tensor *vecs[4] = {gamma, beta, running_mean, running_var};
     const char *names[4] = {"gamma", "beta", "running_mean", "running_var"};
-    AX_TRY(check_no_alias_vecs(fn, y, "y", vecs, names, 4));
+    AX_TRY(ax_check_no_alias_any(fn, y, "y", 4, vecs, names));
     AX_TRY(ax_backend_ready(fn, ctx, ctx->backend->batch_norm_forward_inference != NULL));
     return ctx->backend->batch_norm_forward_inference(
         ctx, ax_f32(x), ax_f32(gamma), ax_f32(beta), ax_f32(running_mean), ax_f32(running_var),
@@ -171,7 +162,7 @@ static ax_status backward(const char *fn, ax_ctx *ctx, int training, const ax_te
     for (int w = 0; w < 2; w++) {
         if (!outs[w])
             continue;
-        AX_TRY(check_no_alias_vecs(fn, outs[w], out_names[w], ins, in_names, 5));
+        AX_TRY(ax_check_no_alias_any(fn, outs[w], out_names[w], 5, ins, in_names));
         if (dx)
             AX_TRY(ax_check_no_alias(fn, outs[w], out_names[w], dx, "dx"));
     }

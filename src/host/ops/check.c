@@ -86,6 +86,14 @@ ax_status ax_check_no_alias(const char *fn, const ax_tensor *out, const char *ou
     return AX_OK;
 }
 
+ax_status ax_check_no_alias_any(const char *fn, const ax_tensor *out, const char *out_name,
+                                int count, const ax_tensor *const *ins,
+                                const char *const *in_names) {
+    for (int k = 0; k < count; k++)
+        AX_TRY(ax_check_no_alias(fn, out, out_name, ins[k], in_names[k]));
+    return AX_OK;
+}
+
 ax_status ax_backend_ready(const char *fn, const ax_ctx *ctx, int present) {
     if (!present)
         return ax_fail(AX_ERR_UNSUPPORTED, fn,

@@ -37,6 +37,10 @@ ax_status ax_check_finite(const char *fn, const char *name, float value);
 /* a and b are not the same tensor or storage (for outputs that must not alias inputs). */
 ax_status ax_check_no_alias(const char *fn, const ax_tensor *out, const char *out_name,
                             const ax_tensor *in, const char *in_name);
+/* The same for each of count inputs (NULL ones are skipped). */
+ax_status ax_check_no_alias_any(const char *fn, const ax_tensor *out, const char *out_name,
+                                int count, const ax_tensor *const *ins,
+                                const char *const *in_names);
 
 /* Called right before an op's backend entry: present says the entry is not NULL (else
  * AX_ERR_UNSUPPORTED naming the backend); then ctx's device is made current (backend enter). */

@@ -155,20 +155,13 @@ static ax_status check_bias(const char *fn, ax_ctx *ctx, const ax_tensor *b, con
     return b ? ax_check_numel(fn, b, name, k) : AX_OK;
 }
 
-static ax_status check_no_alias3(const char *fn, const ax_tensor *t, const char *name,
-                                 const ax_tensor *a, const char *a_name, const ax_tensor *b,
-                                 const char *b_name, const ax_tensor *c, const char *c_name) {
-    AX_TRY(ax_check_no_alias(fn, t, name, a, a_name));
-    AX_TRY(ax_check_no_alias(fn, t, name, b, b_name));
-    return ax_check_no_alias(fn, t, name, c, c_name);
-}
-
 ax_status ax_conv2d_forward(ax_ctx *ctx, const ax_conv2d_desc *desc, const ax_tensor *x,
                             const ax_tensor *w, const ax_tensor *b, ax_tensor *y) {
     struct ax_conv2d_geom g;
     AX_TRY(check_conv(__func__, ctx, desc, x, w, y, "y", &g));
     AX_TRY(check_bias(__func__, ctx, b, "b", g.k));
-    AX_TRY(check_no_alias3(__func__, y, "y", x, "x", w, "w", b, "b"));
+    AX_TRY(ax_check_no_alias_any(__func__, y, "y", 3, (const ax_tensor *[]){x, w, b},
+                                 (const char *[]){"x", "w", "b"}));
     const struct ax_backend *be = ctx->backend;
     AX_TRY(ax_backend_ready(__func__, ctx, be->conv2d_forward != NULL));
     return be->conv2d_forward(ctx, &g, ax_f32(x), ax_f32(w), ax_f32(b), ax_f32(y));
@@ -186,9 +179,11 @@ ax_status ax_conv2d_backward(ax_ctx *ctx, const ax_conv2d_desc *desc, const ax_t
         AX_TRY(ax_check_same_shape(__func__, x, "x", dx, "dx"));
     if (dw)
         AX_TRY(ax_check_same_shape(__func__, w, "w", dw, "dw"));
-    AX_TRY(check_no_alias3(__func__, dx, "dx", x, "x", w, "w", dy, "dy"));
-    AX_TRY(check_no_alias3(__func__, dw, "dw", x, "x", w, "w", dy, "dy"));
-    AX_TRY(check_no_alias3(__func__, db, "db", x, "x", w, "w", dy, "dy"));
+    const ax_tensor *ins[] = {x, w, dy};
+    const char *in_names[] = {"x", "w", "dy"};
+    AX_TRY(ax_check_no_alias_any(__func__, dx, "dx", 3, ins, in_names));
+    AX_TRY(ax_check_no_alias_any(__func__, dw, "dw", 3, ins, in_names));
+    AX_TRY(ax_check_no_alias_any(__func__, db, "db", 3, ins, in_names));
     AX_TRY(ax_check_no_alias(__func__, dw, "dw", dx, "dx"));
     AX_TRY(ax_check_no_alias(__func__, db, "db", dx, "dx"));
     AX_TRY(ax_check_no_alias(__func__, db, "db", dw, "dw"));

@@ -26,6 +26,7 @@
 //
 // Aliasing: y may alias x and dx may alias dy; bn_apply reads each element and then writes it
 // from the same thread.
+#include "../host/common/batchnorm_stats.h"
 #include "common.cuh"
 #include "kernels.h"
 
@@ -158,16 +159,8 @@ __global__ void bn_forward_finish(const Pair *partial, Layout layout, const floa
         const double d = t.s0 / m;
         const double mean = (double)x[c * inner] + d;
         const double var = fmax(t.s1 / m - d * d, 0.0);
-        const double invstd = 1.0 / sqrt(var + (double)eps);
-        if (save_mean)
-            save_mean[c] = (float)mean;
-        if (save_invstd)
-            save_invstd[c] = (float)invstd;
-        if (running_mean) {
-            const double f = factor;
-            running_mean[c] = (float)((1.0 - f) * running_mean[c] + f * mean);
-            running_var[c] = (float)((1.0 - f) * running_var[c] + f * var * m / (m - 1.0));
-        }
+        const double invstd = ax_bn_channel_update(c, mean, var, m, eps, factor, running_mean,
+                                                   running_var, save_mean, save_invstd);
         coef.mean[c] = mean;
         coef.q[c] = (float)((gamma ? (double)gamma[c] : 1.0) * invstd);
         coef.r[c] = beta ? beta[c] : 0.0f;

@@ -4,6 +4,7 @@
  * keeps its variance; every per-channel sum accumulates in double. */
 #include <math.h>
 
+#include "../common/batchnorm_stats.h"
 #include "cpu.h"
 
 /* Element (o, c, i) of an [outer, C, inner] array. */
@@ -48,19 +49,12 @@ ax_status ax_cpu_batch_norm_forward_training(ax_ctx *ctx, const float *x, const 
                                              float *running_var, float *save_mean,
                                              float *save_invstd) {
     (void)ctx;
-    const double m = (double)outer * (double)inner, f = factor;
+    const double m = (double)outer * (double)inner;
     for (int64_t c = 0; c < channels; c++) {
         double mean = 0.0, var = 0.0;
         channel_stats(x, outer, channels, inner, c, &mean, &var);
-        const double invstd = 1.0 / sqrt(var + (double)eps);
-        if (save_mean)
-            save_mean[c] = (float)mean;
-        if (save_invstd)
-            save_invstd[c] = (float)invstd;
-        if (running_mean) {
-            running_mean[c] = (float)((1.0 - f) * running_mean[c] + f * mean);
-            running_var[c] = (float)((1.0 - f) * running_var[c] + f * var * m / (m - 1.0));
-        }
+        const double invstd = ax_bn_channel_update(c, mean, var, m, eps, factor, running_mean,
+                                                   running_var, save_mean, save_invstd);
         channel_normalize(x, y, outer, channels, inner, c, mean, invstd, gamma, beta);
     }
     return AX_OK;

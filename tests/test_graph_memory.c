@@ -7,6 +7,7 @@
 
 #include "helpers.h"
 
+#include "host/core/alloc.h"
 #include "host/graph/graph_internal.h"
 
 enum { PLAN_OFF, PLAN_GRADS, PLAN_ALL };
@@ -203,5 +204,49 @@ Test(memory, a_dead_value_is_reused_before_a_later_view) {
     size_t kept = chain_bytes(ctx, 0), reused = chain_bytes(ctx, 1);
     /* at least one [4, 30] value (480 bytes) fewer: c in a's storage */
     cr_assert(reused + 480 <= kept, "value reuse holds %zu bytes, without %zu", reused, kept);
+    ax_ctx_destroy(ctx);
+}
+
+/* The plan allocates a graph's computed bytes once, at compile: building a computed node
+ * allocates no device memory (only parameters and inputs have storage before compile), and
+ * the compile's peak is the arena and the backward's scalar 1, not every value and gradient
+ * first and the arena after. */
+Test(memory, computed_nodes_get_storage_only_from_the_plan) {
+    ax_ctx *ctx = th_cpu_ctx();
+    ax_graph *g;
+    ax_node *x, *y, *h, *logits, *loss;
+    AX_ASSERT_OK(ax_graph_create(ctx, 3, &g));
+    AX_ASSERT_OK(ax_graph_input(g, "x", 2, (int64_t[]){16, 8}, &x));
+    AX_ASSERT_OK(ax_graph_labels(g, "y", 16, &y));
+    long live = ax_device_live();
+    AX_ASSERT_OK(ax_graph_dense(g, "fc1", x, 32, &h)); /* weight and bias (and their grads) */
+    long per_dense = ax_device_live() - live;
+    live = ax_device_live();
+    AX_ASSERT_OK(ax_graph_activation(g, "relu", AX_ACT_RELU, 0.0f, h, &h));
+    AX_ASSERT_OK(ax_graph_scale(g, "s", 2.0f, h, &h));
+    AX_ASSERT_OK(ax_graph_flatten(g, "f", h, &h));
+    cr_assert_eq(ax_device_live(), live, "computed nodes allocated %ld device blocks",
+                 ax_device_live() - live);
+    cr_assert_null(ax_graph_value(g, h), "a computed value before compile has no storage");
+    AX_ASSERT_OK(ax_graph_dense(g, "fc2", h, 4, &logits));
+    cr_assert_eq(ax_device_live() - live, per_dense, "a dense layer allocates its parameters only");
+    AX_ASSERT_OK(ax_graph_cross_entropy(g, "loss", logits, y, &loss));
+    live = ax_device_live();
+    ax_device_live_peak_reset();
+    AX_ASSERT_OK(ax_graph_compile(g, loss));
+    cr_assert_eq(ax_device_live_peak_reset(), live + 2, "compile's peak: the arena and the 1");
+    cr_assert_eq(ax_device_live(), live + 2);
+    cr_assert_not_null(ax_graph_value(g, h));
+    float xs[16 * 8];
+    th_random(xs, 16 * 8, 9, -1, 1);
+    AX_ASSERT_OK(ax_graph_feed_f32(g, x, xs, 16));
+    AX_ASSERT_OK(
+        ax_graph_feed_i32(g, y, (int32_t[16]){0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3}, 16));
+    AX_ASSERT_OK(ax_graph_forward(g));
+    AX_ASSERT_OK(ax_graph_backward(g));
+    float got;
+    AX_ASSERT_OK(ax_graph_loss(g, &got));
+    cr_assert(isfinite(got) && got > 0.5f, "loss %g", (double)got);
+    ax_graph_destroy(g);
     ax_ctx_destroy(ctx);
 }

@@ -305,7 +305,8 @@ AX_API ax_status ax_graph_loss(ax_graph *g, float *out);
 
 /* A node's value tensor (an input's to fill, an output's to read) and its gradient (NULL when
  * it has none: not compiled, not on the loss's path, or an input). Owned by the graph. NULL
- * for a node of another graph. */
+ * for a node of another graph, and for a computed node's value before compile (the memory
+ * plan gives values their storage at compile). */
 AX_API ax_tensor *ax_graph_value(ax_graph *g, const ax_node *node);
 AX_API ax_tensor *ax_graph_grad(ax_graph *g, const ax_node *node);
 /* The node's name ("" for a node of another graph). */

@@ -11,7 +11,7 @@
 /* Allocations left before the injected failure; -1 when none is planned. */
 static atomic_long countdown = -1;
 static atomic_int hit;
-static atomic_long device_live;
+static atomic_long device_live, device_live_peak;
 
 void ax_alloc_fail_nth(long n) {
     atomic_store(&hit, 0);
@@ -46,8 +46,12 @@ ax_status ax_device_alloc(const char *fn, ax_ctx *ctx, size_t bytes, void **out)
         return ax_fail(AX_ERR_OOM, fn, "out of %s memory for %zu bytes (injected)",
                        ctx->backend->name, bytes);
     ax_status st = ctx->backend->alloc(ctx, bytes, out);
-    if (st == AX_OK)
-        atomic_fetch_add(&device_live, 1);
+    if (st == AX_OK) {
+        long live = atomic_fetch_add(&device_live, 1) + 1;
+        long peak = atomic_load(&device_live_peak);
+        while (live > peak && !atomic_compare_exchange_weak(&device_live_peak, &peak, live)) {
+        }
+    }
     return st;
 }
 
@@ -59,3 +63,8 @@ void ax_device_free(ax_ctx *ctx, void *ptr) {
 }
 
 long ax_device_live(void) { return atomic_load(&device_live); }
+
+long ax_device_live_peak_reset(void) {
+    long live = atomic_load(&device_live);
+    return atomic_exchange(&device_live_peak, live);
+}

@@ -25,6 +25,9 @@ ax_status ax_device_alloc(const char *fn, ax_ctx *ctx, size_t bytes, void **out)
 void ax_device_free(ax_ctx *ctx, void *ptr);
 /* Device allocations not yet freed, all contexts together (tests check none leaks). */
 long ax_device_live(void);
+/* The most device allocations live at once since the last call (which it starts again from
+ * the count live now): a test's view of a call's peak. */
+long ax_device_live_peak_reset(void);
 
 /* Test hook, not in the public headers (and not exported from the shared library): make
  * allocation number n (0 is the next one; host and device allocations counted together) fail,

@@ -5,6 +5,7 @@
 #include "../backend.h"
 #include "alloc.h"
 #include "handles.h"
+#include "view.h"
 
 /* Validate a shape and compute its element count without overflow, also of its bytes at
  * elem_size each. */
@@ -34,8 +35,9 @@ static ax_status check_dtype(const char *fn, ax_dtype dtype) {
     return AX_OK;
 }
 
+/* A tensor; with storage of its own when backed, else data NULL until someone points it. */
 static ax_status tensor_new(const char *fn, ax_ctx *ctx, ax_dtype dtype, int ndim,
-                            const int64_t *shape, ax_tensor **out) {
+                            const int64_t *shape, int backed, ax_tensor **out) {
     if (!out)
         return ax_fail(AX_ERR_INVALID_ARG, fn, "out is NULL");
     *out = NULL;
@@ -46,7 +48,8 @@ static ax_status tensor_new(const char *fn, ax_ctx *ctx, ax_dtype dtype, int ndi
     ax_tensor *t = ax_calloc(1, sizeof *t);
     if (!t)
         return ax_fail(AX_ERR_OOM, fn, "out of host memory");
-    ax_status st = ax_device_alloc(fn, ctx, (size_t)numel * ax_dtype_size(dtype), &t->data);
+    ax_status st = backed ? ax_device_alloc(fn, ctx, (size_t)numel * ax_dtype_size(dtype), &t->data)
+                          : AX_OK;
     if (st == AX_OK) {
         st = ax_handle_add(fn, t, AX_HANDLE_TENSOR);
         if (st != AX_OK)
@@ -70,21 +73,42 @@ static ax_status tensor_new(const char *fn, ax_ctx *ctx, ax_dtype dtype, int ndi
 
 ax_status ax_tensor_create(ax_ctx *ctx, ax_dtype dtype, int ndim, const int64_t *shape,
                            ax_tensor **out) {
-    return tensor_new(__func__, ctx, dtype, ndim, shape, out);
+    return tensor_new(__func__, ctx, dtype, ndim, shape, 1, out);
+}
+
+ax_status ax_tensor_create_unbacked(const char *fn, ax_ctx *ctx, ax_dtype dtype, int ndim,
+                                    const int64_t *shape, ax_tensor **out) {
+    return tensor_new(fn, ctx, dtype, ndim, shape, 0, out);
+}
+
+/* Zero t's storage (capacity elements). */
+static ax_status fill_zeros(const char *fn, ax_tensor *t) {
+    ax_ctx *ctx = t->ctx;
+    switch (t->dtype) { /* every dtype's zero is all bits 0, but each fill has its own type */
+    case AX_F32: return ctx->backend->fill_f32(ctx, t->data, t->capacity, 0.0f);
+    case AX_I32: return ctx->backend->fill_i32(ctx, t->data, t->capacity, 0);
+    default:
+        return ax_fail(AX_ERR_UNSUPPORTED, fn, "no fill for %s tensors", ax_dtype_name(t->dtype));
+    }
+}
+
+ax_status ax_tensor_back_zeros(const char *fn, ax_tensor *t) {
+    void *data;
+    AX_TRY(ax_device_alloc(fn, t->ctx, (size_t)t->capacity * ax_dtype_size(t->dtype), &data));
+    ax_tensor_borrow(t, NULL);
+    t->data = data;
+    ax_status st = fill_zeros(fn, t);
+    if (st != AX_OK)
+        ax_tensor_borrow(t, NULL);
+    return st;
 }
 
 ax_status ax_tensor_zeros(ax_ctx *ctx, ax_dtype dtype, int ndim, const int64_t *shape,
                           ax_tensor **out) {
-    AX_TRY(tensor_new(__func__, ctx, dtype, ndim, shape, out));
-    ax_tensor *t = *out;
-    ax_status st;
-    switch (dtype) { /* every dtype's zero is all bits 0, but each fill has its own type */
-    case AX_F32: st = ctx->backend->fill_f32(ctx, t->data, t->numel, 0.0f); break;
-    case AX_I32: st = ctx->backend->fill_i32(ctx, t->data, t->numel, 0); break;
-    default:
-        st = AX_FAIL(AX_ERR_UNSUPPORTED, "no fill for %s tensors", ax_dtype_name(dtype));
-    }
+    AX_TRY(tensor_new(__func__, ctx, dtype, ndim, shape, 1, out));
+    ax_status st = fill_zeros(__func__, *out);
     if (st != AX_OK) {
+        ax_tensor *t = *out;
         ax_tensor_destroy(t);
         *out = NULL;
     }
@@ -98,7 +122,7 @@ ax_status ax_tensor_from_host(ax_ctx *ctx, ax_dtype dtype, int ndim, const int64
             *out = NULL;
         return AX_FAIL(AX_ERR_INVALID_ARG, "data is NULL");
     }
-    AX_TRY(tensor_new(__func__, ctx, dtype, ndim, shape, out));
+    AX_TRY(tensor_new(__func__, ctx, dtype, ndim, shape, 1, out));
     ax_tensor *t = *out;
     ax_status st = ctx->backend->copy_to_device(ctx, t->data, data, ax_tensor_nbytes(t));
     if (st != AX_OK) {

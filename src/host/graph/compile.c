@@ -17,10 +17,11 @@
 #include "../core/view.h"
 #include "../ops/check.h"
 
-/* A zeroed tensor shaped like node's value at the largest batch. */
+/* A tensor shaped like node's value at the largest batch, without storage: the memory plan
+ * gives it its bytes. */
 static ax_status like_value(const char *fn, ax_graph *g, const ax_node *node, ax_tensor **out) {
     const ax_tensor *v = node->value;
-    ax_status st = ax_tensor_zeros(g->ctx, AX_F32, v->ndim, v->shape, out);
+    ax_status st = ax_tensor_create_unbacked(fn, g->ctx, AX_F32, v->ndim, v->shape, out);
     return ax_graph_wrap(st, fn, node);
 }
 
@@ -216,7 +217,20 @@ static size_t place(slot *s, int n) {
     return total;
 }
 
-/* Plan g's activations, gradients and scratch, allocate the arena and point them into it. */
+/* Give every planned tensor its own zeroed storage (the no_reuse test switch); on failure
+ * none keeps any. */
+static ax_status back_each(const char *fn, slot *s, int n) {
+    ax_status st = AX_OK;
+    for (int i = 0; st == AX_OK && i < n; i++)
+        st = ax_tensor_back_zeros(fn, s[i].t);
+    for (int i = 0; st != AX_OK && i < n; i++)
+        ax_tensor_borrow(s[i].t, NULL);
+    return st;
+}
+
+/* Plan g's activations, gradients and scratch, allocate the arena and point them into it.
+ * Until then they have no storage (values and gradients are made without): the bytes of a
+ * graph are allocated once, here. */
 static ax_status plan_memory(const char *fn, ax_graph *g) {
     char *consumed = ax_calloc(g->n_nodes ? (size_t)g->n_nodes : 1, 1);
     if (!consumed)
@@ -232,30 +246,35 @@ static ax_status plan_memory(const char *fn, ax_graph *g) {
     free(consumed);
     if (st != AX_OK)
         return st;
-    size_t total = place(s, n);
-    int64_t words = (int64_t)(total / sizeof(float));
-    g->planned = ax_calloc(n ? (size_t)n : 1, sizeof *g->planned);
-    if (!g->planned)
-        st = ax_fail(AX_ERR_OOM, fn, "out of host memory");
-    if (st == AX_OK && words)
-        st = ax_graph_rewrap(ax_tensor_zeros(g->ctx, AX_F32, 1, &words, &g->arena), fn,
-                             "the memory plan's arena");
-    for (int i = 0; st == AX_OK && words && i < n; i++) {
-        ax_tensor_borrow(s[i].t, (char *)g->arena->data + s[i].at);
-        g->planned[g->n_planned++] = s[i].t;
+    if (g->no_reuse) {
+        st = back_each(fn, s, n);
+    } else {
+        size_t total = place(s, n);
+        int64_t words = (int64_t)(total / sizeof(float));
+        g->planned = ax_calloc(n ? (size_t)n : 1, sizeof *g->planned);
+        if (!g->planned)
+            st = ax_fail(AX_ERR_OOM, fn, "out of host memory");
+        if (st == AX_OK && words)
+            st = ax_graph_rewrap(ax_tensor_zeros(g->ctx, AX_F32, 1, &words, &g->arena), fn,
+                                 "the memory plan's arena");
+        for (int i = 0; st == AX_OK && words && i < n; i++) {
+            ax_tensor_borrow(s[i].t, (char *)g->arena->data + s[i].at);
+            g->planned[g->n_planned++] = s[i].t;
+        }
+        if (st == AX_OK) {
+            qsort(g->planned, (size_t)g->n_planned, sizeof *g->planned, ax_graph_compare_ptr);
+        } else {
+            free(g->planned);
+            g->planned = NULL;
+        }
     }
-    qsort(g->planned, (size_t)g->n_planned, sizeof *g->planned, ax_graph_compare_ptr);
     free(s);
-    /* A view was pointed at its input's storage when it was built, and that storage has just
-     * moved into the arena: follow it (in creation order, so a view of a view follows too).
-     * Each forward places the view exactly (a time step's offset). */
+    /* A view points at its input's storage, which exists from now on (in creation order, so a
+     * view of a view follows too). Each forward places the view exactly (a time step's
+     * offset). */
     for (int i = 0; st == AX_OK && i < g->n_nodes; i++)
         if (g->nodes[i]->op->flags & AX_OPF_VIEW)
             g->nodes[i]->value->data = g->nodes[i]->in[0]->value->data;
-    if (st != AX_OK) {
-        free(g->planned);
-        g->planned = NULL;
-    }
     return st;
 }
 
@@ -286,8 +305,8 @@ ax_status ax_graph_compile(ax_graph *g, ax_node *loss) {
         }
     }
     g->loss = loss;
-    if (st == AX_OK && !g->no_reuse)
-        st = plan_memory(__func__, g); /* last: nothing borrows the arena on failure */
+    if (st == AX_OK)
+        st = plan_memory(__func__, g); /* last: nothing holds storage on failure */
     if (st != AX_OK) { /* leave the graph as it was: not compiled, nothing extra allocated */
         g->loss = NULL;
         ax_tensor_destroy(g->one);

@@ -227,8 +227,12 @@ static ax_status node_new(const char *fn, ax_graph *g, const char *name, const a
         else
             st = ax_fail(AX_ERR_OOM, fn, "out of host memory");
     }
+    /* A source's value is filled before compile; any other gets its bytes from the plan. */
     if (st == AX_OK)
-        st = ax_graph_wrap(ax_tensor_zeros(g->ctx, s->dtype, s->ndim, s->shape, &node->value),
+        st = ax_graph_wrap(op->flags & AX_OPF_SOURCE
+                               ? ax_tensor_zeros(g->ctx, s->dtype, s->ndim, s->shape, &node->value)
+                               : ax_tensor_create_unbacked(fn, g->ctx, s->dtype, s->ndim, s->shape,
+                                                           &node->value),
                            fn, node);
     if (st == AX_OK)
         st = ax_handle_add(fn, node, AX_HANDLE_NODE);
@@ -332,7 +336,7 @@ static int node_of(const ax_graph *g, const ax_node *node) {
 }
 
 ax_tensor *ax_graph_value(ax_graph *g, const ax_node *node) {
-    return node_of(g, node) ? node->value : NULL;
+    return node_of(g, node) && node->value->data ? node->value : NULL;
 }
 
 ax_tensor *ax_graph_grad(ax_graph *g, const ax_node *node) {
@@ -422,7 +426,7 @@ ax_status ax_graph_buffer_find(const ax_graph *g, const char *name, int *index) 
 
 /* t's allocated bytes when it holds storage of its own. */
 static size_t own_bytes(const ax_graph *g, const ax_tensor *t) {
-    if (!t || ax_graph_is_planned(g, t))
+    if (!t || !t->data || ax_graph_is_planned(g, t))
         return 0;
     return (size_t)t->capacity * ax_dtype_size(t->dtype);
 }

@@ -22,11 +22,7 @@
 
 #include "conv_emu.cu.inc" // src/kernels/conv.cu with its launches rewritten
 
-extern "C" ax_status emu_cuda_status(cudaError_t, const char *, const char *) { return AX_OK; }
-extern "C" unsigned emu_cuda_blocks(const ax_ctx *, int64_t n, int threads) {
-    int64_t b = (n + threads - 1) / threads; // a short grid-stride loop: at most 5 blocks
-    return b > 5 ? 5u : b < 1 ? 1u : (unsigned)b;
-}
+#include "emu_glue.h"
 
 extern "C" {
 #include "host/cpu/cpu.h"

@@ -21,6 +21,7 @@
 
 #include "rnn_emu.cu.inc" // src/kernels/rnn.cu with its launches rewritten
 
+#define EMU_MAX_BLOCKS 5
 #include "emu_glue.h"
 
 extern "C" {

@@ -491,6 +491,97 @@ Test(rnn_gradcheck, lstm) { gradcheck_mode(2); }
 Test(rnn_gradcheck, gru) { gradcheck_mode(3); }
 Test(rnn_gradcheck, gru_textbook) { gradcheck_mode(4); }
 
+/* A bidirectional layer as the graph will compose it: the forward direction writes columns
+ * 0..H of y [T, N, 2H], the reverse one H..2H, and the backward of both accumulates one dx
+ * (accumulate_dx). Inputs x, h0 of each direction, W_ih and W_hh of each (no biases: eight
+ * inputs at most); outputs y, then each direction's hT. */
+typedef struct bidir_gc {
+    ax_rnn_mode mode;
+    int64_t T, N, in, H;
+    ax_tensor *reserve[2];
+} bidir_gc;
+
+static ax_status bidir_fwd(const gc_op *op, ax_ctx *ctx, ax_tensor *const *x, ax_tensor *y) {
+    const bidir_gc *p = op->params;
+    int64_t ys[3] = {p->T, p->N, 2 * p->H}, ss[2] = {p->N, p->H};
+    ax_tensor *yt = zeros(ctx, 3, ys), *hT = th_nan_tensor(ctx, 2, ss);
+    float *out = ax_tensor_data(y);
+    const int64_t ny = p->T * p->N * 2 * p->H, nh = p->N * p->H;
+    ax_status st = AX_OK;
+    for (int d = 0; d < 2 && st == AX_OK; d++) {
+        ax_rnn_weights w = {x[3 + 2 * d], x[4 + 2 * d], NULL, NULL};
+        ax_rnn_desc desc = {p->mode, d, d * p->H, 0};
+        st = ax_rnn_forward(ctx, &desc, p->T, x[0], x[1 + d], NULL, &w, yt, hT, NULL,
+                            p->reserve[d]);
+        if (st == AX_OK)
+            st = ax_tensor_to_host(hT, out + ny + d * nh, (size_t)nh * sizeof(float));
+    }
+    if (st == AX_OK)
+        st = ax_tensor_to_host(yt, out, (size_t)ny * sizeof(float));
+    ax_tensor_destroy(yt), ax_tensor_destroy(hT);
+    return st;
+}
+
+static ax_status bidir_bwd(const gc_op *op, ax_ctx *ctx, ax_tensor *const *x, const ax_tensor *y,
+                           const ax_tensor *dy, ax_tensor *const *dx) {
+    (void)y;
+    const bidir_gc *p = op->params;
+    const float *r = ax_tensor_const_data(dy);
+    const int64_t ny = p->T * p->N * 2 * p->H, nh = p->N * p->H;
+    int64_t ys[3] = {p->T, p->N, 2 * p->H}, ss[2] = {p->N, p->H};
+    ax_tensor *dyt = th_tensor(ctx, 3, ys, r);
+    ax_status st = dx[0] ? ax_fill(ctx, dx[0], 0.0f) : AX_OK;
+    for (int d = 0; d < 2 && st == AX_OK; d++) {
+        ax_tensor *dhT = th_tensor(ctx, 2, ss, r + ny + d * nh);
+        ax_tensor *g[2] = {dx[3 + 2 * d], dx[4 + 2 * d]};
+        for (int k = 0; k < 2 && st == AX_OK; k++)
+            if (g[k])
+                st = ax_fill(ctx, g[k], 0.0f);
+        ax_rnn_weights w = {x[3 + 2 * d], x[4 + 2 * d], NULL, NULL};
+        ax_rnn_grads dw = {g[0], g[1], NULL, NULL};
+        ax_rnn_desc desc = {p->mode, d, d * p->H, 1};
+        if (st == AX_OK)
+            st = ax_rnn_backward(ctx, &desc, p->T, x[0], &w, p->reserve[d], dyt, dhT, NULL,
+                                 dx[0], dx[1 + d], NULL, &dw);
+        ax_tensor_destroy(dhT);
+    }
+    ax_tensor_destroy(dyt);
+    return st;
+}
+
+Test(rnn_gradcheck, bidirectional_layer) {
+    ax_ctx *ctx = th_cpu_ctx();
+    const ax_rnn_mode modes[] = {AX_RNN_GRU, AX_RNN_TANH, AX_RNN_GRU_TEXTBOOK};
+    for (int m = 0; m < 3; m++) {
+        bidir_gc p = {modes[m], 5, 2, 3, 4, {NULL, NULL}};
+        const int64_t G = ax_rnn_gate_count(p.mode);
+        int64_t xs[3] = {5, 2, 3}, ss[2] = {2, 4}, wi[2] = {G * 4, 3}, wh[2] = {G * 4, 4};
+        gc_op op;
+        memset(&op, 0, sizeof op);
+        op.name = "bidirectional layer";
+        op.forward = bidir_fwd;
+        op.backward = bidir_bwd;
+        op.params = &p;
+        const uint64_t seed = 700 + 10 * (uint64_t)m;
+        add_in(&op, "x", th_random_tensor(ctx, 3, xs, seed, -1, 1, 0));
+        add_in(&op, "h0 forward", th_random_tensor(ctx, 2, ss, seed + 1, -1, 1, 0));
+        add_in(&op, "h0 reverse", th_random_tensor(ctx, 2, ss, seed + 2, -1, 1, 0));
+        for (int d = 0; d < 2; d++) {
+            add_in(&op, d ? "w_ih reverse" : "w_ih forward",
+                   th_random_tensor(ctx, 2, wi, seed + 3 + (uint64_t)d, -0.5f, 0.5f, 0));
+            add_in(&op, d ? "w_hh reverse" : "w_hh forward",
+                   th_random_tensor(ctx, 2, wh, seed + 5 + (uint64_t)d, -0.5f, 0.5f, 0));
+            p.reserve[d] = reserve_for(ctx, p.mode, 5, 2, 4);
+        }
+        op.y_ndim = 1;
+        op.y_shape[0] = 5 * 2 * 8 + 2 * 8;
+        gc_assert(ctx, &op, 13);
+        gc_op_free(&op);
+        ax_tensor_destroy(p.reserve[0]), ax_tensor_destroy(p.reserve[1]);
+    }
+    ax_ctx_destroy(ctx);
+}
+
 /* Errors planted in the backward (a dropped forget-gate gradient, the cell carry to the
  * previous step dropped, everything 1% too large) fail the check of an LSTM sequence; the
  * unmodified one passes (checked first). */
@@ -968,6 +1059,11 @@ Test(rnn_badinput, shapes_and_sizes) {
 
 Test(rnn_badinput, modes_nulls_and_states) {
     bad_fix f = bad_make();
+    AX_ASSERT_FAILS(ax_rnn_forward(NULL, &f.d, 4, f.x, f.h0, f.c0, &f.w, f.y, f.hT, f.cT, f.res),
+                    AX_ERR_INVALID_ARG, "ax_rnn_forward");
+    AX_ASSERT_FAILS(ax_rnn_cell_backward(NULL, AX_RNN_LSTM, f.x, &f.w, f.res, NULL, NULL, 0, NULL,
+                                         NULL, NULL, NULL),
+                    AX_ERR_INVALID_ARG, "ax_rnn_cell_backward");
     AX_ASSERT_FAILS(ax_rnn_forward(f.ctx, NULL, 4, f.x, f.h0, f.c0, &f.w, f.y, f.hT, f.cT, f.res),
                     AX_ERR_INVALID_ARG, "ax_rnn_forward");
     AX_ASSERT_FAILS(ax_rnn_forward(f.ctx, &f.d, 4, f.x, f.h0, f.c0, NULL, f.y, f.hT, f.cT, f.res),
@@ -1129,6 +1225,20 @@ Test(rnn_gpu, parity_with_cpu) {
                 }
     ax_ctx_destroy(gpu);
     ax_ctx_destroy(cpu);
+}
+
+/* Two runs on the GPU give the same bits (no atomics in the step kernels or the SGEMM). */
+Test(rnn_gpu, deterministic) {
+    ax_ctx *gpu = th_gpu_ctx_or_skip();
+    for (int m = 0; m < MODES; m++) {
+        seq_cfg c = {kModes[m], m % 2, 1, 50, 50, 3, 17, 129, 129, 0};
+        seq_host in = seq_inputs(&c, 5900 + (uint64_t)m);
+        seq_out a = seq_run(gpu, &c, &in), b = seq_run(gpu, &c, &in);
+        seq_compare(&c, &a, &b, 0.0, 0.0, kModeNames[m]);
+        seq_out_free(&a), seq_out_free(&b);
+        seq_host_free(&in);
+    }
+    ax_ctx_destroy(gpu);
 }
 
 /* The PyTorch golden cases on the GPU. */

@@ -149,7 +149,8 @@ static golden_result golden_run(ax_ctx *ctx, const char *name, ax_rnn_mode mode,
             ax_rnn_weights w = {wt[l][d][0], wt[l][d][1], wt[l][d][2], wt[l][d][3]};
             ax_tensor *h0 = golden_state(ctx, c, "h0", l * D + d, N, H);
             ax_tensor *c0 = lstm ? golden_state(ctx, c, "c0", l * D + d, N, H) : NULL;
-            ax_tensor *hT = th_nan_tensor(ctx, 2, ss), *cT = lstm ? th_nan_tensor(ctx, 2, ss) : NULL;
+            ax_tensor *hT = th_nan_tensor(ctx, 2, ss),
+                      *cT = lstm ? th_nan_tensor(ctx, 2, ss) : NULL;
             res[l][d] = reserve_for(ctx, mode, T, N, H);
             ax_rnn_desc desc = {mode, d, d * H, 0};
             AX_ASSERT_OK(ax_rnn_forward(ctx, &desc, T, in[l], h0, c0, &w, in[l + 1], hT, cT,
@@ -178,7 +179,8 @@ static golden_result golden_run(ax_ctx *ctx, const char *name, ax_rnn_mode mode,
             ax_rnn_grads dw = {g[0], g[1], g[2], g[3]};
             ax_tensor *dhT = golden_state(ctx, c, "dhT", l * D + d, N, H);
             ax_tensor *dcT = lstm ? golden_state(ctx, c, "dcT", l * D + d, N, H) : NULL;
-            ax_tensor *dh0 = th_nan_tensor(ctx, 2, ss), *dc0 = lstm ? th_nan_tensor(ctx, 2, ss) : NULL;
+            ax_tensor *dh0 = th_nan_tensor(ctx, 2, ss),
+                      *dc0 = lstm ? th_nan_tensor(ctx, 2, ss) : NULL;
             ax_rnn_desc desc = {mode, d, d * H, 1};
             AX_ASSERT_OK(ax_rnn_backward(ctx, &desc, T, in[l], &w, res[l][d], dy, dhT, dcT, dx,
                                          dh0, dc0, &dw));
@@ -322,7 +324,8 @@ static ax_status gc_rnn_bwd(const gc_op *op, ax_ctx *ctx, ax_tensor *const *x,
     const int64_t ny = gc_seq_numel(p), nh = p->N * p->H;
     int64_t ys[3] = {p->T, p->N, p->Y}, ss[2] = {p->N, p->H};
     ax_tensor *dyt = p->cell ? NULL : th_tensor(ctx, 3, ys, r);
-    ax_tensor *dhT = th_tensor(ctx, 2, ss, r + ny), *dcT = lstm ? th_tensor(ctx, 2, ss, r + ny + nh) : NULL;
+    ax_tensor *dhT = th_tensor(ctx, 2, ss, r + ny),
+              *dcT = lstm ? th_tensor(ctx, 2, ss, r + ny + nh) : NULL;
     ax_rnn_weights w = gc_weights(p, x);
     ax_tensor *g[4] = {dx[p->ix_w], dx[p->ix_w + 1], p->bias ? dx[p->ix_w + 2] : NULL,
                        p->bias ? dx[p->ix_w + 3] : NULL};
@@ -677,7 +680,8 @@ static seq_out seq_run(ax_ctx *ctx, const seq_cfg *c, const seq_host *in) {
     ax_tensor *cT = lstm ? th_nan_tensor(ctx, 2, ss) : NULL, *dx = th_nan_tensor(ctx, 3, xs);
     ax_tensor *dh0 = th_nan_tensor(ctx, 2, ss), *dc0 = lstm ? th_nan_tensor(ctx, 2, ss) : NULL;
     ax_tensor *dwih = zeros(ctx, 2, wis), *dwhh = zeros(ctx, 2, whs);
-    ax_tensor *dbih = c->bias ? zeros(ctx, 1, bs) : NULL, *dbhh = c->bias ? zeros(ctx, 1, bs) : NULL;
+    ax_tensor *dbih = c->bias ? zeros(ctx, 1, bs) : NULL,
+              *dbhh = c->bias ? zeros(ctx, 1, bs) : NULL;
     ax_tensor *res = reserve_for(ctx, c->mode, c->T, c->N, c->H);
     ax_rnn_weights w = {wih, whh, bih, bhh};
     ax_rnn_grads g = {dwih, dwhh, dbih, dbhh};
@@ -701,7 +705,8 @@ static void seq_compare(const seq_cfg *c, const seq_out *got, const seq_out *ref
     char m[160];
     for (int64_t r = 0; r < c->S * c->N; r++) {
         snprintf(m, sizeof m, "%s: y row %lld", what, (long long)r);
-        th_assert_close(got->y + r * c->Y + c->off, ref->y + r * c->Y + c->off, c->H, atol, rtol, m);
+        th_assert_close(got->y + r * c->Y + c->off, ref->y + r * c->Y + c->off, c->H, atol, rtol,
+                        m);
     }
     const struct {
         const char *name;
@@ -778,7 +783,8 @@ Test(rnn_seq, one_step_equals_cell) {
         ax_rnn_weights w = {wih, whh, bih, bhh};
         ax_rnn_grads g = {dwih, dwhh, dbih, dbhh};
         AX_ASSERT_OK(ax_rnn_cell_forward(ctx, mode, x, h, cc, &w, ho, co, res));
-        AX_ASSERT_OK(ax_rnn_cell_backward(ctx, mode, x, &w, res, dh_out, dc_out, 0, dx, dh, dc, &g));
+        AX_ASSERT_OK(
+            ax_rnn_cell_backward(ctx, mode, x, &w, res, dh_out, dc_out, 0, dx, dh, dc, &g));
         seq_out o = {th_to_host(ho), th_to_host(ho), host_or_null(co), th_to_host(dx),
                      th_to_host(dh), host_or_null(dc), th_to_host(dwih), th_to_host(dwhh),
                      th_to_host(dbih), th_to_host(dbhh)};
@@ -842,7 +848,8 @@ Test(rnn_seq, carried_state_and_accumulation) {
         float *once[5], *dh_once = NULL;
         ax_rnn_desc da = {mode, 0, 0, 1};
         for (int rep = 0; rep < 2; rep++) {
-            AX_ASSERT_OK(ax_rnn_backward(ctx, &da, 3, x, &w, res, dy, NULL, NULL, dx, dh0, NULL, &g));
+            AX_ASSERT_OK(
+                ax_rnn_backward(ctx, &da, 3, x, &w, res, dy, NULL, NULL, dx, dh0, NULL, &g));
             if (rep == 0) {
                 for (int k = 0; k < 5; k++)
                     once[k] = th_to_host(gs[k]);
@@ -963,10 +970,13 @@ static bad_fix bad_make(void) {
     ax_ctx *ctx = f.ctx;
     int64_t xs[3] = {4, 2, 3}, ys[3] = {4, 2, 5}, ss[2] = {2, 5}, wis[2] = {20, 3};
     int64_t whs[2] = {20, 5}, bs[1] = {20};
-    f.x = th_random_tensor(ctx, 3, xs, 1, -1, 1, 0), f.h0 = th_random_tensor(ctx, 2, ss, 2, -1, 1, 0);
+    f.x = th_random_tensor(ctx, 3, xs, 1, -1, 1, 0),
+    f.h0 = th_random_tensor(ctx, 2, ss, 2, -1, 1, 0);
     f.c0 = th_random_tensor(ctx, 2, ss, 3, -1, 1, 0);
-    f.wih = th_random_tensor(ctx, 2, wis, 4, -1, 1, 0), f.whh = th_random_tensor(ctx, 2, whs, 5, -1, 1, 0);
-    f.bih = th_random_tensor(ctx, 1, bs, 6, -1, 1, 0), f.bhh = th_random_tensor(ctx, 1, bs, 7, -1, 1, 0);
+    f.wih = th_random_tensor(ctx, 2, wis, 4, -1, 1, 0),
+    f.whh = th_random_tensor(ctx, 2, whs, 5, -1, 1, 0);
+    f.bih = th_random_tensor(ctx, 1, bs, 6, -1, 1, 0),
+    f.bhh = th_random_tensor(ctx, 1, bs, 7, -1, 1, 0);
     f.y = zeros(ctx, 3, ys), f.hT = zeros(ctx, 2, ss), f.cT = zeros(ctx, 2, ss);
     f.res = reserve_for(ctx, AX_RNN_LSTM, 4, 2, 5);
     f.dy = th_random_tensor(ctx, 3, ys, 8, -1, 1, 0), f.dx = zeros(ctx, 3, xs);

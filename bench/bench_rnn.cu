@@ -3,7 +3,8 @@
 // kernel) against cuDNN's RNN API (cudnnRNNForward, cudnnRNNBackwardData_v8,
 // cudnnRNNBackwardWeights_v8; CUDNN_RNN_ALGO_STANDARD, FP32 data and math, CUDNN_FMA_MATH so
 // no TF32) on the same device in the same run; and the CPU reference on the char-level
-// model's layer size.
+// model's layer size. PyTorch's nn.LSTM / nn.GRU at the same sizes: bench/pytorch/rnn_layers.py
+// (a separate table; same method, median of runs after warm-up).
 //
 // GPU cases: LSTM and GRU, H = 512 and 1024, T = 100, batch 64 and batch 1 (latency), 1 layer
 // and 2 layers (ours: two layer calls, the second over the first's y; cuDNN: numLayers = 2).

@@ -149,7 +149,8 @@ static golden_result golden_run(ax_ctx *ctx, const char *name, ax_rnn_mode mode,
             ax_rnn_weights w = {wt[l][d][0], wt[l][d][1], wt[l][d][2], wt[l][d][3]};
             ax_tensor *h0 = golden_state(ctx, c, "h0", l * D + d, N, H);
             ax_tensor *c0 = lstm ? golden_state(ctx, c, "c0", l * D + d, N, H) : NULL;
-            ax_tensor *hT = th_nan_tensor(ctx, 2, ss), *cT = lstm ? th_nan_tensor(ctx, 2, ss) : NULL;
+            ax_tensor *hT = th_nan_tensor(ctx, 2, ss),
+                      *cT = lstm ? th_nan_tensor(ctx, 2, ss) : NULL;
             res[l][d] = reserve_for(ctx, mode, T, N, H);
             ax_rnn_desc desc = {mode, d, d * H, 0};
             AX_ASSERT_OK(ax_rnn_forward(ctx, &desc, T, in[l], h0, c0, &w, in[l + 1], hT, cT,
@@ -178,7 +179,8 @@ static golden_result golden_run(ax_ctx *ctx, const char *name, ax_rnn_mode mode,
             ax_rnn_grads dw = {g[0], g[1], g[2], g[3]};
             ax_tensor *dhT = golden_state(ctx, c, "dhT", l * D + d, N, H);
             ax_tensor *dcT = lstm ? golden_state(ctx, c, "dcT", l * D + d, N, H) : NULL;
-            ax_tensor *dh0 = th_nan_tensor(ctx, 2, ss), *dc0 = lstm ? th_nan_tensor(ctx, 2, ss) : NULL;
+            ax_tensor *dh0 = th_nan_tensor(ctx, 2, ss),
+                      *dc0 = lstm ? th_nan_tensor(ctx, 2, ss) : NULL;
             ax_rnn_desc desc = {mode, d, d * H, 1};
             AX_ASSERT_OK(ax_rnn_backward(ctx, &desc, T, in[l], &w, res[l][d], dy, dhT, dcT, dx,
                                          dh0, dc0, &dw));
@@ -322,7 +324,8 @@ static ax_status gc_rnn_bwd(const gc_op *op, ax_ctx *ctx, ax_tensor *const *x,
     const int64_t ny = gc_seq_numel(p), nh = p->N * p->H;
     int64_t ys[3] = {p->T, p->N, p->Y}, ss[2] = {p->N, p->H};
     ax_tensor *dyt = p->cell ? NULL : th_tensor(ctx, 3, ys, r);
-    ax_tensor *dhT = th_tensor(ctx, 2, ss, r + ny), *dcT = lstm ? th_tensor(ctx, 2, ss, r + ny + nh) : NULL;
+    ax_tensor *dhT = th_tensor(ctx, 2, ss, r + ny),
+              *dcT = lstm ? th_tensor(ctx, 2, ss, r + ny + nh) : NULL;
     ax_rnn_weights w = gc_weights(p, x);
     ax_tensor *g[4] = {dx[p->ix_w], dx[p->ix_w + 1], p->bias ? dx[p->ix_w + 2] : NULL,
                        p->bias ? dx[p->ix_w + 3] : NULL};
@@ -491,6 +494,97 @@ Test(rnn_gradcheck, lstm) { gradcheck_mode(2); }
 Test(rnn_gradcheck, gru) { gradcheck_mode(3); }
 Test(rnn_gradcheck, gru_textbook) { gradcheck_mode(4); }
 
+/* A bidirectional layer as the graph will compose it: the forward direction writes columns
+ * 0..H of y [T, N, 2H], the reverse one H..2H, and the backward of both accumulates one dx
+ * (accumulate_dx). Inputs x, h0 of each direction, W_ih and W_hh of each (no biases: eight
+ * inputs at most); outputs y, then each direction's hT. */
+typedef struct bidir_gc {
+    ax_rnn_mode mode;
+    int64_t T, N, in, H;
+    ax_tensor *reserve[2];
+} bidir_gc;
+
+static ax_status bidir_fwd(const gc_op *op, ax_ctx *ctx, ax_tensor *const *x, ax_tensor *y) {
+    const bidir_gc *p = op->params;
+    int64_t ys[3] = {p->T, p->N, 2 * p->H}, ss[2] = {p->N, p->H};
+    ax_tensor *yt = zeros(ctx, 3, ys), *hT = th_nan_tensor(ctx, 2, ss);
+    float *out = ax_tensor_data(y);
+    const int64_t ny = p->T * p->N * 2 * p->H, nh = p->N * p->H;
+    ax_status st = AX_OK;
+    for (int d = 0; d < 2 && st == AX_OK; d++) {
+        ax_rnn_weights w = {x[3 + 2 * d], x[4 + 2 * d], NULL, NULL};
+        ax_rnn_desc desc = {p->mode, d, d * p->H, 0};
+        st = ax_rnn_forward(ctx, &desc, p->T, x[0], x[1 + d], NULL, &w, yt, hT, NULL,
+                            p->reserve[d]);
+        if (st == AX_OK)
+            st = ax_tensor_to_host(hT, out + ny + d * nh, (size_t)nh * sizeof(float));
+    }
+    if (st == AX_OK)
+        st = ax_tensor_to_host(yt, out, (size_t)ny * sizeof(float));
+    ax_tensor_destroy(yt), ax_tensor_destroy(hT);
+    return st;
+}
+
+static ax_status bidir_bwd(const gc_op *op, ax_ctx *ctx, ax_tensor *const *x, const ax_tensor *y,
+                           const ax_tensor *dy, ax_tensor *const *dx) {
+    (void)y;
+    const bidir_gc *p = op->params;
+    const float *r = ax_tensor_const_data(dy);
+    const int64_t ny = p->T * p->N * 2 * p->H, nh = p->N * p->H;
+    int64_t ys[3] = {p->T, p->N, 2 * p->H}, ss[2] = {p->N, p->H};
+    ax_tensor *dyt = th_tensor(ctx, 3, ys, r);
+    ax_status st = dx[0] ? ax_fill(ctx, dx[0], 0.0f) : AX_OK;
+    for (int d = 0; d < 2 && st == AX_OK; d++) {
+        ax_tensor *dhT = th_tensor(ctx, 2, ss, r + ny + d * nh);
+        ax_tensor *g[2] = {dx[3 + 2 * d], dx[4 + 2 * d]};
+        for (int k = 0; k < 2 && st == AX_OK; k++)
+            if (g[k])
+                st = ax_fill(ctx, g[k], 0.0f);
+        ax_rnn_weights w = {x[3 + 2 * d], x[4 + 2 * d], NULL, NULL};
+        ax_rnn_grads dw = {g[0], g[1], NULL, NULL};
+        ax_rnn_desc desc = {p->mode, d, d * p->H, 1};
+        if (st == AX_OK)
+            st = ax_rnn_backward(ctx, &desc, p->T, x[0], &w, p->reserve[d], dyt, dhT, NULL,
+                                 dx[0], dx[1 + d], NULL, &dw);
+        ax_tensor_destroy(dhT);
+    }
+    ax_tensor_destroy(dyt);
+    return st;
+}
+
+Test(rnn_gradcheck, bidirectional_layer) {
+    ax_ctx *ctx = th_cpu_ctx();
+    const ax_rnn_mode modes[] = {AX_RNN_GRU, AX_RNN_TANH, AX_RNN_GRU_TEXTBOOK};
+    for (int m = 0; m < 3; m++) {
+        bidir_gc p = {modes[m], 5, 2, 3, 4, {NULL, NULL}};
+        const int64_t G = ax_rnn_gate_count(p.mode);
+        int64_t xs[3] = {5, 2, 3}, ss[2] = {2, 4}, wi[2] = {G * 4, 3}, wh[2] = {G * 4, 4};
+        gc_op op;
+        memset(&op, 0, sizeof op);
+        op.name = "bidirectional layer";
+        op.forward = bidir_fwd;
+        op.backward = bidir_bwd;
+        op.params = &p;
+        const uint64_t seed = 700 + 10 * (uint64_t)m;
+        add_in(&op, "x", th_random_tensor(ctx, 3, xs, seed, -1, 1, 0));
+        add_in(&op, "h0 forward", th_random_tensor(ctx, 2, ss, seed + 1, -1, 1, 0));
+        add_in(&op, "h0 reverse", th_random_tensor(ctx, 2, ss, seed + 2, -1, 1, 0));
+        for (int d = 0; d < 2; d++) {
+            add_in(&op, d ? "w_ih reverse" : "w_ih forward",
+                   th_random_tensor(ctx, 2, wi, seed + 3 + (uint64_t)d, -0.5f, 0.5f, 0));
+            add_in(&op, d ? "w_hh reverse" : "w_hh forward",
+                   th_random_tensor(ctx, 2, wh, seed + 5 + (uint64_t)d, -0.5f, 0.5f, 0));
+            p.reserve[d] = reserve_for(ctx, p.mode, 5, 2, 4);
+        }
+        op.y_ndim = 1;
+        op.y_shape[0] = 5 * 2 * 8 + 2 * 8;
+        gc_assert(ctx, &op, 13);
+        gc_op_free(&op);
+        ax_tensor_destroy(p.reserve[0]), ax_tensor_destroy(p.reserve[1]);
+    }
+    ax_ctx_destroy(ctx);
+}
+
 /* Errors planted in the backward (a dropped forget-gate gradient, the cell carry to the
  * previous step dropped, everything 1% too large) fail the check of an LSTM sequence; the
  * unmodified one passes (checked first). */
@@ -586,7 +680,8 @@ static seq_out seq_run(ax_ctx *ctx, const seq_cfg *c, const seq_host *in) {
     ax_tensor *cT = lstm ? th_nan_tensor(ctx, 2, ss) : NULL, *dx = th_nan_tensor(ctx, 3, xs);
     ax_tensor *dh0 = th_nan_tensor(ctx, 2, ss), *dc0 = lstm ? th_nan_tensor(ctx, 2, ss) : NULL;
     ax_tensor *dwih = zeros(ctx, 2, wis), *dwhh = zeros(ctx, 2, whs);
-    ax_tensor *dbih = c->bias ? zeros(ctx, 1, bs) : NULL, *dbhh = c->bias ? zeros(ctx, 1, bs) : NULL;
+    ax_tensor *dbih = c->bias ? zeros(ctx, 1, bs) : NULL,
+              *dbhh = c->bias ? zeros(ctx, 1, bs) : NULL;
     ax_tensor *res = reserve_for(ctx, c->mode, c->T, c->N, c->H);
     ax_rnn_weights w = {wih, whh, bih, bhh};
     ax_rnn_grads g = {dwih, dwhh, dbih, dbhh};
@@ -610,7 +705,8 @@ static void seq_compare(const seq_cfg *c, const seq_out *got, const seq_out *ref
     char m[160];
     for (int64_t r = 0; r < c->S * c->N; r++) {
         snprintf(m, sizeof m, "%s: y row %lld", what, (long long)r);
-        th_assert_close(got->y + r * c->Y + c->off, ref->y + r * c->Y + c->off, c->H, atol, rtol, m);
+        th_assert_close(got->y + r * c->Y + c->off, ref->y + r * c->Y + c->off, c->H, atol, rtol,
+                        m);
     }
     const struct {
         const char *name;
@@ -687,7 +783,8 @@ Test(rnn_seq, one_step_equals_cell) {
         ax_rnn_weights w = {wih, whh, bih, bhh};
         ax_rnn_grads g = {dwih, dwhh, dbih, dbhh};
         AX_ASSERT_OK(ax_rnn_cell_forward(ctx, mode, x, h, cc, &w, ho, co, res));
-        AX_ASSERT_OK(ax_rnn_cell_backward(ctx, mode, x, &w, res, dh_out, dc_out, 0, dx, dh, dc, &g));
+        AX_ASSERT_OK(
+            ax_rnn_cell_backward(ctx, mode, x, &w, res, dh_out, dc_out, 0, dx, dh, dc, &g));
         seq_out o = {th_to_host(ho), th_to_host(ho), host_or_null(co), th_to_host(dx),
                      th_to_host(dh), host_or_null(dc), th_to_host(dwih), th_to_host(dwhh),
                      th_to_host(dbih), th_to_host(dbhh)};
@@ -751,7 +848,8 @@ Test(rnn_seq, carried_state_and_accumulation) {
         float *once[5], *dh_once = NULL;
         ax_rnn_desc da = {mode, 0, 0, 1};
         for (int rep = 0; rep < 2; rep++) {
-            AX_ASSERT_OK(ax_rnn_backward(ctx, &da, 3, x, &w, res, dy, NULL, NULL, dx, dh0, NULL, &g));
+            AX_ASSERT_OK(
+                ax_rnn_backward(ctx, &da, 3, x, &w, res, dy, NULL, NULL, dx, dh0, NULL, &g));
             if (rep == 0) {
                 for (int k = 0; k < 5; k++)
                     once[k] = th_to_host(gs[k]);
@@ -872,10 +970,13 @@ static bad_fix bad_make(void) {
     ax_ctx *ctx = f.ctx;
     int64_t xs[3] = {4, 2, 3}, ys[3] = {4, 2, 5}, ss[2] = {2, 5}, wis[2] = {20, 3};
     int64_t whs[2] = {20, 5}, bs[1] = {20};
-    f.x = th_random_tensor(ctx, 3, xs, 1, -1, 1, 0), f.h0 = th_random_tensor(ctx, 2, ss, 2, -1, 1, 0);
+    f.x = th_random_tensor(ctx, 3, xs, 1, -1, 1, 0),
+    f.h0 = th_random_tensor(ctx, 2, ss, 2, -1, 1, 0);
     f.c0 = th_random_tensor(ctx, 2, ss, 3, -1, 1, 0);
-    f.wih = th_random_tensor(ctx, 2, wis, 4, -1, 1, 0), f.whh = th_random_tensor(ctx, 2, whs, 5, -1, 1, 0);
-    f.bih = th_random_tensor(ctx, 1, bs, 6, -1, 1, 0), f.bhh = th_random_tensor(ctx, 1, bs, 7, -1, 1, 0);
+    f.wih = th_random_tensor(ctx, 2, wis, 4, -1, 1, 0),
+    f.whh = th_random_tensor(ctx, 2, whs, 5, -1, 1, 0);
+    f.bih = th_random_tensor(ctx, 1, bs, 6, -1, 1, 0),
+    f.bhh = th_random_tensor(ctx, 1, bs, 7, -1, 1, 0);
     f.y = zeros(ctx, 3, ys), f.hT = zeros(ctx, 2, ss), f.cT = zeros(ctx, 2, ss);
     f.res = reserve_for(ctx, AX_RNN_LSTM, 4, 2, 5);
     f.dy = th_random_tensor(ctx, 3, ys, 8, -1, 1, 0), f.dx = zeros(ctx, 3, xs);
@@ -968,6 +1069,11 @@ Test(rnn_badinput, shapes_and_sizes) {
 
 Test(rnn_badinput, modes_nulls_and_states) {
     bad_fix f = bad_make();
+    AX_ASSERT_FAILS(ax_rnn_forward(NULL, &f.d, 4, f.x, f.h0, f.c0, &f.w, f.y, f.hT, f.cT, f.res),
+                    AX_ERR_INVALID_ARG, "ax_rnn_forward");
+    AX_ASSERT_FAILS(ax_rnn_cell_backward(NULL, AX_RNN_LSTM, f.x, &f.w, f.res, NULL, NULL, 0, NULL,
+                                         NULL, NULL, NULL),
+                    AX_ERR_INVALID_ARG, "ax_rnn_cell_backward");
     AX_ASSERT_FAILS(ax_rnn_forward(f.ctx, NULL, 4, f.x, f.h0, f.c0, &f.w, f.y, f.hT, f.cT, f.res),
                     AX_ERR_INVALID_ARG, "ax_rnn_forward");
     AX_ASSERT_FAILS(ax_rnn_forward(f.ctx, &f.d, 4, f.x, f.h0, f.c0, NULL, f.y, f.hT, f.cT, f.res),
@@ -1129,6 +1235,20 @@ Test(rnn_gpu, parity_with_cpu) {
                 }
     ax_ctx_destroy(gpu);
     ax_ctx_destroy(cpu);
+}
+
+/* Two runs on the GPU give the same bits (no atomics in the step kernels or the SGEMM). */
+Test(rnn_gpu, deterministic) {
+    ax_ctx *gpu = th_gpu_ctx_or_skip();
+    for (int m = 0; m < MODES; m++) {
+        seq_cfg c = {kModes[m], m % 2, 1, 50, 50, 3, 17, 129, 129, 0};
+        seq_host in = seq_inputs(&c, 5900 + (uint64_t)m);
+        seq_out a = seq_run(gpu, &c, &in), b = seq_run(gpu, &c, &in);
+        seq_compare(&c, &a, &b, 0.0, 0.0, kModeNames[m]);
+        seq_out_free(&a), seq_out_free(&b);
+        seq_host_free(&in);
+    }
+    ax_ctx_destroy(gpu);
 }
 
 /* The PyTorch golden cases on the GPU. */

@@ -115,7 +115,8 @@ int run_case(ax_ctx *ctx, int mode, int64_t rows, int64_t hidden, bool bias, boo
               compare(name, "dgi", side[1].dgi, side[0].dgi) +
               compare(name, "dgh", side[1].dgh, side[0].dgh);
     if (lstm)
-        bad += compare(name, "c", side[1].c, side[0].c) + compare(name, "dc", side[1].dc, side[0].dc);
+        bad +=
+            compare(name, "c", side[1].c, side[0].c) + compare(name, "dc", side[1].dc, side[0].dc);
     // the reference itself: every h written and finite, the columns of y around it untouched
     for (int64_t b = 0; b < rows; b++)
         for (int64_t j = 0; j < ldy; j++) {

@@ -17,8 +17,8 @@
  * (s = sigmoid). The textbook GRU runs in two phases: phase 0 writes r, z and q, phase 1
  * (after the GEMM of q) n and h'. Every other mode has phase 0 only.
  *
- * Saved per row (act, [rows, K H], K = ax_rnn_step_saved): LSTM i, f, g, o; GRU r, z, n, ghn; textbook
- * r, z, n, q; nothing for tanh and ReLU (h' is kept by the op). */
+ * Saved per row (act, [rows, K H], K = ax_rnn_step_saved): LSTM i, f, g, o; GRU r, z, n, ghn;
+ * textbook r, z, n, q; nothing for tanh and ReLU (h' is kept by the op). */
 #ifndef AX_RNN_STEP_H
 #define AX_RNN_STEP_H
 
@@ -84,7 +84,8 @@ AX_RNN_FN float ax_rnn_at(const float *b, int64_t i) { return b ? b[i] : 0.0f; }
 AX_RNN_FN float ax_rnn_preact(const struct ax_rnn_step *s, int64_t b, int64_t j, int k) {
     const int64_t gh = (int64_t)ax_rnn_step_gates(s->mode) * s->hidden;
     const int64_t c = k * s->hidden + j;
-    return (s->gi[b * gh + c] + ax_rnn_at(s->b_ih, c)) + (s->gh[b * gh + c] + ax_rnn_at(s->b_hh, c));
+    return (s->gi[b * gh + c] + ax_rnn_at(s->b_ih, c)) +
+           (s->gh[b * gh + c] + ax_rnn_at(s->b_hh, c));
 }
 
 /* The forward of element (b, j). */

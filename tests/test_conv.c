@@ -769,11 +769,14 @@ static void dnn_free(dnn_case *dc) {
     cudnnDestroy(dc->h);
 }
 
-/* The first algorithm cuDNN's heuristics rank for a pass that runs in FMA math within the
- * workspace (the _v7 queries report support per algorithm). */
+/* The first algorithm cuDNN's heuristics rank for a pass that is supported, is not a tensor-
+ * core one and fits the workspace (the _v7 queries report support per algorithm); it runs with
+ * the descriptor's CUDNN_FMA_MATH. */
 #define DNN_PICK(perf, what)                                                                   \
     for (int i_ = 0; i_ < got; i_++)                                                           \
-        if (perf[i_].status == CUDNN_STATUS_SUCCESS && perf[i_].mathType == CUDNN_FMA_MATH &&  \
+        if (perf[i_].status == CUDNN_STATUS_SUCCESS &&                                         \
+            perf[i_].mathType != CUDNN_TENSOR_OP_MATH &&                                       \
+            perf[i_].mathType != CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION &&                      \
             perf[i_].memory <= kDnnWorkspace)                                                  \
             return perf[i_].algo;                                                              \
     cr_assert_fail("%s: cuDNN offers no FMA algorithm for the %s", cc->name, what)

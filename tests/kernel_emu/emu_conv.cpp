@@ -3,7 +3,7 @@
 // SGEMM path, the depthwise kernels, Winograd F(2x2, 3x3)) on every geometry it takes, and
 // the dispatching entry points, over geometries
 // with stride, asymmetric padding, dilation, groups, depthwise, every tile tail (65 output
-// channels, 33 x 33 pixels), odd Winograd tiles, batch 1 and 1x1 images, and NaN inputs.
+// channels, 33 x 33 pixels), odd Winograd tiles, batch 1 and 1x1 images, NaN and Inf inputs.
 // The 1x1 and Winograd paths call the SGEMM of gemm.cu, emulated too (emu_gemm.cpp); the
 // bias add they call is the CPU reference's (reduce.cu is not emulated here).
 //
@@ -16,8 +16,9 @@
 // the path the dispatch must choose (and AX_CONV_ALGO=generic must force the implicit GEMM).
 // Tolerance: |emu - ref| <= 1e-4 (1 + |ref|), both f32 sums of at most a few thousand products
 // of values in [-1, 1] in different orders; Winograd's measured worst error is printed. Where
-// the reference is NaN the output must be NaN, and (but for Winograd's y, whose whole tile
-// turns NaN) only there.
+// the reference is NaN the output must be NaN and where it is infinite the same infinity, and
+// (but for Winograd's y, where NaN may stand for any value of a tile with a NaN or Inf
+// input) nowhere else NaN.
 // Exit status 0 when every case passes; the first lines of a failure name the case and value.
 #include <sys/mman.h>
 #include <unistd.h>
@@ -55,54 +56,58 @@ struct Case {
     int64_t n, c, h, w, k, r, s, sh, sw, pt, pb, pl, pr, dh, dw, groups;
     bool bias;
     Algo expect; // the forward's path; the backward passes take the same but for Winograd
-    bool nan;    // a NaN in x and one in dy
+    int special; // 0; kNaN: a NaN in x and one in dy; kInf: +Inf in x and -Inf in dy
 };
 
+constexpr int kNaN = 1, kInf = 2;
 constexpr Algo G = Algo::Generic, P = Algo::Pointwise, D = Algo::Depthwise, W = Algo::Winograd;
 
 const Case kCases[] = {
-    {"plain 3x3", 2, 3, 5, 6, 4, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1, true, G, false},
-    {"stride 2x3, asym pad", 2, 2, 7, 8, 3, 3, 2, 2, 3, 2, 0, 1, 3, 1, 1, 1, true, G, false},
-    {"dilation 2x3", 1, 3, 9, 10, 2, 3, 3, 1, 1, 1, 1, 1, 1, 2, 3, 1, false, G, false},
-    {"groups 2, stride 2", 3, 4, 6, 7, 6, 2, 3, 2, 2, 1, 1, 0, 0, 1, 1, 2, true, G, false},
-    {"depthwise 5", 2, 5, 6, 5, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 5, true, D, false},
-    {"depthwise 5, NaN inputs", 2, 5, 6, 5, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 5, true, D, true},
-    {"depthwise x2", 1, 3, 7, 9, 6, 3, 2, 2, 1, 0, 1, 2, 0, 1, 2, 3, true, G, false},
+    {"plain 3x3", 2, 3, 5, 6, 4, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1, true, G, 0},
+    {"stride 2x3, asym pad", 2, 2, 7, 8, 3, 3, 2, 2, 3, 2, 0, 1, 3, 1, 1, 1, true, G, 0},
+    {"dilation 2x3", 1, 3, 9, 10, 2, 3, 3, 1, 1, 1, 1, 1, 1, 2, 3, 1, false, G, 0},
+    {"groups 2, stride 2", 3, 4, 6, 7, 6, 2, 3, 2, 2, 1, 1, 0, 0, 1, 1, 2, true, G, 0},
+    {"depthwise 5", 2, 5, 6, 5, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 5, true, D, 0},
+    {"depthwise 5, NaN inputs", 2, 5, 6, 5, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 5, true, D, kNaN},
+    {"depthwise 5, Inf inputs", 2, 5, 6, 5, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 5, true, D, kInf},
+    {"depthwise x2", 1, 3, 7, 9, 6, 3, 2, 2, 1, 0, 1, 2, 0, 1, 2, 3, true, G, 0},
     {"stride > kernel, groups 3", 2, 6, 11, 9, 3, 2, 2, 3, 2, 2, 1, 1, 2, 2, 2, 3, true, G,
-     false},
-    {"tails 65 out, 33x33", 1, 7, 33, 33, 65, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, G, false},
-    {"1x1 70->33", 2, 70, 5, 7, 33, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, true, P, false},
-    {"1x1 70->33, NaN inputs", 2, 70, 5, 7, 33, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, true, P, true},
-    {"split backward-filter", 4, 3, 30, 30, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, false, G, false},
-    {"batch 1, 1x1 image", 1, 3, 1, 1, 5, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, true, P, false},
+     0},
+    {"tails 65 out, 33x33", 1, 7, 33, 33, 65, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, G, 0},
+    {"1x1 70->33", 2, 70, 5, 7, 33, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, true, P, 0},
+    {"1x1 70->33, NaN inputs", 2, 70, 5, 7, 33, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, true, P, kNaN},
+    {"1x1 70->33, Inf inputs", 2, 70, 5, 7, 33, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, true, P, kInf},
+    {"split backward-filter", 4, 3, 30, 30, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, false, G, 0},
+    {"batch 1, 1x1 image", 1, 3, 1, 1, 5, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, true, P, 0},
     // Winograd: odd output sizes (partial tiles), asymmetric padding, image chunks
-    {"winograd 16->17, 9x11", 2, 16, 9, 11, 17, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, W, false},
+    {"winograd 16->17, 9x11", 2, 16, 9, 11, 17, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, W, 0},
     {"winograd asym pad, 2 chunks", 5, 16, 8, 7, 16, 3, 3, 1, 1, 0, 2, 1, 0, 1, 1, 1, false, W,
-     false},
-    {"winograd 64->64", 1, 64, 6, 6, 64, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1, true, W, false},
-    {"winograd 1x1 output", 1, 16, 3, 3, 16, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1, true, W, false},
-    {"winograd, NaN inputs", 2, 16, 7, 8, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, W, true},
+     0},
+    {"winograd 64->64", 1, 64, 6, 6, 64, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1, true, W, 0},
+    {"winograd 1x1 output", 1, 16, 3, 3, 16, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1, true, W, 0},
+    {"winograd, NaN inputs", 2, 16, 7, 8, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, W, kNaN},
+    {"winograd, Inf inputs", 2, 16, 7, 8, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, W, kInf},
     // 3x3 forwards Winograd must leave to the implicit GEMM
-    {"3x3 stride 2, 16 ch", 2, 16, 9, 9, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, true, G, false},
-    {"3x3 dilated, 16 ch", 1, 16, 9, 9, 16, 3, 3, 1, 1, 1, 1, 1, 1, 2, 1, 1, true, G, false},
-    {"3x3 groups 2, 32 ch", 1, 32, 6, 6, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2, true, G, false},
-    {"3x3 15 in, 16 out", 1, 15, 6, 6, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, G, false},
-    {"3x3 16 in, 15 out", 1, 16, 6, 6, 15, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, G, false},
+    {"3x3 stride 2, 16 ch", 2, 16, 9, 9, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, true, G, 0},
+    {"3x3 dilated, 16 ch", 1, 16, 9, 9, 16, 3, 3, 1, 1, 1, 1, 1, 1, 2, 1, 1, true, G, 0},
+    {"3x3 groups 2, 32 ch", 1, 32, 6, 6, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2, true, G, 0},
+    {"3x3 15 in, 16 out", 1, 15, 6, 6, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, G, 0},
+    {"3x3 16 in, 15 out", 1, 16, 6, 6, 15, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, G, 0},
     // 1x1: batched over chunks of images (2000 floats of partials: 15 images of 8 x 16)
-    {"1x1 batch 37, 3 chunks", 37, 16, 3, 5, 8, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, true, P, false},
+    {"1x1 batch 37, 3 chunks", 37, 16, 3, 5, 8, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, true, P, 0},
     {"1x1 batch 16, last chunk 1", 16, 16, 2, 3, 8, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, false, P,
-     false},
-    {"1x1 dilated", 2, 5, 4, 3, 6, 1, 1, 1, 1, 0, 0, 0, 0, 3, 2, 1, true, P, false},
+     0},
+    {"1x1 dilated", 2, 5, 4, 3, 6, 1, 1, 1, 1, 0, 0, 0, 0, 3, 2, 1, true, P, 0},
     // 1x1 geometries the SGEMM path must leave
-    {"1x1 groups 2", 2, 8, 4, 5, 6, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 2, true, G, false},
-    {"1x1 padded bottom", 2, 4, 4, 5, 3, 1, 1, 1, 1, 0, 1, 0, 0, 1, 1, 1, true, G, false},
-    {"1x1 padded left", 2, 4, 4, 5, 3, 1, 1, 1, 1, 0, 0, 1, 0, 1, 1, 1, true, G, false},
-    {"1x1 stride 2", 2, 4, 5, 5, 3, 1, 1, 2, 1, 0, 0, 0, 0, 1, 1, 1, true, G, false},
+    {"1x1 groups 2", 2, 8, 4, 5, 6, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 2, true, G, 0},
+    {"1x1 padded bottom", 2, 4, 4, 5, 3, 1, 1, 1, 1, 0, 1, 0, 0, 1, 1, 1, true, G, 0},
+    {"1x1 padded left", 2, 4, 4, 5, 3, 1, 1, 1, 1, 0, 0, 1, 0, 1, 1, 1, true, G, 0},
+    {"1x1 stride 2", 2, 4, 5, 5, 3, 1, 1, 2, 1, 0, 0, 0, 0, 1, 1, 1, true, G, 0},
     // depthwise: split backward-filter, 25 taps (4 register chunks), one channel
-    {"depthwise split wgrad", 3, 4, 33, 35, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 4, false, D, false},
+    {"depthwise split wgrad", 3, 4, 33, 35, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 4, false, D, 0},
     {"depthwise 5x5 stride, dil", 2, 3, 13, 12, 3, 5, 5, 2, 1, 2, 1, 0, 3, 1, 2, 3, true, D,
-     false},
-    {"1 channel, 1x1 image", 1, 1, 1, 1, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, D, false},
+     0},
+    {"1 channel, 1x1 image", 1, 1, 1, 1, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, D, 0},
 };
 
 const char *algo_name(Algo a) {
@@ -151,18 +156,21 @@ float uniform() { // in [-1, 1)
     return (float)((double)(g_state >> 11) * 0x1p-53 * 2.0 - 1.0);
 }
 
-// |got - ref| <= 1e-4 (1 + |ref|); NaN exactly where ref is NaN (extra NaN allowed where
-// extra_nan). Returns the failures (0 or 1) and raises *worst to the largest relative error.
+// |got - ref| <= 1e-4 (1 + |ref|); NaN exactly where ref is NaN and the same infinity where
+// ref is infinite (NaN allowed for any value where extra_nan). Returns the failures (0 or 1)
+// and raises *worst to the largest relative error.
 int compare(const char *name, const char *what, const GuardedBuf &got, const GuardedBuf &ref,
             bool extra_nan, double *worst) {
     for (size_t i = 0; i < got.size(); i++) {
         const double g = got[i], r = ref[i], err = std::fabs(g - r) / (1.0 + std::fabs(r));
-        const bool ok = std::isnan(r) ? std::isnan(g) : err <= 1e-4 || (extra_nan && std::isnan(g));
+        const bool ok = std::isnan(r)   ? std::isnan(g)
+                        : std::isinf(r) ? g == r || (extra_nan && std::isnan(g))
+                                        : err <= 1e-4 || (extra_nan && std::isnan(g));
         if (!ok) {
             printf("FAIL %s: %s[%zu] = %.9g, reference %.9g\n", name, what, i, got[i], ref[i]);
             return 1;
         }
-        if (!std::isnan(r) && !std::isnan(g) && err > *worst)
+        if (std::isfinite(r) && std::isfinite(g) && err > *worst)
             *worst = err;
     }
     return 0;
@@ -272,8 +280,10 @@ int run_case(ax_ctx *ctx, const Case &cc) {
     for (const GuardedBuf *v : {&t.x, &t.w, &t.b, &t.dy})
         for (size_t i = 0; i < v->size(); i++)
             (*v)[i] = uniform();
-    if (cc.nan)
+    if (cc.special == kNaN)
         t.x[nx / 3] = NAN, t.dy[ny / 2] = NAN;
+    if (cc.special == kInf)
+        t.x[nx / 3] = INFINITY, t.dy[ny / 2] = -INFINITY;
     const float *bp = cc.bias ? t.b.data() : nullptr;
     const size_t sizes[3] = {ny, nx, nw};
     const char *what[3] = {"y", "dx", "dw"};

@@ -51,7 +51,7 @@ constexpr int64_t kMaxGridYZ = 65535;
 #define AX_CONV_WINOGRAD_SCRATCH ((int64_t)1 << 26)
 #endif
 constexpr int64_t kMaxPartials = AX_CONV_MAX_PARTIALS;         // 64 MiB
-constexpr int64_t kWinogradScratch = AX_CONV_WINOGRAD_SCRATCH; // 256 MiB (at least one image)
+constexpr int64_t kWinogradScratch = AX_CONV_WINOGRAD_SCRATCH; // 256 MiB
 
 // The geometry as the device reads it (a copy of ax_conv2d_geom).
 struct Geom {
@@ -677,18 +677,25 @@ ax_status depthwise_backward_filter(ax_ctx *ctx, const ax_conv2d_geom *g, const 
 //   4. output transform   y tile of (k, t) = A^T M[.][k][t] A (+ b[k]); pixels past OH, OW
 //                         are not written
 // U, V and M live in scratch; the images go in chunks so that it stays within
-// kWinogradScratch floats (one image at least). Rounding: the transforms only add, subtract and halve (every
-// entry is 0, +-1/2 or +-1), so y differs from a direct sum by a few ulp of the magnitudes
-// summed. emu_conv measures it against the CPU reference (inputs in [-1, 1]; it prints
-// max |err| / (1 + |ref|): about 2e-6 with C = 16 and 6e-6 with C = 64, where the implicit
-// GEMM gives 1.5e-6 and 5e-6) and checks it within 1e-4 (1 + |ref|); a wrong matrix entry
-// gives errors of order 0.1 to 1. A NaN in x makes the whole 2x2 tile of each window it
-// meets NaN, and an Inf may give NaN instead of +-Inf (Inf - Inf in the output transform),
-// as in any Winograd convolution.
+// kWinogradScratch floats (a layer whose single image would not fit is left to the implicit
+// GEMM). Rounding: the transforms only add, subtract and halve (every entry is 0, +-1/2 or
+// +-1), so y differs from a direct sum by a few ulp of the magnitudes summed. emu_conv
+// measures it against the CPU reference (inputs in [-1, 1]; it prints max |err| / (1 + |ref|):
+// 2e-6 to 2.5e-6 with C = 16 and 9e-6 with C = 64, where the implicit GEMM gives 1.3e-6 to
+// 2.5e-6 and 7e-6) and checks it within 1e-4 (1 + |ref|); a wrong matrix entry gives errors
+// of order 0.1 to 1. A NaN in x makes the whole 2x2 tile of each window it meets NaN, and an
+// Inf may give NaN instead of +-Inf (Inf - Inf in the output transform), as in any Winograd
+// convolution.
+
+// Winograd's scratch for `images` images: 16 (K C + (C + K) T) floats, T their tiles
+int64_t winograd_floats(const ax_conv2d_geom *g, int64_t images) {
+    const int64_t tiles = images * ((g->oh + 1) / 2) * ((g->ow + 1) / 2);
+    return 16 * (g->k * g->c + (g->c + g->k) * tiles);
+}
 
 bool winograd_fits(const ax_conv2d_geom *g) {
     return g->r == 3 && g->s == 3 && g->stride_h == 1 && g->stride_w == 1 && g->dil_h == 1 &&
-           g->dil_w == 1 && g->groups == 1;
+           g->dil_w == 1 && g->groups == 1 && winograd_floats(g, 1) <= kWinogradScratch;
 }
 
 // one thread per (k, c): w[k, c] (3x3) -> U[pos][k][c]
@@ -785,7 +792,7 @@ __global__ void __launch_bounds__(kThreads)
 ax_status winograd_forward(ax_ctx *ctx, const ax_conv2d_geom *g, const float *x,
                            const float *w, const float *b, float *y, const char *fn) {
     const int64_t per_img = ((g->oh + 1) / 2) * ((g->ow + 1) / 2), kc = g->k * g->c;
-    // images per chunk: 16 (K C + (C + K) T) floats of scratch, at most kWinogradScratch
+    // images per chunk: as many as kWinogradScratch holds (one at least: winograd_fits)
     int64_t chunk = (kWinogradScratch / 16 - kc) / ((g->c + g->k) * per_img);
     if (chunk > g->n)
         chunk = g->n;
@@ -793,8 +800,7 @@ ax_status winograd_forward(ax_ctx *ctx, const ax_conv2d_geom *g, const float *x,
         chunk = 1;
     const int64_t tmax = chunk * per_img;
     float *u = nullptr;
-    AX_TRY(ax_ctx_scratch(ctx, (size_t)(16 * (kc + (g->c + g->k) * tmax)) * sizeof(float),
-                          (void **)&u));
+    AX_TRY(ax_ctx_scratch(ctx, (size_t)winograd_floats(g, chunk) * sizeof(float), (void **)&u));
     float *v = u + 16 * kc, *m = v + 16 * g->c * tmax;
     const Geom gg = to_geom(g);
     cudaStream_t st = ax_stream(ctx);

@@ -9,7 +9,8 @@
 //
 // The context claims 132 SMs, as an H100/H200, so the split counts are what such a GPU would
 // use; the scratch bounds are made small (below) so that these small geometries reach the
-// chunked loops (images in several batched calls, Winograd in several image chunks).
+// chunked loops (images in several batched calls, Winograd in several image chunks) and a
+// Winograd layer whose one image exceeds the scratch is left to the implicit GEMM.
 // Every tensor ends where an inaccessible page begins (GuardedBuf), so a read or write past
 // its end (beyond the < 4 floats of NaN slack that keep it 16-byte aligned) crashes the test.
 // Outputs start NaN; each path runs twice and must give the same bits. Each case also names
@@ -32,7 +33,7 @@
 #include "emu_names.h"
 
 #define AX_CONV_MAX_PARTIALS ((int64_t)2000)
-#define AX_CONV_WINOGRAD_SCRATCH ((int64_t)32768)
+#define AX_CONV_WINOGRAD_SCRATCH ((int64_t)131072)
 #include "conv_emu.cu.inc" // src/kernels/conv.cu with its launches rewritten
 
 extern "C" {
@@ -81,8 +82,9 @@ const Case kCases[] = {
     {"batch 1, 1x1 image", 1, 3, 1, 1, 5, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, true, P, 0},
     // Winograd: odd output sizes (partial tiles), asymmetric padding, image chunks
     {"winograd 16->17, 9x11", 2, 16, 9, 11, 17, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, W, 0},
-    {"winograd asym pad, 2 chunks", 5, 16, 8, 7, 16, 3, 3, 1, 1, 0, 2, 1, 0, 1, 1, 1, false, W,
+    {"winograd asym pad, 3 chunks", 5, 16, 20, 19, 16, 3, 3, 1, 1, 0, 2, 1, 0, 1, 1, 1, false, W,
      0},
+    {"winograd past its scratch", 1, 16, 32, 32, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, G, 0},
     {"winograd 64->64", 1, 64, 6, 6, 64, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1, true, W, 0},
     {"winograd 1x1 output", 1, 16, 3, 3, 16, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1, true, W, 0},
     {"winograd, NaN inputs", 2, 16, 7, 8, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, W, kNaN},

@@ -2,11 +2,20 @@
  * loop written here (random geometries, a multi-chunk case), gradient checks, PyTorch golden
  * cases (tests/golden/gen_conv.py), bad input, and GPU parity with the reference (skipped where
  * no GPU works). */
+#define _POSIX_C_SOURCE 200809L /* setenv, unsetenv */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#ifdef AXON_TEST_CUDNN
+#include <cuda_runtime_api.h>
+#include <cudnn.h>
+
+#include "dnn_check.h"
+#include "host/cuda/cuda_internal.h" /* ax_stream: cuDNN runs on the context's stream */
+#endif
 
 #include "golden.h"
 #include "gradcheck.h"
@@ -555,72 +564,92 @@ Test(conv_badinput, forward_and_backward) {
 
 /* ---------------------------------------------------------------- GPU parity */
 
+/* The five outputs of a case on one context: y, dx, dw, db, and dw of a second run (every
+ * output NaN-filled first). */
+static void conv_outputs(ax_ctx *ctx, const conv_case *cc, const conv_io *io, float *out[5]) {
+    const int64_t *xs = io->xs, *ws = io->ws, *bs = io->bs, *ys = io->ys;
+    ax_tensor *x = th_tensor(ctx, 4, xs, io->hx), *w = th_tensor(ctx, 4, ws, io->hw);
+    ax_tensor *b = cc->bias ? th_tensor(ctx, 1, bs, io->hb) : NULL;
+    ax_tensor *dy = th_tensor(ctx, 4, ys, io->hdy), *y = th_nan_tensor(ctx, 4, ys);
+    ax_tensor *dx = th_nan_tensor(ctx, 4, xs), *dw = th_nan_tensor(ctx, 4, ws);
+    ax_tensor *dw2 = th_nan_tensor(ctx, 4, ws), *db = th_nan_tensor(ctx, 1, bs);
+    AX_ASSERT_OK(ax_conv2d_forward(ctx, &cc->d, x, w, b, y));
+    AX_ASSERT_OK(ax_conv2d_backward(ctx, &cc->d, x, w, dy, dx, dw, db));
+    AX_ASSERT_OK(ax_conv2d_backward(ctx, &cc->d, x, w, dy, NULL, dw2, NULL));
+    AX_ASSERT_OK(ax_ctx_synchronize(ctx));
+    out[0] = th_to_host(y);
+    out[1] = th_to_host(dx);
+    out[2] = th_to_host(dw);
+    out[3] = th_to_host(db);
+    out[4] = th_to_host(dw2);
+    ax_tensor *all[] = {x, w, b, dy, y, dx, dw, dw2, db};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        ax_tensor_destroy(all[i]);
+}
+
+/* |got - ref| <= atol + rtol |ref| for y, dx, dw (and db when got_db), with rtol 1e-4 and
+ * atol 2e-6 sqrt(terms) + 1e-6 (terms: the longest sum of the pass; inputs in [-1, 1]), a few
+ * times the expected rounding difference of f32 sums in different orders (Winograd's
+ * transforms included: emu_conv measures them) and far below any indexing error. */
+static void assert_conv_close(const conv_case *cc, const int64_t *ys, float *const got[4],
+                              float *const ref[4], const char *who) {
+    const int64_t cg = cc->c / cc->d.groups, kg = cc->k / cc->d.groups;
+    const double terms[4] = {(double)(cg * cc->r * cc->s), (double)(kg * cc->r * cc->s),
+                             (double)(ys[0] * ys[2] * ys[3]), (double)(ys[0] * ys[2] * ys[3])};
+    const int64_t n[4] = {th_numel(4, ys), cc->n * cc->c * cc->h * cc->w,
+                          cc->k * cg * cc->r * cc->s, cc->k};
+    const char *names[4] = {"y", "dx", "dw", "db"};
+    for (int i = 0; i < 4; i++) {
+        if (!got[i] || !ref[i])
+            continue;
+        char what[200];
+        snprintf(what, sizeof what, "%s: %s: %s", cc->name, who, names[i]);
+        th_assert_close(got[i], ref[i], n[i], 2e-6 * sqrt(terms[i]) + 1e-6, 1e-4, what);
+    }
+}
+
 /* The CUDA kernels against the CPU reference on the same fresh random inputs, every output
- * NaN-filled first. Both sum f32 products in different orders: |gpu - cpu| <= atol + rtol |cpu|
- * with rtol 1e-4 and atol 2e-6 sqrt(terms) (terms: the longest sum of the pass; inputs in
- * [-1, 1]), a few times the expected rounding difference and far below any indexing error.
- * dw is computed twice and must be bit-identical (deterministic backward-filter). */
+ * NaN-filled first: as dispatched (the specialised path the geometry takes, if any) and with
+ * AX_CONV_ALGO=generic (the implicit GEMM). dw is computed twice and must be bit-identical
+ * (deterministic backward-filter). */
 static void gpu_parity(ax_ctx *gpu, ax_ctx *cpu, const conv_case *cc, uint64_t seed) {
     conv_io io = io_make(cc, seed);
-    const int64_t *xs = io.xs, *ws = io.ws, *bs = io.bs, *ys = io.ys;
-    const int64_t nx = io.nx, nw = io.nw, ny = io.ny;
-    const float *hx = io.hx, *hw = io.hw, *hb = io.hb, *hdy = io.hdy;
-    ax_ctx *ctxs[2] = {cpu, gpu};
-    float *out[2][5];
-    for (int d = 0; d < 2; d++) {
-        ax_ctx *ctx = ctxs[d];
-        ax_tensor *x = th_tensor(ctx, 4, xs, hx), *w = th_tensor(ctx, 4, ws, hw);
-        ax_tensor *b = cc->bias ? th_tensor(ctx, 1, bs, hb) : NULL;
-        ax_tensor *dy = th_tensor(ctx, 4, ys, hdy), *y = th_nan_tensor(ctx, 4, ys);
-        ax_tensor *dx = th_nan_tensor(ctx, 4, xs), *dw = th_nan_tensor(ctx, 4, ws);
-        ax_tensor *dw2 = th_nan_tensor(ctx, 4, ws), *db = th_nan_tensor(ctx, 1, bs);
-        AX_ASSERT_OK(ax_conv2d_forward(ctx, &cc->d, x, w, b, y));
-        AX_ASSERT_OK(ax_conv2d_backward(ctx, &cc->d, x, w, dy, dx, dw, db));
-        AX_ASSERT_OK(ax_conv2d_backward(ctx, &cc->d, x, w, dy, NULL, dw2, NULL));
-        AX_ASSERT_OK(ax_ctx_synchronize(ctx));
-        out[d][0] = th_to_host(y);
-        out[d][1] = th_to_host(dx);
-        out[d][2] = th_to_host(dw);
-        out[d][3] = th_to_host(db);
-        out[d][4] = th_to_host(dw2);
-        ax_tensor *all[] = {x, w, b, dy, y, dx, dw, dw2, db};
-        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-            ax_tensor_destroy(all[i]);
-    }
-    const int64_t cg = cc->c / cc->d.groups, kg = cc->k / cc->d.groups;
-    const double terms_y = (double)(cg * cc->r * cc->s), terms_dx = (double)(kg * cc->r * cc->s);
-    const double terms_dw = (double)(ys[0] * ys[2] * ys[3]);
-    char what[160];
-    snprintf(what, sizeof what, "%s: y", cc->name);
-    th_assert_close(out[1][0], out[0][0], ny, 2e-6 * sqrt(terms_y) + 1e-6, 1e-4, what);
-    snprintf(what, sizeof what, "%s: dx", cc->name);
-    th_assert_close(out[1][1], out[0][1], nx, 2e-6 * sqrt(terms_dx) + 1e-6, 1e-4, what);
-    snprintf(what, sizeof what, "%s: dw", cc->name);
-    th_assert_close(out[1][2], out[0][2], nw, 2e-6 * sqrt(terms_dw) + 1e-6, 1e-4, what);
-    snprintf(what, sizeof what, "%s: db", cc->name);
-    th_assert_close(out[1][3], out[0][3], cc->k, 2e-6 * sqrt(terms_dw) + 1e-6, 1e-4, what);
-    snprintf(what, sizeof what, "%s: dw of a second run", cc->name);
-    th_assert_equal(out[1][4], out[1][2], nw, what);
-    for (int d = 0; d < 2; d++)
+    float *ref[5], *out[5];
+    conv_outputs(cpu, cc, &io, ref);
+    for (int generic = 0; generic < 2; generic++) {
+        if (generic)
+            setenv("AX_CONV_ALGO", "generic", 1);
+        conv_outputs(gpu, cc, &io, out);
+        unsetenv("AX_CONV_ALGO");
+        const char *who = generic ? "generic path" : "dispatched path";
+        assert_conv_close(cc, io.ys, out, ref, who);
+        char what[200];
+        snprintf(what, sizeof what, "%s: %s: dw of a second run", cc->name, who);
+        th_assert_equal(out[4], out[2], io.nw, what);
         for (int i = 0; i < 5; i++)
-            free(out[d][i]);
+            free(out[i]);
+    }
+    for (int i = 0; i < 5; i++)
+        free(ref[i]);
     io_free(&io);
 }
 
-Test(conv_gpu, parity_every_geometry) {
+/* gpu_parity over n cases, case i with seed seed + 10 i (skipped where no GPU works). */
+static void gpu_parity_cases(const conv_case *cases, size_t n, uint64_t seed) {
     ax_ctx *gpu = th_gpu_ctx_or_skip(), *cpu = th_cpu_ctx();
-    for (int i = 0; i < N_CASES; i++)
-        gpu_parity(gpu, cpu, &kCases[i], 700 + 10 * (uint64_t)i);
+    for (size_t i = 0; i < n; i++)
+        gpu_parity(gpu, cpu, &cases[i], seed + 10 * (uint64_t)i);
     ax_ctx_destroy(gpu);
     ax_ctx_destroy(cpu);
 }
+
+Test(conv_gpu, parity_every_geometry) { gpu_parity_cases(kCases, (size_t)N_CASES, 700); }
 
 /* Odd and large sizes: tails of every tile (65 output channels, 33 x 33 pixels, 7-channel
  * groups), a layer as in a CNN (batch 16, 64 -> 128 channels, 3x3 on 28 x 28), a long
  * backward-filter reduction that takes several splits (batch 32 on 56 x 56), a 1x1 and a
  * depthwise layer with 257 channels. */
 Test(conv_gpu, parity_odd_and_large) {
-    ax_ctx *gpu = th_gpu_ctx_or_skip(), *cpu = th_cpu_ctx();
     static const conv_case big[] = {
         {"tails 65 out, 33x33", {1, 1, 1, 1, 1, 1, 1, 1, 1}, 3, 7, 33, 33, 65, 3, 3, 1},
         {"groups 3 of 7, stride 2", {2, 2, 1, 0, 0, 1, 1, 1, 3}, 2, 21, 31, 29, 9, 3, 3, 1},
@@ -631,10 +660,268 @@ Test(conv_gpu, parity_odd_and_large) {
          1},
         {"batch 1, 1x1 image", {1, 1, 0, 0, 0, 0, 1, 1, 1}, 1, 3, 1, 1, 5, 1, 1, 1},
     };
-    for (size_t i = 0; i < sizeof big / sizeof big[0]; i++)
-        gpu_parity(gpu, cpu, &big[i], 800 + 10 * (uint64_t)i);
-    ax_ctx_destroy(gpu);
+    gpu_parity_cases(big, sizeof big / sizeof big[0], 800);
+}
+
+/* The specialised CUDA paths (src/kernels/conv.cu: choose_algo) on the geometries they take,
+ * each also run on the implicit GEMM (gpu_parity): 1x1 as batched SGEMMs (odd sizes, batch
+ * 1), depthwise (odd channel counts, stride, asymmetric padding, a split backward-filter, one
+ * channel), Winograd F(2x2, 3x3) forwards (odd output sizes, asymmetric padding, batch 1 with
+ * a 1x1 output). Small enough for compute-sanitizer (scripts/gpu-check runs parity/). */
+Test(parity, conv2d_specialised_paths) {
+    static const conv_case cases[] = {
+        {"1x1 33->17 odd", {1, 1, 0, 0, 0, 0, 1, 1, 1}, 3, 33, 7, 9, 17, 1, 1, 1},
+        {"1x1 batch 1, 1x1 image", {1, 1, 0, 0, 0, 0, 1, 1, 1}, 1, 5, 1, 1, 7, 1, 1, 0},
+        {"depthwise 33 3x3 stride 2 asym", {2, 2, 1, 0, 0, 1, 1, 1, 33}, 3, 33, 17, 14, 33, 3, 3,
+         1},
+        {"depthwise 16 3x3 batch 4 40x40", {1, 1, 1, 1, 1, 1, 1, 1, 16}, 4, 16, 40, 40, 16, 3, 3,
+         0},
+        {"depthwise 1 channel, 1x1 image", {1, 1, 1, 1, 1, 1, 1, 1, 1}, 1, 1, 1, 1, 1, 3, 3, 1},
+        {"winograd 16->17 odd 9x11", {1, 1, 1, 1, 1, 1, 1, 1, 1}, 2, 16, 9, 11, 17, 3, 3, 1},
+        {"winograd asym pad 0/2/1/0", {1, 1, 0, 2, 1, 0, 1, 1, 1}, 3, 24, 13, 10, 40, 3, 3, 0},
+        {"winograd batch 1, 1x1 output", {1, 1, 0, 0, 0, 0, 1, 1, 1}, 1, 16, 3, 3, 16, 3, 3, 1},
+    };
+    gpu_parity_cases(cases, sizeof cases / sizeof cases[0], 900);
+}
+
+/* The specialised paths on layers as large as a CNN's, where their chunked loops run: a 1x1
+ * backward-filter of 80 images of 512 x 512 (two chunks of the 16 Mi floats of partial sums),
+ * Winograd on 24 images of 112 x 112 x 32 (two chunks of its 256 MiB of scratch) and on a
+ * ResNet layer (64 channels, 28 x 28, batch 8), and a depthwise layer of batch 8 on 56 x 56
+ * (a split backward-filter). */
+Test(conv_gpu, specialised_paths_large) {
+    static const conv_case cases[] = {
+        {"1x1 512->512 batch 80 (chunks)", {1, 1, 0, 0, 0, 0, 1, 1, 1}, 80, 512, 7, 7, 512, 1, 1,
+         1},
+        {"winograd 32->32 112x112 batch 24 (chunks)", {1, 1, 1, 1, 1, 1, 1, 1, 1}, 24, 32, 112,
+         112, 32, 3, 3, 1},
+        {"winograd 64->64 28x28 batch 8", {1, 1, 1, 1, 1, 1, 1, 1, 1}, 8, 64, 28, 28, 64, 3, 3,
+         1},
+        {"depthwise 32 3x3 batch 8 56x56", {1, 1, 1, 1, 1, 1, 1, 1, 32}, 8, 32, 56, 56, 32, 3, 3,
+         0},
+    };
+    gpu_parity_cases(cases, sizeof cases / sizeof cases[0], 950);
+}
+
+/* ---------------------------------------------------------------- cuDNN as an oracle */
+
+#ifdef AXON_TEST_CUDNN
+#define CUDA_OK(expr) cr_assert_eq((expr), cudaSuccess, "%s failed", #expr)
+
+/* cuDNN's descriptors of a case: x as cuDNN sees it (padded explicitly where the padding is
+ * asymmetric, which cuDNN's descriptor cannot express), FP32 math without tensor cores
+ * (CUDNN_FMA_MATH: no TF32). */
+typedef struct dnn_case {
+    cudnnHandle_t h;
+    cudnnTensorDescriptor_t xd, yd, bd;
+    cudnnFilterDescriptor_t wd;
+    cudnnConvolutionDescriptor_t cd;
+    int64_t ph, pw; /* x's height and width as cuDNN gets them */
+    int explicit_pad;
+    void *ws;
+    size_t ws_bytes;
+} dnn_case;
+
+static const size_t kDnnWorkspace = (size_t)256 << 20;
+
+static dnn_case dnn_make(ax_ctx *gpu, const conv_case *cc, const int64_t *ys) {
+    const ax_conv2d_desc *d = &cc->d;
+    dnn_case dc;
+    dc.explicit_pad = d->pad_top != d->pad_bottom || d->pad_left != d->pad_right;
+    dc.ph = cc->h + (dc.explicit_pad ? d->pad_top + d->pad_bottom : 0);
+    dc.pw = cc->w + (dc.explicit_pad ? d->pad_left + d->pad_right : 0);
+    DNN_OK(cudnnCreate(&dc.h));
+    DNN_OK(cudnnSetStream(dc.h, ax_stream(gpu)));
+    DNN_OK(cudnnCreateTensorDescriptor(&dc.xd));
+    DNN_OK(cudnnCreateTensorDescriptor(&dc.yd));
+    DNN_OK(cudnnCreateTensorDescriptor(&dc.bd));
+    DNN_OK(cudnnCreateFilterDescriptor(&dc.wd));
+    DNN_OK(cudnnCreateConvolutionDescriptor(&dc.cd));
+    DNN_OK(cudnnSetTensor4dDescriptor(dc.xd, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, (int)cc->n,
+                                      (int)cc->c, (int)dc.ph, (int)dc.pw));
+    DNN_OK(cudnnSetTensor4dDescriptor(dc.yd, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, (int)ys[0],
+                                      (int)ys[1], (int)ys[2], (int)ys[3]));
+    DNN_OK(cudnnSetTensor4dDescriptor(dc.bd, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1, (int)cc->k,
+                                      1, 1));
+    DNN_OK(cudnnSetFilter4dDescriptor(dc.wd, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, (int)cc->k,
+                                      (int)(cc->c / d->groups), (int)cc->r, (int)cc->s));
+    DNN_OK(cudnnSetConvolution2dDescriptor(
+        dc.cd, dc.explicit_pad ? 0 : d->pad_top, dc.explicit_pad ? 0 : d->pad_left, d->stride_h,
+        d->stride_w, d->dilation_h, d->dilation_w, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+    DNN_OK(cudnnSetConvolutionGroupCount(dc.cd, d->groups));
+    DNN_OK(cudnnSetConvolutionMathType(dc.cd, CUDNN_FMA_MATH));
+    int on, oc, oh, ow;
+    DNN_OK(cudnnGetConvolution2dForwardOutputDim(dc.cd, dc.xd, dc.wd, &on, &oc, &oh, &ow));
+    cr_assert(on == ys[0] && oc == ys[1] && oh == ys[2] && ow == ys[3],
+              "%s: cuDNN's output shape %dx%dx%dx%d", cc->name, on, oc, oh, ow);
+    dc.ws_bytes = kDnnWorkspace;
+    CUDA_OK(cudaMalloc(&dc.ws, dc.ws_bytes));
+    return dc;
+}
+
+static void dnn_free(dnn_case *dc) {
+    cudaFree(dc->ws);
+    cudnnDestroyConvolutionDescriptor(dc->cd);
+    cudnnDestroyFilterDescriptor(dc->wd);
+    cudnnDestroyTensorDescriptor(dc->bd);
+    cudnnDestroyTensorDescriptor(dc->yd);
+    cudnnDestroyTensorDescriptor(dc->xd);
+    cudnnDestroy(dc->h);
+}
+
+/* The first algorithm cuDNN's heuristics rank for a pass that is supported, is not a tensor-
+ * core one and fits the workspace (the _v7 queries report support per algorithm); it runs with
+ * the descriptor's CUDNN_FMA_MATH. */
+#define DNN_PICK(perf, what)                                                                   \
+    for (int i_ = 0; i_ < got; i_++)                                                           \
+        if (perf[i_].status == CUDNN_STATUS_SUCCESS &&                                         \
+            perf[i_].mathType != CUDNN_TENSOR_OP_MATH &&                                       \
+            perf[i_].mathType != CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION &&                      \
+            perf[i_].memory <= kDnnWorkspace)                                                  \
+            return perf[i_].algo;                                                              \
+    cr_assert_fail("%s: cuDNN offers no FMA algorithm for the %s", cc->name, what)
+
+static cudnnConvolutionFwdAlgo_t dnn_fwd_algo(const dnn_case *dc, const conv_case *cc) {
+    cudnnConvolutionFwdAlgoPerf_t perf[16];
+    int got = 0;
+    DNN_OK(cudnnGetConvolutionForwardAlgorithm_v7(dc->h, dc->xd, dc->wd, dc->cd, dc->yd, 16,
+                                                  &got, perf));
+    DNN_PICK(perf, "forward");
+    return CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;
+}
+
+static cudnnConvolutionBwdDataAlgo_t dnn_bwd_data_algo(const dnn_case *dc, const conv_case *cc) {
+    cudnnConvolutionBwdDataAlgoPerf_t perf[16];
+    int got = 0;
+    DNN_OK(cudnnGetConvolutionBackwardDataAlgorithm_v7(dc->h, dc->wd, dc->yd, dc->cd, dc->xd,
+                                                       16, &got, perf));
+    DNN_PICK(perf, "backward-data");
+    return CUDNN_CONVOLUTION_BWD_DATA_ALGO_1;
+}
+
+static cudnnConvolutionBwdFilterAlgo_t dnn_bwd_filter_algo(const dnn_case *dc,
+                                                           const conv_case *cc) {
+    cudnnConvolutionBwdFilterAlgoPerf_t perf[16];
+    int got = 0;
+    DNN_OK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(dc->h, dc->xd, dc->yd, dc->cd, dc->wd,
+                                                         16, &got, perf));
+    DNN_PICK(perf, "backward-filter");
+    return CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1;
+}
+
+/* x padded explicitly where cuDNN cannot pad (asymmetric), on the host */
+static float *dnn_input(const conv_case *cc, const dnn_case *dc, const float *hx) {
+    if (!dc->explicit_pad)
+        return NULL;
+    float *px = calloc((size_t)(cc->n * cc->c * dc->ph * dc->pw), sizeof *px);
+    cr_assert(px);
+    for (int64_t nc = 0; nc < cc->n * cc->c; nc++)
+        for (int64_t i = 0; i < cc->h; i++)
+            memcpy(px + (nc * dc->ph + i + cc->d.pad_top) * dc->pw + cc->d.pad_left,
+                   hx + (nc * cc->h + i) * cc->w, (size_t)cc->w * sizeof *px);
+    return px;
+}
+
+/* cuDNN's y (+ b), dx, dw and db of a case, on the host. */
+static void dnn_outputs(ax_ctx *gpu, const conv_case *cc, const conv_io *io, float *out[4]) {
+    dnn_case dc = dnn_make(gpu, cc, io->ys);
+    float *px = dnn_input(cc, &dc, io->hx);
+    const int64_t pxs[4] = {cc->n, cc->c, dc.ph, dc.pw};
+    ax_tensor *x = th_tensor(gpu, 4, dc.explicit_pad ? pxs : io->xs, px ? px : io->hx);
+    ax_tensor *w = th_tensor(gpu, 4, io->ws, io->hw), *b = th_tensor(gpu, 1, io->bs, io->hb);
+    ax_tensor *dy = th_tensor(gpu, 4, io->ys, io->hdy), *y = th_nan_tensor(gpu, 4, io->ys);
+    ax_tensor *dx = th_nan_tensor(gpu, 4, dc.explicit_pad ? pxs : io->xs);
+    ax_tensor *dw = th_nan_tensor(gpu, 4, io->ws), *db = th_nan_tensor(gpu, 1, io->bs);
+    const float one = 1.0f, zero = 0.0f;
+    DNN_OK(cudnnConvolutionForward(dc.h, &one, dc.xd, ax_tensor_data(x), dc.wd,
+                                   ax_tensor_data(w), dc.cd, dnn_fwd_algo(&dc, cc), dc.ws,
+                                   dc.ws_bytes, &zero, dc.yd, ax_tensor_data(y)));
+    if (cc->bias)
+        DNN_OK(cudnnAddTensor(dc.h, &one, dc.bd, ax_tensor_data(b), &one, dc.yd,
+                              ax_tensor_data(y)));
+    DNN_OK(cudnnConvolutionBackwardData(dc.h, &one, dc.wd, ax_tensor_data(w), dc.yd,
+                                        ax_tensor_data(dy), dc.cd, dnn_bwd_data_algo(&dc, cc),
+                                        dc.ws, dc.ws_bytes, &zero, dc.xd, ax_tensor_data(dx)));
+    DNN_OK(cudnnConvolutionBackwardFilter(dc.h, &one, dc.xd, ax_tensor_data(x), dc.yd,
+                                          ax_tensor_data(dy), dc.cd,
+                                          dnn_bwd_filter_algo(&dc, cc), dc.ws, dc.ws_bytes,
+                                          &zero, dc.wd, ax_tensor_data(dw)));
+    DNN_OK(cudnnConvolutionBackwardBias(dc.h, &one, dc.yd, ax_tensor_data(dy), &zero, dc.bd,
+                                        ax_tensor_data(db)));
+    AX_ASSERT_OK(ax_ctx_synchronize(gpu));
+    out[0] = th_to_host(y);
+    out[1] = th_to_host(dx);
+    out[2] = th_to_host(dw);
+    out[3] = th_to_host(db);
+    if (dc.explicit_pad) { /* dx of the unpadded x: the inside of cuDNN's */
+        float *crop = malloc((size_t)io->nx * sizeof *crop);
+        cr_assert(crop);
+        for (int64_t nc = 0; nc < cc->n * cc->c; nc++)
+            for (int64_t i = 0; i < cc->h; i++)
+                memcpy(crop + (nc * cc->h + i) * cc->w,
+                       out[1] + (nc * dc.ph + i + cc->d.pad_top) * dc.pw + cc->d.pad_left,
+                       (size_t)cc->w * sizeof *crop);
+        free(out[1]);
+        out[1] = crop;
+    }
+    ax_tensor *all[] = {x, w, b, dy, y, dx, dw, db};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        ax_tensor_destroy(all[i]);
+    free(px);
+    dnn_free(&dc);
+}
+#endif
+
+/* cuDNN as an independent oracle (FP32 FMA math, TF32 off) for the three passes and the bias
+ * gradient: the hand-written kernels (as dispatched and forced onto the implicit GEMM) and
+ * the CPU reference each agree with cuDNN, over stride, symmetric and asymmetric padding
+ * (padded explicitly for cuDNN), dilation, groups, depthwise, 1x1, a ResNet stem and batch 1
+ * with a 1x1 image; the tolerance is gpu_parity's. */
+Test(parity, conv2d_cudnn_oracle) {
+    ax_ctx *gpu = th_gpu_ctx_or_skip();
+#ifdef AXON_TEST_CUDNN
+    ax_ctx *cpu = th_cpu_ctx();
+    static const conv_case cases[] = {
+        {"3x3 pad 1, 16->24 (winograd)", {1, 1, 1, 1, 1, 1, 1, 1, 1}, 2, 16, 15, 17, 24, 3, 3, 1},
+        {"3x3 stride 2, asym pad", {2, 2, 0, 1, 1, 0, 1, 1, 1}, 2, 5, 16, 13, 7, 3, 3, 1},
+        {"3x3 dilation 2, pad 2", {1, 1, 2, 2, 2, 2, 2, 2, 1}, 2, 6, 12, 14, 5, 3, 3, 0},
+        {"groups 4, stride 2", {2, 2, 1, 1, 1, 1, 1, 1, 4}, 2, 8, 11, 9, 12, 3, 3, 1},
+        {"depthwise 32 3x3", {1, 1, 1, 1, 1, 1, 1, 1, 32}, 3, 32, 14, 14, 32, 3, 3, 1},
+        {"depthwise 17 5x5 stride 2 dil 2 asym", {2, 2, 4, 3, 4, 4, 2, 2, 17}, 2, 17, 19, 20, 17,
+         5, 5, 1},
+        {"1x1 64->32", {1, 1, 0, 0, 0, 0, 1, 1, 1}, 4, 64, 9, 7, 32, 1, 1, 1},
+        {"7x7 stride 2 pad 3 stem", {2, 2, 3, 3, 3, 3, 1, 1, 1}, 2, 3, 33, 35, 16, 7, 7, 0},
+        {"batch 1, 1x1 image", {1, 1, 1, 1, 1, 1, 1, 1, 1}, 1, 4, 1, 1, 3, 3, 3, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const conv_case *cc = &cases[i];
+        conv_io io = io_make(cc, 1000 + 10 * (uint64_t)i);
+        float *dnn[4], *ref[5], *ours[5];
+        dnn_outputs(gpu, cc, &io, dnn);
+        conv_outputs(cpu, cc, &io, ref);
+        assert_conv_close(cc, io.ys, ref, dnn, "CPU reference vs cuDNN");
+        for (int generic = 0; generic < 2; generic++) {
+            if (generic)
+                setenv("AX_CONV_ALGO", "generic", 1);
+            conv_outputs(gpu, cc, &io, ours);
+            unsetenv("AX_CONV_ALGO");
+            assert_conv_close(cc, io.ys, ours, dnn,
+                              generic ? "generic path vs cuDNN" : "dispatched path vs cuDNN");
+            for (int k = 0; k < 5; k++)
+                free(ours[k]);
+        }
+        for (int k = 0; k < 5; k++)
+            free(ref[k]);
+        for (int k = 0; k < 4; k++)
+            free(dnn[k]);
+        io_free(&io);
+    }
     ax_ctx_destroy(cpu);
+    ax_ctx_destroy(gpu);
+#else
+    ax_ctx_destroy(gpu);
+    cr_skip("cuDNN was not found when this test was built: the oracle cannot run");
+#endif
 }
 
 /* A tensor of a CPU context handed to a CUDA call (and the other way) is refused. */

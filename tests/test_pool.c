@@ -808,12 +808,7 @@ Test(parity, global_avg_pool) {
 /* ---------------------------------------------------------------- cuDNN as an oracle */
 
 #ifdef AXON_TEST_CUDNN
-#define DNN_OK(expr)                                                                           \
-    do {                                                                                       \
-        cudnnStatus_t dnn_st_ = (expr);                                                        \
-        cr_assert_eq(dnn_st_, CUDNN_STATUS_SUCCESS, "%s: %s", #expr,                           \
-                     cudnnGetErrorString(dnn_st_));                                            \
-    } while (0)
+#include "dnn_check.h"
 
 /* Our GPU forward and backward against cuDNN's (floor mode, no dilation: what cuDNN has) on
  * random inputs; mode 0 max, 1 average with padding counted, 2 without. */

@@ -16,6 +16,11 @@ extern "C" {
 #include "../host/backend_entries.h"
 #undef AX_BACKEND_ENTRY
 
+/* The kernels ax_cuda_conv2d_<pass> runs on geometry g (pass 0 forward, 1 backward-data,
+ * 2 backward-filter): "generic" (implicit GEMM), "pointwise", "depthwise" or "winograd"
+ * (conv.cu: choose_algo). For bench_conv's table; not API. */
+const char *ax_cuda_conv2d_algo(const struct ax_conv2d_geom *g, int pass);
+
 #ifdef __cplusplus
 }
 #endif

@@ -15,4 +15,16 @@ struct dim3 {
 
 static inline cudaError_t cudaGetLastError(void) { return cudaSuccess; }
 
+/* the vector types, their makers and the read-only load that gemm.cu uses */
+struct alignas(16) float4 {
+    float x, y, z, w;
+};
+struct alignas(8) float2 {
+    float x, y;
+};
+static inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z, w}; }
+static inline float2 make_float2(float x, float y) { return {x, y}; }
+template <class T> static inline T __ldg(const T *p) { return *p; }
+#define __align__(n) __attribute__((aligned(n)))
+
 #endif

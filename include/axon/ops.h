@@ -347,6 +347,107 @@ AX_API ax_status ax_avg_pool2d_backward(ax_ctx *ctx, const ax_pool2d_desc *desc,
 AX_API ax_status ax_global_avg_pool_forward(ax_ctx *ctx, const ax_tensor *x, ax_tensor *y);
 AX_API ax_status ax_global_avg_pool_backward(ax_ctx *ctx, const ax_tensor *dy, ax_tensor *dx);
 
+/* ---------------------------------------------------------------- recurrent layers */
+
+/* The recurrence of a layer. Weights as PyTorch's nn.RNN / nn.LSTM / nn.GRU for one layer and
+ * direction: w_ih [G H, in], w_hh [G H, H], b_ih [G H], b_hh [G H] (either bias may be NULL:
+ * 0), gates in blocks of H rows in the order below, G = ax_rnn_gate_count(mode). With
+ * a_k = (W_ih,k x + b_ih,k) + (W_hh,k h + b_hh,k) and s the sigmoid:
+ *   AX_RNN_TANH, AX_RNN_RELU (G = 1): h' = tanh(a) or relu(a)
+ *   AX_RNN_LSTM (G = 4, i f g o): i = s(a_i), f = s(a_f), g = tanh(a_g), o = s(a_o),
+ *       c' = f c + i g, h' = o tanh(c')
+ *   AX_RNN_GRU (G = 3, r z n; PyTorch's form): r = s(a_r), z = s(a_z),
+ *       n = tanh(W_in x + b_in + r (W_hn h + b_hn)), h' = (1 - z) n + z h
+ *   AX_RNN_GRU_TEXTBOOK (G = 3, r z n): r = s(a_r), z = s(a_z),
+ *       n = tanh(W_in x + b_in + W_hn (r h) + b_hn), h' = (1 - z) h + z n
+ *     i.e. h' = (1 - z) h + z tanh(W x + U (r h) + b): the reset gate applied to h before the
+ *     recurrent product, and z weighs the new candidate. Its tensors have PyTorch's GRU
+ *     shapes and both biases; b = b_in + b_hn (b_hn is not gated by r), so a checkpoint moves
+ *     between the forms unchanged though the function differs.
+ * Only the LSTM has a cell state c; every c argument must be NULL for the other modes. */
+typedef enum ax_rnn_mode {
+    AX_RNN_TANH = 0,
+    AX_RNN_RELU = 1,
+    AX_RNN_LSTM = 2,
+    AX_RNN_GRU = 3,
+    AX_RNN_GRU_TEXTBOOK = 4,
+} ax_rnn_mode;
+
+/* G: 1, 4 or 3; 0 for a value that is not a mode. */
+AX_API int ax_rnn_gate_count(ax_rnn_mode mode);
+
+/* One layer, one direction. */
+typedef struct ax_rnn_desc {
+    ax_rnn_mode mode;
+    int reverse;      /* nonzero: steps run t = seq_len - 1 down to 0 (the backward direction
+                         of a bidirectional layer); h0 is then the state before step seq_len-1 */
+    int64_t y_offset; /* this direction's H columns of y and dy start here (0; H for the
+                         reverse half of a bidirectional [T, N, 2H] output) */
+    int accumulate_dx; /* backward: dx += (stacked or bidirectional layers sharing one input);
+                          zero: dx = */
+} ax_rnn_desc;
+
+typedef struct ax_rnn_weights {
+    const ax_tensor *w_ih, *w_hh, *b_ih, *b_hh; /* [G H, in], [G H, H], [G H], [G H] */
+} ax_rnn_weights;
+
+/* Gradients of the weights, each NULL (not wanted) or shaped as its weight. They accumulate
+ * (+=) on every backward, as a truncated BPTT or the two directions of a shared parameter
+ * need: zero them before a step. */
+typedef struct ax_rnn_grads {
+    ax_tensor *w_ih, *w_hh, *b_ih, *b_hh;
+} ax_rnn_grads;
+
+/* Elements (f32) of the reserve of a sequence of T steps, batch N, hidden H: what the backward
+ * needs from the forward (input projections, every h and c, the gate activations) and the
+ * scratch of both passes. AX_ERR_INVALID_ARG for a bad mode or a size < 1, AX_ERR_SHAPE when
+ * the count overflows int64. */
+AX_API ax_status ax_rnn_reserve_numel(ax_rnn_mode mode, int64_t T, int64_t N, int64_t H,
+                                      int64_t *numel);
+
+/* One layer over a sequence, time-major (batch_first is a transpose by the caller):
+ *     x [T, N, in], h0 and c0 [N, H] (NULL: zeros), y [T, N, Y] with Y >= y_offset + H,
+ *     hT and cT [N, H], reserve any f32 tensor of at least ax_rnn_reserve_numel(mode, T, N, H)
+ *     elements.
+ * Steps t < seq_len run (1 <= seq_len <= T: a shorter last sequence in buffers sized for T);
+ * y[t, :, y_offset : y_offset + H] = h after the step of time t; other columns and rows
+ * t >= seq_len of y are not written. hT, cT: the state after the last step (t = seq_len - 1,
+ * or t = 0 in reverse). y, hT, cT may be NULL. hT may alias h0 and cT c0 (states carried in
+ * place across calls); no other output may overlap an input or another output.
+ * The input projection of all steps is one GEMM, then per step one GEMM of h by W_hh (two for
+ * the textbook GRU) and one fused pointwise launch (two for the textbook GRU). */
+AX_API ax_status ax_rnn_forward(ax_ctx *ctx, const ax_rnn_desc *desc, int64_t seq_len,
+                                const ax_tensor *x, const ax_tensor *h0, const ax_tensor *c0,
+                                const ax_rnn_weights *w, ax_tensor *y, ax_tensor *hT,
+                                ax_tensor *cT, ax_tensor *reserve);
+
+/* Backpropagation through time of the forward that filled reserve (same desc, seq_len, x and
+ * weights). dy [T, N, Y] (columns y_offset ..; NULL: 0), dhT and dcT [N, H] (gradients of hT
+ * and cT; NULL: 0). Outputs: dx [T, N, in] (rows t >= seq_len: 0, or left alone with
+ * accumulate_dx), dh0 and dc0 [N, H] (overwritten), weight gradients accumulated into dw (NULL
+ * or any field NULL: not wanted). The backward only writes the scratch part of the reserve,
+ * so it may run again on the same reserve. */
+AX_API ax_status ax_rnn_backward(ax_ctx *ctx, const ax_rnn_desc *desc, int64_t seq_len,
+                                 const ax_tensor *x, const ax_rnn_weights *w, ax_tensor *reserve,
+                                 const ax_tensor *dy, const ax_tensor *dhT, const ax_tensor *dcT,
+                                 ax_tensor *dx, ax_tensor *dh0, ax_tensor *dc0,
+                                 const ax_rnn_grads *dw);
+
+/* One step (a cell): x [N, in], h and c [N, H] (NULL: zeros) -> h_out, c_out [N, H]
+ * (either may be NULL), as ax_rnn_forward with T = 1 (reverse and y_offset ignored); reserve
+ * of ax_rnn_reserve_numel(mode, 1, N, H) elements. h_out may alias h and c_out c. */
+AX_API ax_status ax_rnn_cell_forward(ax_ctx *ctx, ax_rnn_mode mode, const ax_tensor *x,
+                                     const ax_tensor *h, const ax_tensor *c,
+                                     const ax_rnn_weights *w, ax_tensor *h_out,
+                                     ax_tensor *c_out, ax_tensor *reserve);
+/* Its backward: dh_out, dc_out (NULL: 0) -> dx [N, in], dh, dc [N, H] (overwritten; dx
+ * accumulates when accumulate_dx is nonzero), weight gradients accumulated as above. */
+AX_API ax_status ax_rnn_cell_backward(ax_ctx *ctx, ax_rnn_mode mode, const ax_tensor *x,
+                                      const ax_rnn_weights *w, ax_tensor *reserve,
+                                      const ax_tensor *dh_out, const ax_tensor *dc_out,
+                                      int accumulate_dx, ax_tensor *dx, ax_tensor *dh,
+                                      ax_tensor *dc, const ax_rnn_grads *dw);
+
 #ifdef __cplusplus
 }
 #endif

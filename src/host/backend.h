@@ -25,6 +25,8 @@ extern "C" {
 struct ax_optim_update; /* src/host/common/optim_update.h */
 struct ax_conv2d_geom;  /* src/host/common/conv_geom.h */
 struct ax_pool2d_geom;  /* src/host/common/pool2d.h */
+struct ax_rnn_step;     /* src/host/common/rnn_step.h */
+struct ax_rnn_step_grad;
 
 struct ax_backend {
     const char *name; /* "cpu", "cuda" */

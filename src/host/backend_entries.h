@@ -166,3 +166,9 @@ AX_BACKEND_ENTRY(ax_status, avg_pool2d_forward, (ax_ctx *ctx, const struct ax_po
                                                  const float *x, float *y))
 AX_BACKEND_ENTRY(ax_status, avg_pool2d_backward, (ax_ctx *ctx, const struct ax_pool2d_geom *g,
                                                   const float *dy, float *dx))
+
+/* One recurrent step's pointwise part, fused (common/rnn_step.h holds the formulas and the
+ * layout): the gate nonlinearities and the state update of every (row, column) of
+ * s->rows x s->hidden, and their backward. The GEMMs around it are the op's. */
+AX_BACKEND_ENTRY(ax_status, rnn_step_forward, (ax_ctx *ctx, const struct ax_rnn_step *s))
+AX_BACKEND_ENTRY(ax_status, rnn_step_backward, (ax_ctx *ctx, const struct ax_rnn_step_grad *s))

@@ -40,7 +40,7 @@
 
 #include "axon.h"
 
-#define GC_MAX_INPUTS 4
+#define GC_MAX_INPUTS 8
 #define GC_H_REL 1e-2
 #define GC_ATOL 1e-5
 #define GC_RTOL 2e-3

@@ -448,6 +448,62 @@ AX_API ax_status ax_rnn_cell_backward(ax_ctx *ctx, ax_rnn_mode mode, const ax_te
                                       int accumulate_dx, ax_tensor *dx, ax_tensor *dh,
                                       ax_tensor *dc, const ax_rnn_grads *dw);
 
+/* ---------------------------------------------------------------- embedding */
+
+/* Embedding lookup, as torch.nn.Embedding (no padding_idx, no max_norm):
+ *     out[i, :] = weight[indices[i], :]
+ * indices i32 of any shape with n >= 1 elements (token ids [N, T] or [T, N]), weight [V, D]
+ * f32, out f32 of n D elements whose last dim is D ([n, D], or indices' shape + [D] as
+ * PyTorch gives). An index outside [0, V) is AX_ERR_INVALID_ARG naming its position and value:
+ * - on the CPU the call returns it and writes nothing;
+ * - on CUDA the kernel finds it (the host never reads the indices, so the call costs no
+ *   synchronization): its row of out is NaN, the call returns AX_OK, and the context's next
+ *   synchronizing call (ax_ctx_synchronize, ax_tensor_to_host, ax_graph_loss) returns
+ *   AX_ERR_INVALID_ARG with the message of this call ("ax_embedding_forward: indices[i] = v is
+ *   outside [0, V) (found on the device)"). One record is kept per context until it is
+ *   reported: the first bad index a kernel recorded.
+ * out must not alias weight. */
+AX_API ax_status ax_embedding_forward(ax_ctx *ctx, const ax_tensor *indices,
+                                      const ax_tensor *weight, ax_tensor *out);
+/* dweight [V, D] = scatter-add of dout's rows ([n, D] elements, as out) into the rows the
+ * indices name: dweight[v, :] (accumulate ? += : =) sum over i with indices[i] = v of
+ * dout[i, :]; rows no index names are 0 (or left as they were when accumulating).
+ * Deterministic on both backends, and the same bits on both: every element of dweight is
+ * one f32 sum in increasing i (after dweight's old value when accumulating), correctly
+ * rounded adds, no atomics. Out-of-range indices as the forward (on CUDA their rows of dout
+ * are skipped and reported by the next synchronizing call). */
+AX_API ax_status ax_embedding_backward(ax_ctx *ctx, const ax_tensor *indices,
+                                       const ax_tensor *dout, int accumulate,
+                                       ax_tensor *dweight);
+
+/* ---------------------------------------------------------------- sampling (language models) */
+
+/* probs = softmax(logits / temperature) along the last dim (rows of V), computed as
+ * e^((x - max) / T) / sum e^((x - max) / T), so no finite logit overflows at any T.
+ * temperature must be finite and > 0 (AX_ERR_INVALID_ARG otherwise): T -> 0 tends to the
+ * one-hot of the row's maximum (ties share it equally), which a tiny T gives (every
+ * non-maximal entry underflows to 0); for a greedy choice use ax_multinomial with top_k 1.
+ * T = 1 is ax_softmax_forward. NaN and Inf follow ax_softmax_forward: a row holding NaN or
+ * +Inf, or only -Inf, gives NaN (which ax_multinomial refuses); -Inf beside a finite logit
+ * gives 0. probs may alias logits. */
+AX_API ax_status ax_softmax_temperature(ax_ctx *ctx, const ax_tensor *logits, float temperature,
+                                        ax_tensor *probs);
+/* One draw per row of probs [N, V] (f32, rows of non-negative finite weights, not
+ * necessarily normalised): out (i32, N elements) gets index j with probability
+ * probs[r, j] / sum of the row, restricted to the row's top_k largest entries when
+ * 0 < top_k < V (ties go to the lower index; top_k 0, or >= V, means all).
+ * The draw: u = ax_philox_uniform(seed, offset, r) in [0, 1) (common/philox.h, element r),
+ * target = u S with S the double sum of the kept entries in increasing j, and the first kept
+ * j whose running double sum exceeds target (entries of 0 are never drawn). Only IEEE adds,
+ * one multiply and comparisons, in a fixed order: the same probs give the same draws on the
+ * CPU and on CUDA. A row with a negative, NaN or Inf entry, or whose kept entries sum to 0,
+ * is AX_ERR_INVALID_ARG naming the row (on CUDA found by the kernel, out[r] = -1 and reported
+ * by the next synchronizing call, as ax_embedding_forward). On CUDA one thread per row walks
+ * it serially (top_k adds a 32-step bisection over the row for the k-th largest): meant for
+ * sampling a few sequences at a time, not a bulk op. */
+AX_API ax_status ax_multinomial(ax_ctx *ctx, const ax_tensor *probs, int64_t top_k,
+                                uint64_t seed, uint64_t offset, ax_tensor *out);
+
 #ifdef __cplusplus
 }
 #endif

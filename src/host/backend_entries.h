@@ -172,3 +172,26 @@ AX_BACKEND_ENTRY(ax_status, avg_pool2d_backward, (ax_ctx *ctx, const struct ax_p
  * s->rows x s->hidden, and their backward. The GEMMs around it are the op's. */
 AX_BACKEND_ENTRY(ax_status, rnn_step_forward, (ax_ctx *ctx, const struct ax_rnn_step *s))
 AX_BACKEND_ENTRY(ax_status, rnn_step_backward, (ax_ctx *ctx, const struct ax_rnn_step_grad *s))
+
+/* Embedding, w [vocab, dim]: forward out[i, d] = w[idx[i], d] for i < n; backward
+ * dw[v, d] (accumulate ? += : =) the sum of dout[i, d] over i with idx[i] == v, one f32 sum in
+ * increasing i (deterministic, the same bits on every backend). An index outside [0, vocab):
+ * the CPU answers AX_ERR_INVALID_ARG before writing; CUDA makes the forward's row NaN, skips
+ * it in the backward and records it in the context's device check (cuda_internal.h),
+ * reported by the next synchronizing call */
+AX_BACKEND_ENTRY(ax_status, embedding_forward, (ax_ctx *ctx, const int32_t *idx, int64_t n,
+                                                const float *w, int64_t vocab, int64_t dim,
+                                                float *out))
+AX_BACKEND_ENTRY(ax_status, embedding_backward, (ax_ctx *ctx, const int32_t *idx, int64_t n,
+                                                 const float *dout, int64_t vocab, int64_t dim,
+                                                 int accumulate, float *dw))
+
+/* Sampling: y = softmax((x - max) / temperature) along rows of `cols` (temperature > 0);
+ * multinomial: out[r] = the draw of row r of probs (ops.h: ax_multinomial), top_k 0 = all;
+ * a bad row answers AX_ERR_INVALID_ARG (CPU) or is recorded as above with out[r] = -1 (CUDA) */
+AX_BACKEND_ENTRY(ax_status, softmax_temperature, (ax_ctx *ctx, const float *x, float *y,
+                                                  int64_t rows, int64_t cols,
+                                                  float temperature))
+AX_BACKEND_ENTRY(ax_status, multinomial, (ax_ctx *ctx, const float *probs, int64_t rows,
+                                          int64_t cols, int64_t top_k, uint64_t seed,
+                                          uint64_t offset, int32_t *out))

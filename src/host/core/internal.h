@@ -35,6 +35,9 @@ struct ax_ctx {
      * ax_status. Only the thread that moves it from 0 to -1 writes the message. */
     AX_ATOMIC(int) deferred_status;
     char deferred_error[256];
+    /* CUDA: the record of the checks kernels make of data the host does not read (an index
+     * out of range), allocated at its first use (cuda_internal.h: ax_cuda_device_check) */
+    void *device_check;
 };
 
 struct ax_tensor {

@@ -78,8 +78,69 @@ static ax_status cuda_enter(const ax_ctx *ctx, const char *fn) {
 
 static void cuda_ctx_fini(ax_ctx *ctx) {
     cuda_enter(ctx, "ax_ctx_destroy");
+    if (ctx->device_check)
+        cudaFreeAsync(ctx->device_check, ax_stream(ctx));
     cudaStreamSynchronize(ax_stream(ctx));
     cudaStreamDestroy(ax_stream(ctx));
+}
+
+ax_status ax_cuda_device_check(ax_ctx *ctx, const char *fn, ax_cuda_check **out) {
+    if (!ctx->device_check) {
+        void *p = NULL;
+        AX_TRY(ax_cuda_status(cudaMallocAsync(&p, sizeof(ax_cuda_check), ax_stream(ctx)), fn,
+                              "cudaMallocAsync of the device check"));
+        cudaError_t err = cudaMemsetAsync(p, 0, sizeof(ax_cuda_check), ax_stream(ctx));
+        if (err != cudaSuccess) {
+            cudaFreeAsync(p, ax_stream(ctx));
+            return ax_cuda_status(err, fn, "cudaMemsetAsync of the device check");
+        }
+        ctx->device_check = p;
+    }
+    *out = (ax_cuda_check *)ctx->device_check;
+    return AX_OK;
+}
+
+/* The message of a claimed record (fn: the public call that queued the kernel). */
+static ax_status check_failure(const ax_cuda_check *h, const char *sync_fn) {
+    switch (h->what) {
+    case AX_CUDA_CHECK_EMBEDDING_FORWARD:
+    case AX_CUDA_CHECK_EMBEDDING_BACKWARD:
+        return ax_fail(AX_ERR_INVALID_ARG,
+                       h->what == AX_CUDA_CHECK_EMBEDDING_FORWARD ? "ax_embedding_forward"
+                                                                  : "ax_embedding_backward",
+                       "indices[%lld] = %lld is outside [0, %lld) (found on the device, "
+                       "reported by %s)",
+                       h->pos, h->value, h->bound, sync_fn);
+    case AX_CUDA_CHECK_MULTINOMIAL:
+        if (h->value < 0)
+            return ax_fail(AX_ERR_INVALID_ARG, "ax_multinomial",
+                           "row %lld of probs: its kept entries sum to 0, nothing to draw "
+                           "(found on the device, reported by %s)",
+                           h->pos, sync_fn);
+        return ax_fail(AX_ERR_INVALID_ARG, "ax_multinomial",
+                       "probs[%lld, %lld] is negative, NaN or Inf; entries must be finite and "
+                       ">= 0 (found on the device, reported by %s)",
+                       h->pos, h->value, sync_fn);
+    default:
+        return ax_fail(AX_ERR_CUDA, sync_fn, "a kernel recorded an unknown check %d", h->what);
+    }
+}
+
+/* Waits for ctx's stream, reading the device check's record in the same wait (its copy is
+ * queued first); a claimed record is cleared and reported. */
+static ax_status sync_checked(ax_ctx *ctx, const char *fn, const char *what) {
+    cudaStream_t stream = ax_stream(ctx);
+    ax_cuda_check h = {0, 0, 0, 0, 0};
+    if (ctx->device_check)
+        AX_TRY(ax_cuda_status(cudaMemcpyAsync(&h, ctx->device_check, sizeof h,
+                                              cudaMemcpyDeviceToHost, stream),
+                              fn, "cudaMemcpyAsync of the device check"));
+    AX_TRY(ax_cuda_status(cudaStreamSynchronize(stream), fn, what));
+    if (!h.claimed)
+        return AX_OK;
+    AX_TRY(ax_cuda_status(cudaMemsetAsync(ctx->device_check, 0, sizeof h, stream), fn,
+                          "cudaMemsetAsync of the device check"));
+    return check_failure(&h, fn);
 }
 
 static ax_status cuda_alloc(ax_ctx *ctx, size_t bytes, void **out) {
@@ -117,7 +178,7 @@ static ax_status cuda_copy_to_host(ax_ctx *ctx, void *dst, const void *src, size
     AX_TRY(ax_cuda_status(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost,
                                           ax_stream(ctx)),
                           __func__, "cudaMemcpyAsync"));
-    return ax_cuda_status(cudaStreamSynchronize(ax_stream(ctx)), __func__, "copy to host");
+    return sync_checked(ctx, "ax_tensor_to_host", "copy to host");
 }
 
 static ax_status cuda_copy_on_device(ax_ctx *ctx, void *dst, const void *src, size_t bytes) {
@@ -129,8 +190,7 @@ static ax_status cuda_copy_on_device(ax_ctx *ctx, void *dst, const void *src, si
 
 static ax_status cuda_synchronize(ax_ctx *ctx) {
     AX_TRY(cuda_enter(ctx, "ax_ctx_synchronize"));
-    AX_TRY(ax_cuda_status(cudaStreamSynchronize(ax_stream(ctx)), "ax_ctx_synchronize",
-                          "work queued on the stream failed"));
+    AX_TRY(sync_checked(ctx, "ax_ctx_synchronize", "work queued on the stream failed"));
     int deferred = atomic_load(&ctx->deferred_status);
     if (deferred <= 0) /* none, or one still being recorded: the next call reports it */
         return AX_OK;

@@ -32,7 +32,9 @@
     X(avg_pool2d)                                                                              \
     X(global_avg_pool)                                                                         \
     X(batch_norm)                                                                              \
-    X(flatten)
+    X(flatten)                                                                                 \
+    X(rnn)                                                                                     \
+    X(lstm)
 
 #define AX_GRAPH_OP_DECLARE(op) extern const ax_op_desc ax_op_##op;
 AX_GRAPH_OPS(AX_GRAPH_OP_DECLARE)

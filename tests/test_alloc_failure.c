@@ -408,6 +408,15 @@ Test(alloc_failure, recurrent_layers_leave_nothing_behind) {
     cr_assert_geq(sweep_layer(add_rnn, "rnn.weight_ih_l0", 6, 4, 0, 2), 8);
 }
 
+static ax_status add_embedding(model *m, ax_node **out) {
+    return ax_graph_embedding(m->g, "emb", m->y, 10, 3, out); /* m->y: i32 labels [4] */
+}
+
+/* An embedding is its weight and its node: both or neither. */
+Test(alloc_failure, embedding_leaves_no_parameter_behind) {
+    cr_assert_geq(sweep_graph(add_embedding, "emb.weight", 2, 1, 0), 4);
+}
+
 /* ---------------------------------------------------------------- optimizers */
 
 typedef struct optim {

@@ -181,7 +181,14 @@ Test(seq, axes_are_checked) {
     AX_ASSERT_OK(ax_graph_input(g, "r", 2, rs, &r));
     AX_ASSERT_FAILS(ax_graph_time_step(g, "ts", r, 0, &o), AX_ERR_SHAPE, "ax_graph_time_step");
     AX_ASSERT_FAILS(ax_graph_time_step(g, "ts", x, 4, &o), AX_ERR_SHAPE, "ax_graph_time_step");
-    AX_ASSERT_FAILS(ax_graph_dense(g, "fc", x, 2, &o), AX_ERR_SHAPE, "ax_graph_dense");
+    /* a dense layer maps the last dim of a sequence (nn.Linear on [T, N, in]), never its
+     * batch or time axis */
+    AX_ASSERT_OK(ax_graph_dense(g, "fc", x, 5, &o));
+    cr_assert(o->batched && o->batch_axis == 1 && o->time_axis == 0 && o->max_shape[2] == 5);
+    ax_node *tn = NULL;
+    AX_ASSERT_OK(ax_graph_input_typed(g, "tn", AX_F32, 2, (int64_t[]){4, 3}, 1, 0, &tn));
+    AX_ASSERT_FAILS(ax_graph_dense(g, "fc2", tn, 2, &o), AX_ERR_SHAPE, "ax_graph_dense");
+    cr_assert(strstr(ax_last_error(), "not its batch or time axis"), "%s", ax_last_error());
     AX_ASSERT_FAILS(ax_graph_add(g, "s", x, r, &o), AX_ERR_SHAPE, "ax_graph_add");
     AX_ASSERT_OK(ax_graph_mean(g, "m", x, 0, &o)); /* over time: [N, 2], batch on axis 0 */
     cr_assert(o->batched && o->batch_axis == 0 && o->time_axis == -1);

@@ -512,3 +512,659 @@ Test(rnn_gradcheck, planted_errors_are_caught) {
     }
     ax_ctx_destroy(ctx);
 }
+
+/* ---------------------------------------------------------------- whole runs on any device */
+
+typedef struct seq_cfg {
+    ax_rnn_mode mode;
+    int reverse, bias;
+    int64_t T, S, N, in, H, Y, off;
+} seq_cfg;
+
+/* Host inputs of a run (c0, dcT: LSTM only; biases when cfg.bias). */
+typedef struct seq_host {
+    float *x, *h0, *c0, *wih, *whh, *bih, *bhh, *dy, *dhT, *dcT;
+} seq_host;
+
+/* Host outputs of a run: y [T, N, Y] (unwritten parts NaN), hT, cT, and every gradient. */
+typedef struct seq_out {
+    float *y, *hT, *cT, *dx, *dh0, *dc0, *dwih, *dwhh, *dbih, *dbhh;
+} seq_out;
+
+static float *rnd_host(int64_t n, uint64_t seed, float lo, float hi) {
+    float *v = malloc((size_t)n * sizeof *v);
+    cr_assert(v);
+    th_random(v, n, seed, lo, hi);
+    return v;
+}
+
+static seq_host seq_inputs(const seq_cfg *c, uint64_t seed) {
+    const int64_t GH = ax_rnn_gate_count(c->mode) * c->H, nh = c->N * c->H;
+    const int lstm = c->mode == AX_RNN_LSTM;
+    const float a = 1.0f / sqrtf((float)c->H); /* PyTorch's initialisation range */
+    seq_host h = {
+        rnd_host(c->T * c->N * c->in, seed, -1, 1), rnd_host(nh, seed + 1, -1, 1),
+        lstm ? rnd_host(nh, seed + 2, -1, 1) : NULL, rnd_host(GH * c->in, seed + 3, -a, a),
+        rnd_host(GH * c->H, seed + 4, -a, a), c->bias ? rnd_host(GH, seed + 5, -a, a) : NULL,
+        c->bias ? rnd_host(GH, seed + 6, -a, a) : NULL,
+        rnd_host(c->T * c->N * c->Y, seed + 7, -1, 1), rnd_host(nh, seed + 8, -1, 1),
+        lstm ? rnd_host(nh, seed + 9, -1, 1) : NULL};
+    return h;
+}
+
+static void seq_host_free(seq_host *h) {
+    float *p[] = {h->x, h->h0, h->c0, h->wih, h->whh, h->bih, h->bhh, h->dy, h->dhT, h->dcT};
+    for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
+        free(p[i]);
+}
+
+static void seq_out_free(seq_out *o) {
+    float *p[] = {o->y, o->hT, o->cT, o->dx, o->dh0, o->dc0, o->dwih, o->dwhh, o->dbih, o->dbhh};
+    for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
+        free(p[i]);
+}
+
+static ax_tensor *maybe(ax_ctx *ctx, int ndim, const int64_t *shape, const float *data) {
+    return data ? th_tensor(ctx, ndim, shape, data) : NULL;
+}
+
+static float *host_or_null(const ax_tensor *t) { return t ? th_to_host(t) : NULL; }
+
+/* Forward and backward of one layer and direction on ctx: outputs NaN-filled first, weight
+ * gradients zeroed (they accumulate), dx overwritten. */
+static seq_out seq_run(ax_ctx *ctx, const seq_cfg *c, const seq_host *in) {
+    const int64_t GH = ax_rnn_gate_count(c->mode) * c->H;
+    const int lstm = c->mode == AX_RNN_LSTM;
+    int64_t xs[3] = {c->T, c->N, c->in}, ys[3] = {c->T, c->N, c->Y}, ss[2] = {c->N, c->H};
+    int64_t wis[2] = {GH, c->in}, whs[2] = {GH, c->H}, bs[1] = {GH};
+    ax_tensor *x = th_tensor(ctx, 3, xs, in->x), *h0 = th_tensor(ctx, 2, ss, in->h0);
+    ax_tensor *c0 = maybe(ctx, 2, ss, in->c0), *wih = th_tensor(ctx, 2, wis, in->wih);
+    ax_tensor *whh = th_tensor(ctx, 2, whs, in->whh), *bih = maybe(ctx, 1, bs, in->bih);
+    ax_tensor *bhh = maybe(ctx, 1, bs, in->bhh), *dy = th_tensor(ctx, 3, ys, in->dy);
+    ax_tensor *dhT = th_tensor(ctx, 2, ss, in->dhT), *dcT = maybe(ctx, 2, ss, in->dcT);
+    ax_tensor *y = th_nan_tensor(ctx, 3, ys), *hT = th_nan_tensor(ctx, 2, ss);
+    ax_tensor *cT = lstm ? th_nan_tensor(ctx, 2, ss) : NULL, *dx = th_nan_tensor(ctx, 3, xs);
+    ax_tensor *dh0 = th_nan_tensor(ctx, 2, ss), *dc0 = lstm ? th_nan_tensor(ctx, 2, ss) : NULL;
+    ax_tensor *dwih = zeros(ctx, 2, wis), *dwhh = zeros(ctx, 2, whs);
+    ax_tensor *dbih = c->bias ? zeros(ctx, 1, bs) : NULL, *dbhh = c->bias ? zeros(ctx, 1, bs) : NULL;
+    ax_tensor *res = reserve_for(ctx, c->mode, c->T, c->N, c->H);
+    ax_rnn_weights w = {wih, whh, bih, bhh};
+    ax_rnn_grads g = {dwih, dwhh, dbih, dbhh};
+    ax_rnn_desc d = {c->mode, c->reverse, c->off, 0};
+    AX_ASSERT_OK(ax_rnn_forward(ctx, &d, c->S, x, h0, c0, &w, y, hT, cT, res));
+    AX_ASSERT_OK(ax_rnn_backward(ctx, &d, c->S, x, &w, res, dy, dhT, dcT, dx, dh0, dc0, &g));
+    seq_out o = {th_to_host(y),    th_to_host(hT),   host_or_null(cT),   th_to_host(dx),
+                 th_to_host(dh0),  host_or_null(dc0), th_to_host(dwih),  th_to_host(dwhh),
+                 host_or_null(dbih), host_or_null(dbhh)};
+    ax_tensor *all[] = {x,  h0, c0, wih, whh, bih, bhh,  dy,   dhT,  dcT, y,   hT,
+                        cT, dx, dh0, dc0, dwih, dwhh, dbih, dbhh, res};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        ax_tensor_destroy(all[i]);
+    return o;
+}
+
+/* The written part of y (columns off .. off + H of rows t < S) and every other output. */
+static void seq_compare(const seq_cfg *c, const seq_out *got, const seq_out *ref, double atol,
+                        double rtol, const char *what) {
+    const int64_t GH = ax_rnn_gate_count(c->mode) * c->H, nh = c->N * c->H;
+    char m[160];
+    for (int64_t r = 0; r < c->S * c->N; r++) {
+        snprintf(m, sizeof m, "%s: y row %lld", what, (long long)r);
+        th_assert_close(got->y + r * c->Y + c->off, ref->y + r * c->Y + c->off, c->H, atol, rtol, m);
+    }
+    const struct {
+        const char *name;
+        const float *g, *r;
+        int64_t n;
+    } parts[] = {
+        {"hT", got->hT, ref->hT, nh},          {"cT", got->cT, ref->cT, nh},
+        {"dx", got->dx, ref->dx, c->T * c->N * c->in},
+        {"dh0", got->dh0, ref->dh0, nh},       {"dc0", got->dc0, ref->dc0, nh},
+        {"dw_ih", got->dwih, ref->dwih, GH * c->in}, {"dw_hh", got->dwhh, ref->dwhh, GH * c->H},
+        {"db_ih", got->dbih, ref->dbih, GH},   {"db_hh", got->dbhh, ref->dbhh, GH},
+    };
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        cr_assert((parts[i].g == NULL) == (parts[i].r == NULL));
+        if (!parts[i].g)
+            continue;
+        snprintf(m, sizeof m, "%s: %s", what, parts[i].name);
+        th_assert_close(parts[i].g, parts[i].r, parts[i].n, atol, rtol, m);
+    }
+}
+
+/* ---------------------------------------------------------------- semantics */
+
+/* seq_len < T: the same as a run over the first seq_len steps; rows t >= seq_len of y keep
+ * their NaN, dx there is 0. Forward and reverse, every mode. */
+Test(rnn_seq, shorter_sequence_matches_truncated_input) {
+    ax_ctx *ctx = th_cpu_ctx();
+    for (int m = 0; m < MODES; m++)
+        for (int rev = 0; rev < 2; rev++) {
+            seq_cfg full = {kModes[m], rev, 1, 7, 4, 3, 5, 6, 9, 2};
+            seq_cfg part = full;
+            part.T = part.S = 4;
+            seq_host in = seq_inputs(&full, 3000 + 10 * (uint64_t)m + (uint64_t)rev);
+            seq_out a = seq_run(ctx, &full, &in), b = seq_run(ctx, &part, &in);
+            seq_compare(&part, &a, &b, 1e-6, 1e-5, kModeNames[m]);
+            for (int64_t e = 4 * 3 * 9; e < 7 * 3 * 9; e++)
+                cr_assert(isnan(a.y[e]), "%s: y[%lld] written beyond seq_len", kModeNames[m],
+                          (long long)e);
+            for (int64_t e = 4 * 3 * 5; e < 7 * 3 * 5; e++)
+                cr_assert(a.dx[e] == 0.0f, "%s: dx[%lld] = %g beyond seq_len", kModeNames[m],
+                          (long long)e, (double)a.dx[e]);
+            seq_out_free(&a), seq_out_free(&b);
+            seq_host_free(&in);
+        }
+    ax_ctx_destroy(ctx);
+}
+
+/* A cell is a sequence of one step: the same h', c' and gradients. */
+Test(rnn_seq, one_step_equals_cell) {
+    ax_ctx *ctx = th_cpu_ctx();
+    for (int m = 0; m < MODES; m++) {
+        const ax_rnn_mode mode = kModes[m];
+        const int lstm = mode == AX_RNN_LSTM;
+        seq_cfg c = {mode, 0, 1, 1, 1, 3, 4, 5, 5, 0};
+        seq_host in = seq_inputs(&c, 3100 + (uint64_t)m);
+        seq_out s = seq_run(ctx, &c, &in);
+        const int64_t GH = ax_rnn_gate_count(mode) * 5;
+        int64_t xs[2] = {3, 4}, ss[2] = {3, 5}, wis[2] = {GH, 4}, whs[2] = {GH, 5}, bs[1] = {GH};
+        ax_tensor *x = th_tensor(ctx, 2, xs, in.x), *h = th_tensor(ctx, 2, ss, in.h0);
+        ax_tensor *cc = maybe(ctx, 2, ss, in.c0), *wih = th_tensor(ctx, 2, wis, in.wih);
+        ax_tensor *whh = th_tensor(ctx, 2, whs, in.whh), *bih = th_tensor(ctx, 1, bs, in.bih);
+        ax_tensor *bhh = th_tensor(ctx, 1, bs, in.bhh);
+        /* the cell's dh_out is dy + dhT of the sequence */
+        float dho[15];
+        for (int i = 0; i < 15; i++)
+            dho[i] = in.dy[i] + in.dhT[i];
+        ax_tensor *dh_out = th_tensor(ctx, 2, ss, dho), *dc_out = maybe(ctx, 2, ss, in.dcT);
+        ax_tensor *ho = th_nan_tensor(ctx, 2, ss), *co = lstm ? th_nan_tensor(ctx, 2, ss) : NULL;
+        ax_tensor *dx = th_nan_tensor(ctx, 2, xs), *dh = th_nan_tensor(ctx, 2, ss);
+        ax_tensor *dc = lstm ? th_nan_tensor(ctx, 2, ss) : NULL;
+        ax_tensor *dwih = zeros(ctx, 2, wis), *dwhh = zeros(ctx, 2, whs);
+        ax_tensor *dbih = zeros(ctx, 1, bs), *dbhh = zeros(ctx, 1, bs);
+        ax_tensor *res = reserve_for(ctx, mode, 1, 3, 5);
+        ax_rnn_weights w = {wih, whh, bih, bhh};
+        ax_rnn_grads g = {dwih, dwhh, dbih, dbhh};
+        AX_ASSERT_OK(ax_rnn_cell_forward(ctx, mode, x, h, cc, &w, ho, co, res));
+        AX_ASSERT_OK(ax_rnn_cell_backward(ctx, mode, x, &w, res, dh_out, dc_out, 0, dx, dh, dc, &g));
+        seq_out o = {th_to_host(ho), th_to_host(ho), host_or_null(co), th_to_host(dx),
+                     th_to_host(dh), host_or_null(dc), th_to_host(dwih), th_to_host(dwhh),
+                     th_to_host(dbih), th_to_host(dbhh)};
+        memcpy(o.y, s.y, 15 * sizeof(float)); /* compared through hT */
+        seq_compare(&c, &o, &s, 1e-6, 1e-6, kModeNames[m]);
+        th_assert_close(s.y, s.hT, 15, 0, 0, "y of the single step is hT");
+        seq_out_free(&o), seq_out_free(&s);
+        seq_host_free(&in);
+        ax_tensor *all[] = {x, h, cc, wih, whh, bih, bhh, dh_out, dc_out, ho, co, dx, dh, dc,
+                            dwih, dwhh, dbih, dbhh, res};
+        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+            ax_tensor_destroy(all[i]);
+    }
+    ax_ctx_destroy(ctx);
+}
+
+/* States carried in place (truncated BPTT): two calls of 3 steps with hT aliasing h0 and cT
+ * aliasing c0 give the 6-step call's y and final state; a backward run twice on the same
+ * reserve doubles the accumulated weight gradients and an accumulate_dx dx, and gives the same
+ * dh0 (overwritten). */
+Test(rnn_seq, carried_state_and_accumulation) {
+    ax_ctx *ctx = th_cpu_ctx();
+    for (int m = 0; m < MODES; m++) {
+        const ax_rnn_mode mode = kModes[m];
+        const int lstm = mode == AX_RNN_LSTM;
+        seq_cfg c = {mode, 0, 1, 6, 6, 2, 3, 4, 4, 0};
+        seq_host in = seq_inputs(&c, 3200 + (uint64_t)m);
+        seq_out full = seq_run(ctx, &c, &in);
+        const int64_t GH = ax_rnn_gate_count(mode) * 4;
+        int64_t xs[3] = {3, 2, 3}, ys[3] = {3, 2, 4}, ss[2] = {2, 4}, wis[2] = {GH, 3};
+        int64_t whs[2] = {GH, 4}, bs[1] = {GH};
+        ax_tensor *h = th_tensor(ctx, 2, ss, in.h0), *cc = maybe(ctx, 2, ss, in.c0);
+        ax_tensor *wih = th_tensor(ctx, 2, wis, in.wih), *whh = th_tensor(ctx, 2, whs, in.whh);
+        ax_tensor *bih = th_tensor(ctx, 1, bs, in.bih), *bhh = th_tensor(ctx, 1, bs, in.bhh);
+        ax_tensor *res = reserve_for(ctx, mode, 3, 2, 4), *y = th_nan_tensor(ctx, 3, ys);
+        ax_rnn_weights w = {wih, whh, bih, bhh};
+        ax_rnn_desc d = {mode, 0, 0, 0};
+        for (int half = 0; half < 2; half++) {
+            ax_tensor *x = th_tensor(ctx, 3, xs, in.x + half * 3 * 2 * 3);
+            AX_ASSERT_OK(ax_rnn_forward(ctx, &d, 3, x, h, cc, &w, y, h, cc, res));
+            float *yh = th_to_host(y);
+            th_assert_close(yh, full.y + half * 3 * 2 * 4, 3 * 2 * 4, 1e-6, 1e-5, "y of a half");
+            free(yh);
+            ax_tensor_destroy(x);
+        }
+        float *hh = th_to_host(h);
+        th_assert_close(hh, full.hT, 8, 1e-6, 1e-5, "hT carried in place");
+        free(hh);
+        if (lstm) {
+            float *ch = th_to_host(cc);
+            th_assert_close(ch, full.cT, 8, 1e-6, 1e-5, "cT carried in place");
+            free(ch);
+        }
+        /* backward twice on the last half's reserve */
+        ax_tensor *x = th_tensor(ctx, 3, xs, in.x + 3 * 2 * 3), *dy = th_tensor(ctx, 3, ys, in.dy);
+        ax_tensor *dx = zeros(ctx, 3, xs), *dh0 = th_nan_tensor(ctx, 2, ss);
+        ax_tensor *dwih = zeros(ctx, 2, wis), *dwhh = zeros(ctx, 2, whs);
+        ax_tensor *dbih = zeros(ctx, 1, bs), *dbhh = zeros(ctx, 1, bs);
+        ax_rnn_grads g = {dwih, dwhh, dbih, dbhh};
+        ax_tensor *gs[5] = {dx, dwih, dwhh, dbih, dbhh};
+        float *once[5], *dh_once = NULL;
+        ax_rnn_desc da = {mode, 0, 0, 1};
+        for (int rep = 0; rep < 2; rep++) {
+            AX_ASSERT_OK(ax_rnn_backward(ctx, &da, 3, x, &w, res, dy, NULL, NULL, dx, dh0, NULL, &g));
+            if (rep == 0) {
+                for (int k = 0; k < 5; k++)
+                    once[k] = th_to_host(gs[k]);
+                dh_once = th_to_host(dh0);
+                continue;
+            }
+            for (int k = 0; k < 5; k++) {
+                float *twice = th_to_host(gs[k]);
+                const int64_t n = ax_tensor_numel(gs[k]);
+                for (int64_t e = 0; e < n; e++)
+                    cr_assert(twice[e] == 2.0f * once[k][e], "%s: gradient %d[%lld] = %g, once %g",
+                              kModeNames[m], k, (long long)e, (double)twice[e],
+                              (double)once[k][e]);
+                free(twice);
+                free(once[k]);
+            }
+            float *dh_twice = th_to_host(dh0);
+            th_assert_equal(dh_twice, dh_once, 8, "dh0 is overwritten");
+            free(dh_twice), free(dh_once);
+        }
+        ax_tensor *all[] = {h, cc, wih, whh, bih, bhh, res, y, x, dy, dx, dh0, dwih, dwhh, dbih,
+                            dbhh};
+        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+            ax_tensor_destroy(all[i]);
+        seq_out_free(&full);
+        seq_host_free(&in);
+    }
+    ax_ctx_destroy(ctx);
+}
+
+/* ---------------------------------------------------------------- extremes */
+
+/* Huge pre-activations (weights of +-1e4) saturate every sigmoid and tanh: outputs and
+ * gradients stay finite. x = +-Inf through positive input weights gives gates at exactly 0
+ * or 1 and finite states. (ReLU is unbounded, so it has neither property.) */
+Test(rnn_extremes, saturation_and_infinite_input) {
+    ax_ctx *ctx = th_cpu_ctx();
+    for (int m = 0; m < MODES; m++) {
+        if (kModes[m] == AX_RNN_RELU)
+            continue;
+        seq_cfg c = {kModes[m], m % 2, 1, 6, 6, 2, 3, 4, 4, 0};
+        seq_host in = seq_inputs(&c, 3300 + (uint64_t)m);
+        const int64_t GH = ax_rnn_gate_count(c.mode) * 4;
+        for (int64_t i = 0; i < GH * 3; i++)
+            in.wih[i] *= 4e4f;
+        for (int64_t i = 0; i < GH * 4; i++)
+            in.whh[i] *= 4e4f;
+        seq_out o = seq_run(ctx, &c, &in);
+        const float *v[] = {o.y, o.hT, o.dx, o.dh0, o.dwih, o.dwhh, o.dbih, o.dbhh};
+        const int64_t n[] = {6 * 2 * 4, 8, 6 * 2 * 3, 8, GH * 3, GH * 4, GH, GH};
+        for (int k = 0; k < 8; k++)
+            for (int64_t e = 0; e < n[k]; e++)
+                cr_assert(isfinite(v[k][e]), "%s saturated: output %d[%lld] = %g",
+                          kModeNames[m], k, (long long)e, (double)v[k][e]);
+        seq_out_free(&o);
+        /* x = +Inf, then -Inf, one input feature, positive input weights */
+        for (int s = 0; s < 2; s++) {
+            seq_cfg c1 = c;
+            c1.in = 1;
+            seq_host i1 = seq_inputs(&c1, 3400 + (uint64_t)m);
+            for (int64_t e = 0; e < 6 * 2; e++)
+                i1.x[e] = s ? -INFINITY : INFINITY;
+            for (int64_t e = 0; e < GH; e++)
+                i1.wih[e] = fabsf(i1.wih[e]) + 0.1f;
+            seq_out o1 = seq_run(ctx, &c1, &i1);
+            for (int64_t e = 0; e < 6 * 2 * 4; e++)
+                cr_assert(isfinite(o1.y[e]), "%s, x = %cInf: y[%lld] = %g", kModeNames[m],
+                          s ? '-' : '+', (long long)e, (double)o1.y[e]);
+            seq_out_free(&o1);
+            seq_host_free(&i1);
+        }
+        seq_host_free(&in);
+    }
+    ax_ctx_destroy(ctx);
+}
+
+/* A NaN in one row of x makes that row's outputs NaN from its step on (in the direction of
+ * the run) and leaves the other rows finite. */
+Test(rnn_extremes, nan_propagates) {
+    ax_ctx *ctx = th_cpu_ctx();
+    for (int m = 0; m < MODES; m++)
+        for (int rev = 0; rev < 2; rev++) {
+            seq_cfg c = {kModes[m], rev, 1, 5, 5, 3, 2, 4, 4, 0};
+            seq_host in = seq_inputs(&c, 3500 + (uint64_t)m);
+            in.x[(2 * 3 + 1) * 2] = NAN; /* t = 2, row 1 */
+            seq_out o = seq_run(ctx, &c, &in);
+            for (int64_t t = 0; t < 5; t++)
+                for (int64_t b = 0; b < 3; b++)
+                    for (int64_t j = 0; j < 4; j++) {
+                        const float v = o.y[(t * 3 + b) * 4 + j];
+                        const int after = rev ? t <= 2 : t >= 2;
+                        cr_assert(b == 1 && after ? isnan(v) : isfinite(v),
+                                  "%s %s: y[%lld, %lld, %lld] = %g", kModeNames[m],
+                                  rev ? "reverse" : "forward", (long long)t, (long long)b,
+                                  (long long)j, (double)v);
+                    }
+            seq_out_free(&o);
+            seq_host_free(&in);
+        }
+    ax_ctx_destroy(ctx);
+}
+
+/* ---------------------------------------------------------------- bad input */
+
+/* The tensors of an LSTM call (T = 4, N = 2, in = 3, H = 5) for the checks below. */
+typedef struct bad_fix {
+    ax_ctx *ctx;
+    ax_tensor *x, *h0, *c0, *wih, *whh, *bih, *bhh, *y, *hT, *cT, *res;
+    ax_tensor *dy, *dx, *dh0, *dc0, *dwih, *dwhh, *dbih, *dbhh;
+    ax_rnn_weights w;
+    ax_rnn_grads g;
+    ax_rnn_desc d;
+} bad_fix;
+
+static bad_fix bad_make(void) {
+    bad_fix f;
+    f.ctx = th_cpu_ctx();
+    ax_ctx *ctx = f.ctx;
+    int64_t xs[3] = {4, 2, 3}, ys[3] = {4, 2, 5}, ss[2] = {2, 5}, wis[2] = {20, 3};
+    int64_t whs[2] = {20, 5}, bs[1] = {20};
+    f.x = th_random_tensor(ctx, 3, xs, 1, -1, 1, 0), f.h0 = th_random_tensor(ctx, 2, ss, 2, -1, 1, 0);
+    f.c0 = th_random_tensor(ctx, 2, ss, 3, -1, 1, 0);
+    f.wih = th_random_tensor(ctx, 2, wis, 4, -1, 1, 0), f.whh = th_random_tensor(ctx, 2, whs, 5, -1, 1, 0);
+    f.bih = th_random_tensor(ctx, 1, bs, 6, -1, 1, 0), f.bhh = th_random_tensor(ctx, 1, bs, 7, -1, 1, 0);
+    f.y = zeros(ctx, 3, ys), f.hT = zeros(ctx, 2, ss), f.cT = zeros(ctx, 2, ss);
+    f.res = reserve_for(ctx, AX_RNN_LSTM, 4, 2, 5);
+    f.dy = th_random_tensor(ctx, 3, ys, 8, -1, 1, 0), f.dx = zeros(ctx, 3, xs);
+    f.dh0 = zeros(ctx, 2, ss), f.dc0 = zeros(ctx, 2, ss);
+    f.dwih = zeros(ctx, 2, wis), f.dwhh = zeros(ctx, 2, whs);
+    f.dbih = zeros(ctx, 1, bs), f.dbhh = zeros(ctx, 1, bs);
+    f.w = (ax_rnn_weights){f.wih, f.whh, f.bih, f.bhh};
+    f.g = (ax_rnn_grads){f.dwih, f.dwhh, f.dbih, f.dbhh};
+    f.d = (ax_rnn_desc){AX_RNN_LSTM, 0, 0, 0};
+    return f;
+}
+
+static void bad_free(bad_fix *f) {
+    ax_tensor *all[] = {f->x,  f->h0,  f->c0,  f->wih, f->whh,  f->bih,  f->bhh,
+                        f->y,  f->hT,  f->cT,  f->res, f->dy,   f->dx,   f->dh0,
+                        f->dc0, f->dwih, f->dwhh, f->dbih, f->dbhh};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        ax_tensor_destroy(all[i]);
+    ax_ctx_destroy(f->ctx);
+}
+
+static ax_status fwd(bad_fix *f) {
+    f->w = (ax_rnn_weights){f->wih, f->whh, f->bih, f->bhh};
+    return ax_rnn_forward(f->ctx, &f->d, 4, f->x, f->h0, f->c0, &f->w, f->y, f->hT, f->cT,
+                          f->res);
+}
+
+static ax_status bwd(bad_fix *f) {
+    f->w = (ax_rnn_weights){f->wih, f->whh, f->bih, f->bhh};
+    f->g = (ax_rnn_grads){f->dwih, f->dwhh, f->dbih, f->dbhh};
+    return ax_rnn_backward(f->ctx, &f->d, 4, f->x, &f->w, f->res, f->dy, f->hT, f->cT, f->dx,
+                           f->dh0, f->dc0, &f->g);
+}
+
+/* A tensor of another shape in place of one argument, then the original back. */
+#define WITH(slot, shape_ndim, ...)                                                            \
+    for (ax_tensor *saved_ = (slot), *tmp_ = zeros(f.ctx, shape_ndim, (int64_t[]){__VA_ARGS__}); \
+         saved_; (slot) = saved_, ax_tensor_destroy(tmp_), saved_ = NULL)                      \
+        for (int once_ = ((slot) = tmp_, 1); once_; once_ = 0)
+
+Test(rnn_badinput, shapes_and_sizes) {
+    bad_fix f = bad_make();
+    AX_ASSERT_OK(fwd(&f));
+    AX_ASSERT_OK(bwd(&f));
+    /* wrong input size, h0 / c0 / hT of the wrong shape, mismatched weights, short reserve */
+    WITH(f.x, 3, 4, 2, 4) AX_ASSERT_FAILS(fwd(&f), AX_ERR_SHAPE, "ax_rnn_forward");
+    WITH(f.x, 2, 4, 2) AX_ASSERT_FAILS(fwd(&f), AX_ERR_SHAPE, "ax_rnn_forward");
+    WITH(f.h0, 2, 2, 4) AX_ASSERT_FAILS(fwd(&f), AX_ERR_SHAPE, "ax_rnn_forward");
+    WITH(f.h0, 3, 1, 2, 5) AX_ASSERT_FAILS(fwd(&f), AX_ERR_SHAPE, "ax_rnn_forward");
+    WITH(f.c0, 2, 3, 5) AX_ASSERT_FAILS(fwd(&f), AX_ERR_SHAPE, "ax_rnn_forward");
+    WITH(f.hT, 2, 5, 2) AX_ASSERT_FAILS(fwd(&f), AX_ERR_SHAPE, "ax_rnn_forward");
+    WITH(f.y, 3, 4, 2, 4) AX_ASSERT_FAILS(fwd(&f), AX_ERR_SHAPE, "ax_rnn_forward");
+    WITH(f.y, 3, 3, 2, 5) AX_ASSERT_FAILS(fwd(&f), AX_ERR_SHAPE, "ax_rnn_forward");
+    WITH(f.wih, 2, 15, 3) AX_ASSERT_FAILS(fwd(&f), AX_ERR_SHAPE, "ax_rnn_forward"); /* 3H: GRU's */
+    WITH(f.wih, 2, 20, 4) AX_ASSERT_FAILS(fwd(&f), AX_ERR_SHAPE, "ax_rnn_forward");
+    WITH(f.whh, 2, 20, 4) AX_ASSERT_FAILS(fwd(&f), AX_ERR_SHAPE, "ax_rnn_forward");
+    WITH(f.whh, 2, 16, 4) AX_ASSERT_FAILS(fwd(&f), AX_ERR_SHAPE, "ax_rnn_forward");
+    WITH(f.bih, 1, 15) AX_ASSERT_FAILS(fwd(&f), AX_ERR_SHAPE, "ax_rnn_forward");
+    WITH(f.bhh, 1, 21) AX_ASSERT_FAILS(fwd(&f), AX_ERR_SHAPE, "ax_rnn_forward");
+    WITH(f.res, 1, 10) AX_ASSERT_FAILS(fwd(&f), AX_ERR_SHAPE, "ax_rnn_forward");
+    /* y_offset: the direction's columns must fit */
+    f.d.y_offset = 1;
+    AX_ASSERT_FAILS(fwd(&f), AX_ERR_SHAPE, "ax_rnn_forward");
+    f.d.y_offset = -1;
+    AX_ASSERT_FAILS(fwd(&f), AX_ERR_INVALID_ARG, "ax_rnn_forward");
+    f.d.y_offset = 0;
+    /* seq_len 0 and beyond T (a tensor cannot have T = 0 or N = 0: ax_tensor_create refuses
+     * empty dims, so seq_len = 0 is the empty sequence) */
+    AX_ASSERT_FAILS(ax_rnn_forward(f.ctx, &f.d, 0, f.x, f.h0, f.c0, &f.w, f.y, f.hT, f.cT, f.res),
+                    AX_ERR_SHAPE, "ax_rnn_forward");
+    AX_ASSERT_FAILS(ax_rnn_forward(f.ctx, &f.d, 5, f.x, f.h0, f.c0, &f.w, f.y, f.hT, f.cT, f.res),
+                    AX_ERR_SHAPE, "ax_rnn_forward");
+    AX_ASSERT_FAILS(ax_rnn_backward(f.ctx, &f.d, 0, f.x, &f.w, f.res, f.dy, NULL, NULL, f.dx,
+                                    NULL, NULL, NULL),
+                    AX_ERR_SHAPE, "ax_rnn_backward");
+    /* backward: gradients of the wrong shapes */
+    WITH(f.dy, 3, 4, 2, 4) AX_ASSERT_FAILS(bwd(&f), AX_ERR_SHAPE, "ax_rnn_backward");
+    WITH(f.dx, 3, 4, 2, 5) AX_ASSERT_FAILS(bwd(&f), AX_ERR_SHAPE, "ax_rnn_backward");
+    WITH(f.dh0, 2, 5, 2) AX_ASSERT_FAILS(bwd(&f), AX_ERR_SHAPE, "ax_rnn_backward");
+    WITH(f.dwih, 2, 3, 20) AX_ASSERT_FAILS(bwd(&f), AX_ERR_SHAPE, "ax_rnn_backward");
+    WITH(f.dwhh, 2, 20, 3) AX_ASSERT_FAILS(bwd(&f), AX_ERR_SHAPE, "ax_rnn_backward");
+    WITH(f.dbhh, 1, 5) AX_ASSERT_FAILS(bwd(&f), AX_ERR_SHAPE, "ax_rnn_backward");
+    WITH(f.res, 1, 100) AX_ASSERT_FAILS(bwd(&f), AX_ERR_SHAPE, "ax_rnn_backward");
+    /* cell: x [N, in] only */
+    AX_ASSERT_FAILS(ax_rnn_cell_forward(f.ctx, AX_RNN_LSTM, f.x, f.h0, f.c0, &f.w, f.hT, f.cT,
+                                        f.res),
+                    AX_ERR_SHAPE, "ax_rnn_cell_forward");
+    bad_free(&f);
+}
+
+Test(rnn_badinput, modes_nulls_and_states) {
+    bad_fix f = bad_make();
+    AX_ASSERT_FAILS(ax_rnn_forward(f.ctx, NULL, 4, f.x, f.h0, f.c0, &f.w, f.y, f.hT, f.cT, f.res),
+                    AX_ERR_INVALID_ARG, "ax_rnn_forward");
+    AX_ASSERT_FAILS(ax_rnn_forward(f.ctx, &f.d, 4, f.x, f.h0, f.c0, NULL, f.y, f.hT, f.cT, f.res),
+                    AX_ERR_INVALID_ARG, "ax_rnn_forward");
+    AX_ASSERT_FAILS(ax_rnn_forward(f.ctx, &f.d, 4, NULL, f.h0, f.c0, &f.w, f.y, f.hT, f.cT, f.res),
+                    AX_ERR_INVALID_ARG, "ax_rnn_forward");
+    AX_ASSERT_FAILS(ax_rnn_forward(f.ctx, &f.d, 4, f.x, f.h0, f.c0, &f.w, f.y, f.hT, f.cT, NULL),
+                    AX_ERR_INVALID_ARG, "ax_rnn_forward");
+    ax_tensor *keep = f.whh;
+    f.whh = NULL;
+    AX_ASSERT_FAILS(fwd(&f), AX_ERR_INVALID_ARG, "ax_rnn_forward");
+    f.whh = keep;
+    f.d.mode = (ax_rnn_mode)7;
+    AX_ASSERT_FAILS(fwd(&f), AX_ERR_INVALID_ARG, "ax_rnn_forward");
+    AX_ASSERT_FAILS(bwd(&f), AX_ERR_INVALID_ARG, "ax_rnn_backward");
+    cr_assert_eq(ax_rnn_gate_count((ax_rnn_mode)7), 0);
+    cr_assert_eq(ax_rnn_gate_count((ax_rnn_mode)-1), 0);
+    /* a cell state for a mode without one: the LSTM's weights would not fit a GRU anyway, so a
+     * GRU of H = 5 with 15-row weights */
+    int64_t wis[2] = {15, 3}, whs[2] = {15, 5};
+    ax_tensor *gi = zeros(f.ctx, 2, wis), *gh = zeros(f.ctx, 2, whs);
+    ax_rnn_weights gw = {gi, gh, NULL, NULL};
+    ax_rnn_desc gd = {AX_RNN_GRU, 0, 0, 0};
+    AX_ASSERT_OK(ax_rnn_forward(f.ctx, &gd, 4, f.x, f.h0, NULL, &gw, f.y, f.hT, NULL, f.res));
+    AX_ASSERT_FAILS(ax_rnn_forward(f.ctx, &gd, 4, f.x, f.h0, f.c0, &gw, f.y, f.hT, NULL, f.res),
+                    AX_ERR_INVALID_ARG, "ax_rnn_forward");
+    AX_ASSERT_FAILS(ax_rnn_forward(f.ctx, &gd, 4, f.x, f.h0, NULL, &gw, f.y, f.hT, f.cT, f.res),
+                    AX_ERR_INVALID_ARG, "ax_rnn_forward");
+    AX_ASSERT_FAILS(ax_rnn_backward(f.ctx, &gd, 4, f.x, &gw, f.res, f.dy, NULL, f.cT, f.dx,
+                                    NULL, NULL, NULL),
+                    AX_ERR_INVALID_ARG, "ax_rnn_backward");
+    AX_ASSERT_FAILS(ax_rnn_backward(f.ctx, &gd, 4, f.x, &gw, f.res, f.dy, NULL, NULL, f.dx,
+                                    NULL, f.dc0, NULL),
+                    AX_ERR_INVALID_ARG, "ax_rnn_backward");
+    ax_tensor_destroy(gi), ax_tensor_destroy(gh);
+    /* a wrong dtype */
+    int64_t ss[2] = {2, 5};
+    int32_t iz[10] = {0};
+    ax_tensor *hi = th_tensor_i32(f.ctx, 2, ss, iz);
+    f.d.mode = AX_RNN_LSTM;
+    AX_ASSERT_FAILS(ax_rnn_forward(f.ctx, &f.d, 4, f.x, hi, f.c0, &f.w, f.y, f.hT, f.cT, f.res),
+                    AX_ERR_DTYPE, "ax_rnn_forward");
+    ax_tensor_destroy(hi);
+    /* the reserve size */
+    int64_t n = -1;
+    AX_ASSERT_FAILS(ax_rnn_reserve_numel(AX_RNN_LSTM, 0, 2, 5, &n), AX_ERR_INVALID_ARG,
+                    "ax_rnn_reserve_numel");
+    AX_ASSERT_FAILS(ax_rnn_reserve_numel(AX_RNN_LSTM, 4, 2, 0, &n), AX_ERR_INVALID_ARG,
+                    "ax_rnn_reserve_numel");
+    AX_ASSERT_FAILS(ax_rnn_reserve_numel((ax_rnn_mode)9, 4, 2, 5, &n), AX_ERR_INVALID_ARG,
+                    "ax_rnn_reserve_numel");
+    AX_ASSERT_FAILS(ax_rnn_reserve_numel(AX_RNN_LSTM, 4, 2, 5, NULL), AX_ERR_INVALID_ARG,
+                    "ax_rnn_reserve_numel");
+    AX_ASSERT_FAILS(ax_rnn_reserve_numel(AX_RNN_LSTM, INT64_MAX / 2, 4, 5, &n), AX_ERR_SHAPE,
+                    "ax_rnn_reserve_numel");
+    AX_ASSERT_FAILS(ax_rnn_reserve_numel(AX_RNN_GRU, 1, 1, INT64_MAX / 2, &n), AX_ERR_SHAPE,
+                    "ax_rnn_reserve_numel");
+    cr_assert_eq(n, -1, "a failed call leaves *numel alone");
+    bad_free(&f);
+}
+
+/* Outputs overlapping inputs or each other are refused; hT may alias h0 and cT c0 (states
+ * carried in place), dh0 dhT and dc0 dcT, and those give the same values as separate
+ * tensors. */
+Test(rnn_badinput, aliasing) {
+    bad_fix f = bad_make();
+    ax_ctx *ctx = f.ctx;
+    AX_ASSERT_FAILS(ax_rnn_forward(ctx, &f.d, 4, f.x, f.h0, f.c0, &f.w, f.y, f.c0, f.cT, f.res),
+                    AX_ERR_INVALID_ARG, "ax_rnn_forward"); /* hT = c0 */
+    AX_ASSERT_FAILS(ax_rnn_forward(ctx, &f.d, 4, f.x, f.h0, f.c0, &f.w, f.y, f.hT, f.hT, f.res),
+                    AX_ERR_INVALID_ARG, "ax_rnn_forward"); /* cT = hT */
+    /* y = x, where in = H lets the shapes through */
+    int64_t x5s[3] = {4, 2, 5}, w5s[2] = {20, 5}, big[3] = {4, 2, 1000};
+    ax_tensor *x5 = zeros(ctx, 3, x5s), *wih5 = zeros(ctx, 2, w5s), *huge = zeros(ctx, 3, big);
+    ax_rnn_weights w5 = {wih5, f.whh, f.bih, f.bhh};
+    AX_ASSERT_FAILS(ax_rnn_forward(ctx, &f.d, 4, x5, f.h0, f.c0, &w5, x5, f.hT, f.cT, f.res),
+                    AX_ERR_INVALID_ARG, "ax_rnn_forward");
+    /* the reserve as y, or as dy in the backward */
+    AX_ASSERT_FAILS(ax_rnn_forward(ctx, &f.d, 4, f.x, f.h0, f.c0, &f.w, huge, f.hT, f.cT, huge),
+                    AX_ERR_INVALID_ARG, "ax_rnn_forward");
+    AX_ASSERT_OK(fwd(&f));
+    AX_ASSERT_FAILS(ax_rnn_backward(ctx, &f.d, 4, f.x, &f.w, huge, huge, NULL, NULL, f.dx, NULL,
+                                    NULL, NULL),
+                    AX_ERR_INVALID_ARG, "ax_rnn_backward");
+    /* dx = x, a weight gradient = its weight, dc0 = dh0, dw_ih = dw_hh */
+    AX_ASSERT_FAILS(ax_rnn_backward(ctx, &f.d, 4, f.x, &f.w, f.res, f.dy, NULL, NULL, f.x, NULL,
+                                    NULL, NULL),
+                    AX_ERR_INVALID_ARG, "ax_rnn_backward");
+    ax_rnn_grads gw = {f.wih, NULL, NULL, NULL};
+    AX_ASSERT_FAILS(ax_rnn_backward(ctx, &f.d, 4, f.x, &f.w, f.res, f.dy, NULL, NULL, f.dx, NULL,
+                                    NULL, &gw),
+                    AX_ERR_INVALID_ARG, "ax_rnn_backward");
+    ax_rnn_grads gb = {NULL, NULL, f.dbih, f.dbih};
+    AX_ASSERT_FAILS(ax_rnn_backward(ctx, &f.d, 4, f.x, &f.w, f.res, f.dy, NULL, NULL, f.dx, NULL,
+                                    NULL, &gb),
+                    AX_ERR_INVALID_ARG, "ax_rnn_backward");
+    AX_ASSERT_FAILS(ax_rnn_backward(ctx, &f.d, 4, f.x, &f.w, f.res, f.dy, NULL, NULL, f.dx, f.dh0,
+                                    f.dh0, NULL),
+                    AX_ERR_INVALID_ARG, "ax_rnn_backward");
+    AX_ASSERT_FAILS(ax_rnn_backward(ctx, &f.d, 4, f.x, &f.w, f.res, f.dy, NULL, f.cT, f.dx, f.cT,
+                                    NULL, NULL),
+                    AX_ERR_INVALID_ARG, "ax_rnn_backward"); /* dh0 = dcT */
+    /* allowed: dh0 = dhT and dc0 = dcT, the same values as separate tensors */
+    AX_ASSERT_OK(bwd(&f));
+    float *dh_sep = th_to_host(f.dh0), *dc_sep = th_to_host(f.dc0);
+    ax_tensor *dhT = th_random_tensor(ctx, 2, (int64_t[]){2, 5}, 21, -1, 1, 0);
+    ax_tensor *dcT = th_random_tensor(ctx, 2, (int64_t[]){2, 5}, 22, -1, 1, 0);
+    AX_ASSERT_OK(ax_rnn_backward(ctx, &f.d, 4, f.x, &f.w, f.res, f.dy, dhT, dcT, NULL, f.dh0,
+                                 f.dc0, NULL));
+    free(dh_sep), free(dc_sep);
+    dh_sep = th_to_host(f.dh0), dc_sep = th_to_host(f.dc0);
+    AX_ASSERT_OK(ax_rnn_backward(ctx, &f.d, 4, f.x, &f.w, f.res, f.dy, dhT, dcT, NULL, dhT, dcT,
+                                 NULL));
+    float *dh_in = th_to_host(dhT), *dc_in = th_to_host(dcT);
+    th_assert_equal(dh_in, dh_sep, 10, "dh0 computed in place of dhT");
+    th_assert_equal(dc_in, dc_sep, 10, "dc0 computed in place of dcT");
+    free(dh_sep), free(dc_sep), free(dh_in), free(dc_in);
+    ax_tensor_destroy(x5), ax_tensor_destroy(wih5), ax_tensor_destroy(huge);
+    ax_tensor_destroy(dhT), ax_tensor_destroy(dcT);
+    bad_free(&f);
+}
+
+/* ---------------------------------------------------------------- GPU */
+
+/* The CUDA backend (its SGEMM and fused step kernels) against the CPU reference from the same
+ * inputs, outputs NaN-filled: every mode, forward and reverse, H = 1, 7, 129, N = 1 and 3,
+ * T = 1 and a long T = 100 (the reverse ones at a column offset and seq_len < T).
+ * Tolerance 1e-4 + 1e-3 |ref|: f32 GEMMs summed in other orders and the device's expf/tanhf
+ * (a few ulp) compounded over up to 100 steps of a contracting recurrence (weights in
+ * PyTorch's +-1/sqrt(H)). */
+Test(rnn_gpu, parity_with_cpu) {
+    ax_ctx *gpu = th_gpu_ctx_or_skip(), *cpu = th_cpu_ctx();
+    const int64_t hs[] = {1, 7, 129};
+    const struct {
+        int64_t T, N;
+    } tn[] = {{1, 1}, {1, 3}, {100, 1}, {100, 3}};
+    for (int m = 0; m < MODES; m++)
+        for (size_t h = 0; h < sizeof hs / sizeof hs[0]; h++)
+            for (size_t k = 0; k < sizeof tn / sizeof tn[0]; k++)
+                for (int rev = 0; rev < 2; rev++) {
+                    const int64_t H = hs[h], T = tn[k].T;
+                    seq_cfg c = {kModes[m], rev, (int)(h != 1), T, rev && T > 1 ? T - 3 : T,
+                                 tn[k].N, 5, H, rev ? 2 * H + 1 : H, rev ? H + 1 : 0};
+                    char what[96];
+                    snprintf(what, sizeof what, "%s %s H=%lld T=%lld N=%lld", kModeNames[m],
+                             rev ? "reverse" : "forward", (long long)H, (long long)T,
+                             (long long)c.N);
+                    seq_host in = seq_inputs(&c, 5000 + 100 * (uint64_t)m + 10 * h + k);
+                    seq_out a = seq_run(gpu, &c, &in), b = seq_run(cpu, &c, &in);
+                    seq_compare(&c, &a, &b, 1e-4, 1e-3, what);
+                    /* the columns and rows it must not write stay NaN */
+                    for (int64_t e = 0; e < c.T * c.N * c.Y; e++) {
+                        const int64_t col = e % c.Y, t = e / (c.N * c.Y);
+                        if (col < c.off || col >= c.off + H || t >= c.S)
+                            cr_assert(isnan(a.y[e]), "%s: y[%lld] written", what, (long long)e);
+                    }
+                    seq_out_free(&a), seq_out_free(&b);
+                    seq_host_free(&in);
+                }
+    ax_ctx_destroy(gpu);
+    ax_ctx_destroy(cpu);
+}
+
+/* The PyTorch golden cases on the GPU. */
+Test(rnn_gpu, golden) {
+    ax_ctx *gpu = th_gpu_ctx_or_skip();
+    golden_case(gpu, "lstm_bi", AX_RNN_LSTM);
+    golden_case(gpu, "gru_bi", AX_RNN_GRU);
+    golden_case(gpu, "gru_textbook_bi", AX_RNN_GRU_TEXTBOOK);
+    golden_case(gpu, "rnn_tanh_bi", AX_RNN_TANH);
+    golden_case(gpu, "rnn_relu_bi", AX_RNN_RELU);
+    golden_case(gpu, "gru_2layer_bi", AX_RNN_GRU);
+    golden_case(gpu, "lstm_2layer", AX_RNN_LSTM);
+    ax_ctx_destroy(gpu);
+}
+
+/* Tensors of another context (another CPU context, or the GPU's) are refused. */
+static void expect_other_context(ax_ctx *other) {
+    bad_fix f = bad_make();
+    ax_tensor *h0 = zeros(other, 2, (int64_t[]){2, 5});
+    AX_ASSERT_FAILS(ax_rnn_forward(f.ctx, &f.d, 4, f.x, h0, f.c0, &f.w, f.y, f.hT, f.cT, f.res),
+                    AX_ERR_DEVICE, "ax_rnn_forward");
+    AX_ASSERT_FAILS(ax_rnn_backward(f.ctx, &f.d, 4, f.x, &f.w, f.res, f.dy, NULL, NULL, f.dx, h0,
+                                    NULL, NULL),
+                    AX_ERR_DEVICE, "ax_rnn_backward");
+    ax_tensor_destroy(h0);
+    bad_free(&f);
+}
+
+Test(rnn_badinput, other_context) {
+    ax_ctx *other = th_cpu_ctx();
+    expect_other_context(other);
+    ax_ctx_destroy(other);
+}
+
+Test(rnn_gpu, wrong_device) {
+    ax_ctx *gpu = th_gpu_ctx_or_skip();
+    expect_other_context(gpu);
+    ax_ctx_destroy(gpu);
+}

@@ -143,7 +143,9 @@ AX_API ax_status ax_graph_labels(ax_graph *g, const char *name, int64_t max_batc
 AX_API ax_status ax_graph_param(ax_graph *g, const char *name, int ndim, const int64_t *shape,
                                 const ax_init *init, ax_node **out);
 
-/* y = x W^T + b, x [N, in] -> y [N, out_features]; creates the parameters "<name>.weight"
+/* y = x W^T + b, x [N, in] -> y [N, out_features], or over the last dim of any x [..., in]
+ * (as nn.Linear: a sequence [T, N, in] gives [T, N, out], keeping its batch and time axes;
+ * the features must not be the batch or time axis); creates the parameters "<name>.weight"
  * [out, in] and "<name>.bias" [out], both U(-1/sqrt(in), 1/sqrt(in)) as PyTorch's nn.Linear
  * (kaiming_uniform with a = sqrt(5) for the weight). */
 AX_API ax_status ax_graph_dense(ax_graph *g, const char *name, ax_node *x, int64_t out_features,
@@ -294,10 +296,23 @@ AX_API ax_status ax_graph_gru(ax_graph *g, const char *name, ax_node *x, ax_node
  * the batch stop continuing the previous batch's sequences. */
 AX_API ax_status ax_graph_rnn_reset_state(ax_graph *g, ax_node *layer);
 
+/* Embedding lookup, as torch.nn.Embedding(vocab, dim): indices (an i32 input of token ids in
+ * [0, vocab), any shape, e.g. [N, T] or time-major [T, N] from ax_graph_input_typed) ->
+ * y = indices' shape + [dim], keeping their batch and time axes (a shorter last batch or
+ * sequence runs without recompiling). Creates "<name>.weight" [vocab, dim], N(0, 1) as
+ * PyTorch's (drawn from Philox: the same distribution, not torch's numbers). An index out of
+ * range fails the forward (ops.h: ax_embedding_forward; on CUDA reported by the next
+ * synchronizing call, e.g. ax_graph_loss). */
+AX_API ax_status ax_graph_embedding(ax_graph *g, const char *name, ax_node *indices,
+                                    int64_t vocab, int64_t dim, ax_node **out);
+
 /* Losses: scalar nodes, mean reduction. Targets carry no gradient (inputs, not computed). */
 AX_API ax_status ax_graph_mse_loss(ax_graph *g, const char *name, ax_node *pred, ax_node *target,
                                    ax_node **out);
-/* logits [N, C], labels i32 [N] (ax_graph_labels). */
+/* logits [N, C], labels i32 [N] (ax_graph_labels); or a sequence, logits [..., C] and labels
+ * [...] with the same dims and batch and time axes (a language model's [T, N, V] against the
+ * [T, N] next tokens): the mean over every position, as PyTorch's cross_entropy of the
+ * flattened [T N, V] and [T N]. */
 AX_API ax_status ax_graph_cross_entropy(ax_graph *g, const char *name, ax_node *logits,
                                         ax_node *labels, ax_node **out);
 /* logits and targets (f32 in [0, 1]) of the same shape. */

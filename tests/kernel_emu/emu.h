@@ -30,6 +30,17 @@
 #define __shared__ static
 #define __syncthreads() emu_barrier->arrive_and_wait()
 
+// Correctly rounded single operations (the host's IEEE float arithmetic; the build keeps it
+// from contracting them) and a real atomic compare-and-swap among the emulated threads.
+inline float __fadd_rn(float a, float b) { return a + b; }
+inline float __fsub_rn(float a, float b) { return a - b; }
+inline float __fmul_rn(float a, float b) { return a * b; }
+inline float __fdiv_rn(float a, float b) { return a / b; }
+inline int atomicCAS(int *p, int compare, int value) {
+    __atomic_compare_exchange_n(p, &compare, value, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+    return compare; // the old value
+}
+
 inline thread_local dim3 threadIdx, blockIdx;
 inline dim3 gridDim, blockDim;
 inline std::barrier<> *emu_barrier;

@@ -21,16 +21,8 @@
 #define ax_cuda_blocks emu_cuda_blocks
 
 #include "conv_emu.cu.inc" // src/kernels/conv.cu with its launches rewritten
-
-extern "C" ax_status emu_cuda_status(cudaError_t, const char *, const char *) { return AX_OK; }
-extern "C" unsigned emu_cuda_blocks(const ax_ctx *, int64_t n, int threads) {
-    int64_t b = (n + threads - 1) / threads; // a short grid-stride loop: at most 5 blocks
-    return b > 5 ? 5u : b < 1 ? 1u : (unsigned)b;
-}
-
-extern "C" {
-#include "host/cpu/cpu.h"
-}
+#define EMU_MAX_BLOCKS 5
+#include "emu_glue.h"
 
 namespace {
 
@@ -108,19 +100,13 @@ int run_case(ax_ctx *ctx, const Case &cc) {
     return bad;
 }
 
-} // namespace
-
-int main() {
-    ax_ctx *ctx = nullptr;
-    if (ax_ctx_create(AX_DEVICE_CPU, 0, &ctx) != AX_OK) {
-        printf("FAIL: no CPU context: %s\n", ax_last_error());
-        return 1;
-    }
-    ctx->info.multiprocessors = 132; // the split count of a 132-SM GPU
+int run_all(ax_ctx *ctx) {
     int bad = 0;
     for (const Case &cc : kCases)
         bad += run_case(ctx, cc);
-    ax_ctx_destroy(ctx);
-    printf("%s\n", bad ? "emu_conv: FAILED" : "emu_conv: all cases pass");
-    return bad != 0;
+    return bad;
 }
+
+} // namespace
+
+int main() { return emu_main("emu_conv", 132, run_all); } // the split count of a 132-SM GPU

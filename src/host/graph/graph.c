@@ -46,6 +46,18 @@ ax_status ax_graph_layer_name(const char *fn, const ax_graph *g, const char *me,
     return AX_OK;
 }
 
+ax_status ax_graph_layer_end(const char *fn, ax_graph *g, int n_nodes, const char *node_name,
+                             int params_made, ax_status st) {
+    if (st == AX_OK)
+        return AX_OK;
+    ax_graph_truncate(g, n_nodes);
+    if (params_made)
+        return st;
+    char what[AX_NODE_NAME_MAX + 8];
+    snprintf(what, sizeof what, "node '%s'", node_name);
+    return ax_graph_rewrap(st, fn, what);
+}
+
 const char *ax_graph_label(const ax_graph *g, const char *name, const char *prefix, char *buf,
                            size_t size) {
     if (name)

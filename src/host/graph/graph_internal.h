@@ -159,6 +159,13 @@ const char *ax_graph_label(const ax_graph *g, const char *name, const char *pref
 ax_status ax_graph_layer_name(const char *fn, const ax_graph *g, const char *me,
                               char *node_name);
 
+/* The end of a layer builder that made its parameters (params_made: all of them) and then
+ * its node, with st the first failure (AX_OK: none): on failure the nodes made since n_nodes
+ * are removed; a failure of the node itself already names fn, one of a parameter gets
+ * "fn: node '<node_name>': " in front. Returns st. */
+ax_status ax_graph_layer_end(const char *fn, ax_graph *g, int n_nodes, const char *node_name,
+                             int params_made, ax_status st);
+
 /* A new node of op applied to in[0 .. n_in - 1] with a copy of params (op->params_size
  * bytes; NULL when 0): checks out, g and the inputs (live, of g, of the dtypes op declares;
  * what[k] names input k in messages, "input" for all when what is NULL), infers the outputs' shapes, names the node (name or
@@ -186,6 +193,12 @@ void ax_infer_scalar(ax_out_shape *out);
 ax_status ax_infer_rows(const char *fn, const char *me, const ax_node *x, const char *what);
 ax_status ax_infer_same(const char *fn, const char *me, const ax_node *a, const char *an,
                         const ax_node *b, const char *bn);
+
+/* Row-wise ops over the last dim of a sequence ([T, N, C] as [T N, C]): *as = t viewed as
+ * [rows, its last dim] through *view (registered until ax_graph_rows_close), or t itself when
+ * it is 2-D or NULL. */
+ax_status ax_graph_rows_open(const ax_tensor *t, ax_tensor *view, const ax_tensor **as);
+void ax_graph_rows_close(const ax_tensor *as, ax_tensor *view);
 
 /* The value of node's input k. */
 static inline const ax_tensor *ax_in_value(const ax_node *node, int k) {

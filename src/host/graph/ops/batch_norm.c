@@ -116,13 +116,8 @@ ax_status ax_graph_batch_norm(ax_graph *g, const char *name, ax_node *x, float m
         st = ax_graph_op(fn, g, node_name, &ax_op_batch_norm, 3, in, what, &p, &node);
     if (st == AX_OK)
         st = make_state(fn, g, node, c);
-    if (st != AX_OK) {
-        ax_graph_truncate(g, n_nodes); /* parameters, node, its state and its buffers */
-        if (params_made)
-            return st;
-        snprintf(pname, sizeof pname, "node '%s'", node_name);
-        return ax_graph_rewrap(st, fn, pname);
-    }
+    /* on failure: parameters, node, its state and its buffers go */
+    AX_TRY(ax_graph_layer_end(fn, g, n_nodes, node_name, params_made, st));
     *out = node;
     return AX_OK;
 }

@@ -127,10 +127,5 @@ ax_status ax_graph_conv2d(ax_graph *g, const char *name, ax_node *x,
     int params_made = st == AX_OK;
     if (st == AX_OK)
         st = ax_graph_op(fn, g, node_name, &ax_op_conv2d, n_in, in, what, &p, out);
-    if (st != AX_OK)
-        ax_graph_truncate(g, n_nodes);
-    if (params_made) /* the conv node itself failed, its message names fn */
-        return st;
-    snprintf(pname, sizeof pname, "node '%s'", node_name);
-    return ax_graph_rewrap(st, fn, pname);
+    return ax_graph_layer_end(fn, g, n_nodes, node_name, params_made, st);
 }

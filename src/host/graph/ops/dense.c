@@ -81,26 +81,53 @@ ax_status ax_graph_matmul(ax_graph *g, const char *name, ax_node *a, ax_transpos
 
 /* ---------------------------------------------------------------- dense */
 
-/* in: x [N, in], weight [out, in], bias [out] -> y [N, out]. */
+/* in: x [..., in], weight [out, in], bias [out] -> y [..., out] with x's batch and time axes
+ * (as nn.Linear on [*, in]: a sequence [T, N, in] gives [T, N, out]). */
 static ax_status dense_infer(const char *fn, const char *me, ax_node *const *in,
                              const void *params, ax_out_shape *out) {
     (void)fn, (void)me, (void)params; /* the builder checked x and made w, b to fit */
+    const ax_node *x = in[0];
     out->dtype = AX_F32;
-    out->ndim = 2;
-    out->shape[0] = in[0]->value->shape[0];
-    out->shape[1] = in[1]->value->shape[0];
-    out->batched = in[0]->batched;
+    out->ndim = x->value->ndim;
+    for (int i = 0; i < x->value->ndim; i++)
+        out->shape[i] = x->max_shape[i];
+    out->shape[out->ndim - 1] = in[1]->value->shape[0];
+    out->batched = x->batched;
+    out->batch_axis = x->batch_axis;
+    out->time_axis = x->time_axis;
     return AX_OK;
 }
 
 static ax_status dense_forward(ax_graph *g, ax_node *node) {
-    return ax_dense_forward(g->ctx, ax_in_value(node, 0), ax_in_value(node, 1),
-                            ax_in_value(node, 2), node->value);
+    ax_tensor vx, vy;
+    const ax_tensor *x = NULL, *y = NULL;
+    AX_TRY(ax_graph_rows_open(ax_in_value(node, 0), &vx, &x));
+    ax_status st = ax_graph_rows_open(node->value, &vy, &y);
+    if (st == AX_OK) {
+        st = ax_dense_forward(g->ctx, x, ax_in_value(node, 1), ax_in_value(node, 2),
+                              (ax_tensor *)y);
+        ax_graph_rows_close(y, &vy);
+    }
+    ax_graph_rows_close(x, &vx);
+    return st;
 }
 
 static ax_status dense_backward(ax_graph *g, ax_node *node, ax_tensor *const *dx) {
-    return ax_dense_backward(g->ctx, ax_in_value(node, 0), ax_in_value(node, 1), node->grad,
-                             dx[0], dx[1], dx[2]);
+    ax_tensor vx, vdy, vdx;
+    const ax_tensor *x = NULL, *dy = NULL, *gx = NULL;
+    AX_TRY(ax_graph_rows_open(ax_in_value(node, 0), &vx, &x));
+    ax_status st = ax_graph_rows_open(node->grad, &vdy, &dy);
+    if (st == AX_OK) {
+        st = ax_graph_rows_open(dx[0], &vdx, &gx);
+        if (st == AX_OK) {
+            st = ax_dense_backward(g->ctx, x, ax_in_value(node, 1), dy, (ax_tensor *)gx, dx[1],
+                                   dx[2]);
+            ax_graph_rows_close(gx, &vdx);
+        }
+        ax_graph_rows_close(dy, &vdy);
+    }
+    ax_graph_rows_close(x, &vx);
+    return st;
 }
 
 const ax_op_desc ax_op_dense = {
@@ -121,17 +148,19 @@ ax_status ax_graph_dense(ax_graph *g, const char *name, ax_node *x, int64_t out_
     AX_TRY(ax_graph_check_node(fn, g, x, "x"));
     if (x->value->dtype != AX_F32)
         return ax_fail(AX_ERR_DTYPE, fn, "node '%s': x '%s' holds i32, needs f32", me, x->name);
-    if (x->value->ndim != 2)
-        return ax_fail(AX_ERR_SHAPE, fn, "node '%s': x '%s' has shape %s, needs [N, in]", me,
-                       x->name, ax_node_shape_str(x, sx, sizeof sx));
-    AX_TRY(ax_infer_rows(fn, me, x, "x"));
+    int last = x->value->ndim - 1;
+    if (last < 1 || (x->batched && x->batch_axis == last) || x->time_axis == last)
+        return ax_fail(AX_ERR_SHAPE, fn,
+                       "node '%s': x '%s' has shape %s, needs [N, in] or [..., in] (features "
+                       "last, not its batch or time axis)",
+                       me, x->name, ax_node_shape_str(x, sx, sizeof sx));
     if (out_features < 1)
         return ax_fail(AX_ERR_SHAPE, fn, "node '%s': out_features is %lld, must be >= 1", me,
                        (long long)out_features);
     char node_name[AX_NODE_NAME_MAX]; /* fail before creating the parameters */
     AX_TRY(ax_graph_layer_name(fn, g, me, node_name));
 
-    int64_t in_features = x->value->shape[1];
+    int64_t in_features = x->value->shape[last];
     float bound = 1.0f / sqrtf((float)in_features);
     int64_t wshape[2] = {out_features, in_features};
     ax_init winit = {.kind = AX_INIT_KAIMING_UNIFORM, .a = sqrtf(5.0f), .mode = AX_FAN_IN,
@@ -148,10 +177,5 @@ ax_status ax_graph_dense(ax_graph *g, const char *name, ax_node *x, int64_t out_
     const char *what[] = {"x", "weight", "bias"};
     if (st == AX_OK)
         st = ax_graph_op(fn, g, node_name, &ax_op_dense, 3, in, what, NULL, out);
-    if (st != AX_OK)
-        ax_graph_truncate(g, n_nodes);
-    if (w && b) /* the dense node itself failed, its message names fn */
-        return st;
-    snprintf(pname, sizeof pname, "node '%s'", node_name);
-    return ax_graph_rewrap(st, fn, pname);
+    return ax_graph_layer_end(fn, g, n_nodes, node_name, w && b, st);
 }

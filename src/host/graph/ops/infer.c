@@ -49,3 +49,21 @@ ax_status ax_infer_same(const char *fn, const char *me, const ax_node *a, const 
                    a->batched ? " (batched)" : "", bn, b->name,
                    ax_node_shape_str(b, sb, sizeof sb), b->batched ? " (batched)" : "");
 }
+
+ax_status ax_graph_rows_open(const ax_tensor *t, ax_tensor *view, const ax_tensor **as) {
+    if (!t || t->ndim == 2) {
+        *as = t;
+        return AX_OK;
+    }
+    *view = *t;
+    view->ndim = 2;
+    view->shape[1] = t->shape[t->ndim - 1];
+    view->shape[0] = t->numel / view->shape[1];
+    *as = view;
+    return ax_tensor_view_open("ax_graph_rows_open", view);
+}
+
+void ax_graph_rows_close(const ax_tensor *as, ax_tensor *view) {
+    if (as == view)
+        ax_tensor_view_close(view);
+}

@@ -73,20 +73,27 @@ ax_status ax_graph_bce_with_logits(ax_graph *g, const char *name, ax_node *logit
 
 /* ---------------------------------------------------------------- cross-entropy */
 
-/* logits [N, C] f32, labels [N] i32 (declared by the descriptor, not by name). */
+/* logits [N, C] f32, labels [N] i32 (declared by the descriptor, not by name); or a sequence,
+ * logits [..., C] and labels [...] with the same dims, batch and time axes (C not one of
+ * them): every position is one row, the mean over all of them (a time-major language model's
+ * [T, N, V] logits against [T, N] next tokens, as PyTorch's cross_entropy on the flattened
+ * [T N, V] and [T N]). */
 static ax_status cross_entropy_infer(const char *fn, const char *me, ax_node *const *in,
                                      const void *params, ax_out_shape *out) {
     (void)params;
     const ax_node *logits = in[0], *labels = in[1];
-    AX_TRY(ax_infer_rows(fn, me, logits, "logits"));
-    AX_TRY(ax_infer_rows(fn, me, labels, "labels"));
-    if (logits->value->ndim != 2 || labels->value->ndim != 1 ||
-        labels->value->shape[0] != logits->value->shape[0] ||
-        logits->batched != labels->batched) {
+    int k = logits->value->ndim - 1; /* the class dim */
+    int ok = k >= 1 && labels->value->ndim == k && logits->batched == labels->batched &&
+             logits->time_axis == labels->time_axis && logits->time_axis != k &&
+             (!logits->batched || (logits->batch_axis == labels->batch_axis &&
+                                   logits->batch_axis != k));
+    for (int i = 0; ok && i < k; i++)
+        ok = labels->max_shape[i] == logits->max_shape[i];
+    if (!ok) {
         char sa[128], sb[128];
         return ax_fail(AX_ERR_SHAPE, fn,
                        "node '%s': logits '%s' has shape %s, labels '%s' has shape %s; needs "
-                       "[N, C] and [N]",
+                       "[N, C] and [N], or [..., C] and [...] with the same batch and time axes",
                        me, logits->name, ax_node_shape_str(logits, sa, sizeof sa), labels->name,
                        ax_node_shape_str(labels, sb, sizeof sb));
     }
@@ -95,13 +102,27 @@ static ax_status cross_entropy_infer(const char *fn, const char *me, ax_node *co
 }
 
 static ax_status cross_entropy_forward(ax_graph *g, ax_node *node) {
-    return ax_cross_entropy_forward(g->ctx, ax_in_value(node, 0), ax_in_value(node, 1),
-                                    AX_REDUCE_MEAN, node->value);
+    ax_tensor vx;
+    const ax_tensor *x = NULL;
+    AX_TRY(ax_graph_rows_open(ax_in_value(node, 0), &vx, &x));
+    ax_status st = ax_cross_entropy_forward(g->ctx, x, ax_in_value(node, 1), AX_REDUCE_MEAN,
+                                            node->value);
+    ax_graph_rows_close(x, &vx);
+    return st;
 }
 
 static ax_status cross_entropy_backward(ax_graph *g, ax_node *node, ax_tensor *const *dx) {
-    return ax_cross_entropy_backward(g->ctx, ax_in_value(node, 0), ax_in_value(node, 1),
-                                     AX_REDUCE_MEAN, node->grad, dx[0]);
+    ax_tensor vx, vdx;
+    const ax_tensor *x = NULL, *gx = NULL;
+    AX_TRY(ax_graph_rows_open(ax_in_value(node, 0), &vx, &x));
+    ax_status st = ax_graph_rows_open(dx[0], &vdx, &gx);
+    if (st == AX_OK) {
+        st = ax_cross_entropy_backward(g->ctx, x, ax_in_value(node, 1), AX_REDUCE_MEAN,
+                                       node->grad, (ax_tensor *)gx);
+        ax_graph_rows_close(gx, &vdx);
+    }
+    ax_graph_rows_close(x, &vx);
+    return st;
 }
 
 const ax_op_desc ax_op_cross_entropy = {

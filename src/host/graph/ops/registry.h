@@ -34,7 +34,8 @@
     X(batch_norm)                                                                              \
     X(flatten)                                                                                 \
     X(rnn)                                                                                     \
-    X(lstm)
+    X(lstm)                                                                                    \
+    X(embedding)
 
 #define AX_GRAPH_OP_DECLARE(op) extern const ax_op_desc ax_op_##op;
 AX_GRAPH_OPS(AX_GRAPH_OP_DECLARE)

@@ -522,14 +522,7 @@ static ax_status build(const char *fn, ax_graph *g, const char *name, ax_rnn_mod
         st = make_state(fn, g, node);
     free(in);
     free(what);
-    if (st != AX_OK) {
-        ax_graph_truncate(g, n_nodes); /* parameters, node, its state */
-        if (params_made) /* the node failed: its message names fn */
-            return st;
-        char what_node[AX_NODE_NAME_MAX + 16];
-        snprintf(what_node, sizeof what_node, "node '%s'", node_name);
-        return ax_graph_rewrap(st, fn, what_node);
-    }
+    AX_TRY(ax_graph_layer_end(fn, g, n_nodes, node_name, params_made, st));
     *y = node;
     if (h_n)
         *h_n = node->outs[1];

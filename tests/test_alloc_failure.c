@@ -140,7 +140,7 @@ typedef struct model {
     ax_ctx *ctx;
     ax_graph *g;
     ax_node *x, *y, *h, *a, *d, *logits, *loss;
-    int image; /* x is an image batch [4, 2, 5, 5] instead of [4, 5] */
+    int image; /* x is an image batch [4, 2, 5, 5] instead of [4, 5]; 2: a sequence [3, 4, 5] */
 } model;
 
 static const char *const build_fns[] = {
@@ -152,11 +152,12 @@ enum { BUILD_STEPS = 9 };
 
 static ax_status build_step(void *state, int k) {
     model *m = state;
-    int64_t xs[2] = {4, 5}, images[4] = {4, 2, 5, 5};
+    int64_t xs[2] = {4, 5}, images[4] = {4, 2, 5, 5}, seq[3] = {3, 4, 5};
     switch (k) {
     case 0: return ax_graph_create(m->ctx, 7, &m->g);
-    case 1: return m->image ? ax_graph_input(m->g, "x", 4, images, &m->x)
-                            : ax_graph_input(m->g, "x", 2, xs, &m->x);
+    case 1: return m->image == 2 ? ax_graph_input_typed(m->g, "x", AX_F32, 3, seq, 1, 0, &m->x)
+                   : m->image    ? ax_graph_input(m->g, "x", 4, images, &m->x)
+                                 : ax_graph_input(m->g, "x", 2, xs, &m->x);
     case 2: return ax_graph_labels(m->g, "y", 4, &m->y);
     case 3: return ax_graph_dense(m->g, "fc1", m->x, 6, &m->h);
     case 4: return ax_graph_activation(m->g, "relu", AX_ACT_RELU, 0.0f, m->h, &m->a);
@@ -381,6 +382,30 @@ Test(alloc_failure, pooling_and_flatten_leave_nothing_behind) {
     cr_assert_geq(sweep_layer(add_avg_pool, NULL, 1, 0, 0, 1), 3);
     cr_assert_geq(sweep_layer(add_global_avg_pool, NULL, 1, 0, 0, 1), 3);
     cr_assert_geq(sweep_layer(add_flatten, NULL, 1, 0, 0, 1), 3);
+}
+
+static ax_status add_lstm(model *m, ax_node **out) {
+    ax_graph_rnn_opts o = {.hidden_size = 3, .num_layers = 2, .bidirectional = 1,
+                           .dropout = 0.25f};
+    return ax_graph_lstm(m->g, "lstm", m->x, NULL, NULL, &o, out, NULL, NULL);
+}
+
+static ax_status add_gru_carrying(model *m, ax_node **out) {
+    ax_graph_rnn_opts o = {.hidden_size = 2, .no_bias = 1, .carry_state = 1};
+    return ax_graph_gru(m->g, "gru", m->x, NULL, &o, out, NULL);
+}
+
+static ax_status add_rnn(model *m, ax_node **out) {
+    ax_graph_rnn_opts o = {.hidden_size = 2, .nonlinearity = AX_ACT_RELU};
+    return ax_graph_rnn(m->g, "rnn", m->x, NULL, &o, out, NULL);
+}
+
+/* Recurrent layers: every parameter of every layer and direction, the node and its output
+ * slots, its reserve, work and carried states: all or none. */
+Test(alloc_failure, recurrent_layers_leave_nothing_behind) {
+    cr_assert_geq(sweep_layer(add_lstm, "lstm.weight_ih_l0", 19, 16, 0, 2), 40);
+    cr_assert_geq(sweep_layer(add_gru_carrying, "gru.weight_ih_l0", 4, 2, 0, 2), 8);
+    cr_assert_geq(sweep_layer(add_rnn, "rnn.weight_ih_l0", 6, 4, 0, 2), 8);
 }
 
 static ax_status add_embedding(model *m, ax_node **out) {

@@ -304,7 +304,7 @@ Test(api, missing_backend_entry_is_unsupported) {
 
 /* The reference backend is complete: every entry of backend_entries.h is filled in the CPU
  * table (its table is generated from the list, so a hand edit or a NULL slipping in shows
- * here), and the list matches the struct: the listed entries plus the name and the ten
+ * here), and the list matches the struct: the listed entries plus the name and the eleven
  * device and memory entries make up the whole struct. */
 #include <stddef.h>
 
@@ -327,11 +327,11 @@ Test(api, cpu_backend_fills_every_entry) {
     }
     cr_assert(ax_cpu_backend.alloc && ax_cpu_backend.free && ax_cpu_backend.copy_to_device &&
                   ax_cpu_backend.copy_to_host && ax_cpu_backend.copy_on_device &&
-                  ax_cpu_backend.synchronize,
+                  ax_cpu_backend.copy_2d_on_device && ax_cpu_backend.synchronize,
               "the CPU memory entries are filled");
     cr_assert(ax_cpu_backend.ctx_init != NULL, "the CPU backend fills a context's info");
-    /* name + device_count, ctx_init, ctx_fini, enter + 6 memory entries + the listed ops */
+    /* name + device_count, ctx_init, ctx_fini, enter + 7 memory entries + the listed ops */
     cr_assert_eq(sizeof(struct ax_backend),
-                 sizeof(const char *) + (10 + count) * sizeof(void (*)(void)),
+                 sizeof(const char *) + (11 + count) * sizeof(void (*)(void)),
                  "struct ax_backend has fields the list does not declare");
 }

@@ -240,6 +240,62 @@ AX_API ax_status ax_graph_batch_norm(ax_graph *g, const char *name, ax_node *x, 
  * ax_graph_dense. */
 AX_API ax_status ax_graph_flatten(ax_graph *g, const char *name, ax_node *x, ax_node **out);
 
+/* Recurrent layers, as PyTorch's nn.RNN, nn.LSTM and nn.GRU (ops.h's ax_rnn_* for the
+ * recurrences and the gate order). The options (zero-initialised fields are PyTorch's
+ * defaults but for hidden_size, which is required):
+ *   input_size      0: x's last dim; else it must be x's last dim (AX_ERR_SHAPE otherwise)
+ *   hidden_size     H >= 1
+ *   num_layers      L stacked layers (0 means 1; at most 256)
+ *   bidirectional   D = 2 directions, the reverse one reading the sequence backwards
+ *   batch_first     x [N, T, in] and y [N, T, D H] instead of [T, N, in] and [T, N, D H]
+ *   no_bias         leave out the biases (PyTorch's bias=False)
+ *   dropout         drop probability in [0, 1) on the outputs of every layer but the last,
+ *                   while training (inverted, Philox, as ax_graph_dropout; a fresh mask per
+ *                   training forward); the identity in eval
+ *   nonlinearity    ax_graph_rnn: AX_ACT_TANH (0 means it too) or AX_ACT_RELU
+ *   gru_textbook    ax_graph_gru: the textbook form (ops.h's AX_RNN_GRU_TEXTBOOK)
+ *   carry_state     truncated backpropagation through time: the final states of a forward
+ *                   are the initial states of the next (detached: no gradient flows through
+ *                   them into the earlier forward), zeros at first and after
+ *                   ax_graph_rnn_reset_state; row b of a run continues row b of the previous
+ *                   one, whatever the two batches. Not parameters: never in checkpoints.
+ *                   h0 and c0 must then be NULL.
+ * x is a sequence node [T, N, in] with its batch on axis 1 (batch_first: [N, T, in], batch on
+ * axis 0) and its time on the other axis (or none): ax_graph_input_typed(g, "x", AX_F32, 3,
+ * shape, 1, 0, &x) for time-major data. h0 and c0 [L D, N, H] (batch on axis 1), NULL for
+ * zeros. Outputs, one node with two (LSTM: three) outputs: y ("<name>", the top layer's h at
+ * every step, the two directions' H columns side by side), h_n ("<name>:1") and c_n
+ * ("<name>:2") [L D, N, H], the states after the last step of each layer and direction (for
+ * the reverse direction, after step 0); h_n and c_n may be NULL when not wanted. A shorter
+ * last batch and a shorter last sequence (ax_graph_set_seq_len) run without recompiling.
+ * Parameters, as PyTorch's state_dict names them, for each layer l and direction (suffix
+ * "_reverse" for the second): "<name>.weight_ih_l<l>" [G H, in_l] (in_0 = in, in_l = D H),
+ * "<name>.weight_hh_l<l>" [G H, H], "<name>.bias_ih_l<l>" and "<name>.bias_hh_l<l>" [G H],
+ * G = 1 (RNN), 4 (LSTM), 3 (GRU), all U(-1/sqrt(H), 1/sqrt(H)) as PyTorch. */
+typedef struct ax_graph_rnn_opts {
+    int64_t input_size;
+    int64_t hidden_size;
+    int num_layers;
+    int bidirectional;
+    int batch_first;
+    int no_bias;
+    float dropout;
+    ax_activation nonlinearity;
+    int gru_textbook;
+    int carry_state;
+} ax_graph_rnn_opts;
+AX_API ax_status ax_graph_rnn(ax_graph *g, const char *name, ax_node *x, ax_node *h0,
+                              const ax_graph_rnn_opts *opts, ax_node **y, ax_node **h_n);
+AX_API ax_status ax_graph_lstm(ax_graph *g, const char *name, ax_node *x, ax_node *h0,
+                               ax_node *c0, const ax_graph_rnn_opts *opts, ax_node **y,
+                               ax_node **h_n, ax_node **c_n);
+AX_API ax_status ax_graph_gru(ax_graph *g, const char *name, ax_node *x, ax_node *h0,
+                              const ax_graph_rnn_opts *opts, ax_node **y, ax_node **h_n);
+/* Zero the carried states (carry_state) of the recurrent layer whose output y is layer, or
+ * of every recurrent layer of g when layer is NULL: at an epoch's start, or when the rows of
+ * the batch stop continuing the previous batch's sequences. */
+AX_API ax_status ax_graph_rnn_reset_state(ax_graph *g, ax_node *layer);
+
 /* Embedding lookup, as torch.nn.Embedding(vocab, dim): indices (an i32 input of token ids in
  * [0, vocab), any shape, e.g. [N, T] or time-major [T, N] from ax_graph_input_typed) ->
  * y = indices' shape + [dim], keeping their batch and time axes (a shorter last batch or
@@ -249,6 +305,7 @@ AX_API ax_status ax_graph_flatten(ax_graph *g, const char *name, ax_node *x, ax_
  * synchronizing call, e.g. ax_graph_loss). */
 AX_API ax_status ax_graph_embedding(ax_graph *g, const char *name, ax_node *indices,
                                     int64_t vocab, int64_t dim, ax_node **out);
+
 /* Losses: scalar nodes, mean reduction. Targets carry no gradient (inputs, not computed). */
 AX_API ax_status ax_graph_mse_loss(ax_graph *g, const char *name, ax_node *pred, ax_node *target,
                                    ax_node **out);

@@ -49,6 +49,10 @@ struct ax_backend {
     ax_status (*copy_to_device)(ax_ctx *ctx, void *dst, const void *host_src, size_t bytes);
     ax_status (*copy_to_host)(ax_ctx *ctx, void *host_dst, const void *src, size_t bytes);
     ax_status (*copy_on_device)(ax_ctx *ctx, void *dst, const void *src, size_t bytes);
+    /* height rows of width bytes, row r from src + r spitch to dst + r dpitch (pitches >=
+     * width, the rows not overlapping): one strided copy on the device */
+    ax_status (*copy_2d_on_device)(ax_ctx *ctx, void *dst, size_t dpitch, const void *src,
+                                   size_t spitch, size_t width, size_t height);
     ax_status (*synchronize)(ax_ctx *ctx);
 
     /* the ops: one field per line of backend_entries.h, whose comments give the contract */

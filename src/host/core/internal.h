@@ -72,6 +72,11 @@ ax_status ax_fail(ax_status status, const char *fn, const char *fmt, ...)
  * storage of a full one. fn names the public call in the error message. */
 ax_status ax_tensor_set_rows(const char *fn, ax_tensor *t, int64_t rows);
 
+/* dst [B, A, C] = src [A, B, C] with its first two dims swapped (time-major <-> batch-first
+ * sequences): A strided copies on src's device; dst and src of the same context, dtype and
+ * numel, not overlapping. fn names the public call. */
+ax_status ax_tensor_swap01(const char *fn, const ax_tensor *src, ax_tensor *dst);
+
 /* A view is a copy of a live tensor's struct under another shape, sharing its storage and
  * its context reference (never destroyed). Open makes it a live tensor for the calls that
  * take it; close forgets it again before it goes out of scope. */

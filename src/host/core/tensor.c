@@ -193,6 +193,26 @@ ax_status ax_tensor_copy(ax_tensor *dst, const ax_tensor *src) {
     return st;
 }
 
+ax_status ax_tensor_swap01(const char *fn, const ax_tensor *src, ax_tensor *dst) {
+    AX_TRY(ax_check_live(fn, src, "src"));
+    AX_TRY(ax_check_live(fn, dst, "dst"));
+    if (src->ndim != 3 || dst->ndim != 3 || dst->ctx != src->ctx ||
+        dst->dtype != src->dtype || dst->shape[0] != src->shape[1] ||
+        dst->shape[1] != src->shape[0] || dst->shape[2] != src->shape[2])
+        return ax_fail(AX_ERR_SHAPE, fn, "a swap of dims 0 and 1 needs [A, B, C] -> [B, A, C] "
+                       "of one context and dtype");
+    const struct ax_backend *be = src->ctx->backend;
+    if (!be->copy_2d_on_device)
+        return ax_fail(AX_ERR_UNSUPPORTED, fn, "the %s backend has no strided copy", be->name);
+    const int64_t a = src->shape[0], b = src->shape[1];
+    const size_t row = (size_t)src->shape[2] * ax_dtype_size(src->dtype);
+    for (int64_t i = 0; i < a; i++) /* src[i] [B, C] -> column block i of dst */
+        AX_TRY(be->copy_2d_on_device(src->ctx, (char *)dst->data + (size_t)i * row,
+                                     (size_t)a * row, (const char *)src->data +
+                                     (size_t)(i * b) * row, row, row, (size_t)b));
+    return AX_OK;
+}
+
 ax_status ax_tensor_reshape(ax_tensor *t, int ndim, const int64_t *shape) {
     AX_TRY(ax_check_live(__func__, t, "t"));
     int64_t numel;

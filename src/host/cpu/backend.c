@@ -39,6 +39,14 @@ static ax_status cpu_copy(ax_ctx *ctx, void *dst, const void *src, size_t bytes)
     return AX_OK;
 }
 
+static ax_status cpu_copy_2d(ax_ctx *ctx, void *dst, size_t dpitch, const void *src,
+                             size_t spitch, size_t width, size_t height) {
+    (void)ctx;
+    for (size_t r = 0; r < height; r++)
+        memmove((char *)dst + r * dpitch, (const char *)src + r * spitch, width);
+    return AX_OK;
+}
+
 static ax_status cpu_synchronize(ax_ctx *ctx) {
     (void)ctx;
     return AX_OK;
@@ -52,6 +60,7 @@ const struct ax_backend ax_cpu_backend = {
     .copy_to_device = cpu_copy,
     .copy_to_host = cpu_copy,
     .copy_on_device = cpu_copy,
+    .copy_2d_on_device = cpu_copy_2d,
     .synchronize = cpu_synchronize,
 #define AX_BACKEND_ENTRY(ret, name, params) .name = ax_cpu_##name,
 #include "../backend_entries.h"

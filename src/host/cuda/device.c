@@ -188,6 +188,14 @@ static ax_status cuda_copy_on_device(ax_ctx *ctx, void *dst, const void *src, si
                           __func__, "cudaMemcpyAsync");
 }
 
+static ax_status cuda_copy_2d_on_device(ax_ctx *ctx, void *dst, size_t dpitch, const void *src,
+                                        size_t spitch, size_t width, size_t height) {
+    AX_TRY(cuda_enter(ctx, __func__));
+    return ax_cuda_status(cudaMemcpy2DAsync(dst, dpitch, src, spitch, width, height,
+                                            cudaMemcpyDeviceToDevice, ax_stream(ctx)),
+                          __func__, "cudaMemcpy2DAsync");
+}
+
 static ax_status cuda_synchronize(ax_ctx *ctx) {
     AX_TRY(cuda_enter(ctx, "ax_ctx_synchronize"));
     AX_TRY(sync_checked(ctx, "ax_ctx_synchronize", "work queued on the stream failed"));
@@ -211,6 +219,7 @@ const struct ax_backend ax_cuda_backend = {
     .copy_to_device = cuda_copy_to_device,
     .copy_to_host = cuda_copy_to_host,
     .copy_on_device = cuda_copy_on_device,
+    .copy_2d_on_device = cuda_copy_2d_on_device,
     .synchronize = cuda_synchronize,
 #define AX_BACKEND_ENTRY(ret, name, params) .name = ax_cuda_##name,
 #include "../backend_entries.h"

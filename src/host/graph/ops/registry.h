@@ -33,6 +33,8 @@
     X(global_avg_pool)                                                                         \
     X(batch_norm)                                                                              \
     X(flatten)                                                                                 \
+    X(rnn)                                                                                     \
+    X(lstm)                                                                                    \
     X(embedding)
 
 #define AX_GRAPH_OP_DECLARE(op) extern const ax_op_desc ax_op_##op;

@@ -110,6 +110,8 @@ static void golden_model(ax_ctx *ctx, int batch_first, int reuse) {
         /* the [rows, C] views a forward and backward open are all closed again */
         cr_assert_eq((long long)ax_handle_count(AX_HANDLE_TENSOR), live, "run %s", runs[k]);
     }
+    AX_ASSERT_OK(ax_graph_forward(m.g)); /* a forward alone (no backward after it) too */
+    cr_assert_eq((long long)ax_handle_count(AX_HANDLE_TENSOR), live, "a forward alone");
     /* a second backward adds to the parameters' gradients (as PyTorch's .grad) */
     AX_ASSERT_OK(ax_graph_backward(m.g));
     ax_tensor *grad = NULL;
@@ -248,6 +250,26 @@ Test(graph_embedding, sequence_cross_entropy_shapes) {
     AX_ASSERT_OK(ax_graph_dense(g, "fc3", e3, 7, &y3));
     AX_ASSERT_FAILS(ax_graph_cross_entropy(g, "ce3", y3, lb2, &o), AX_ERR_SHAPE, f);
     AX_ASSERT_FAILS(ax_graph_cross_entropy(g, "ce3", y3, l4, &o), AX_ERR_SHAPE, f);
+    ax_graph_destroy(g);
+    ax_ctx_destroy(ctx);
+}
+
+/* A dense layer over a sequence, the graph's last op, closes the [rows, C] views it opens
+ * (no later op's view at the same stack address hides one left open). */
+Test(graph_embedding, dense_closes_its_views) {
+    ax_ctx *ctx = th_cpu_ctx();
+    ax_graph *g = NULL;
+    ax_node *x, *y;
+    AX_ASSERT_OK(ax_graph_create(ctx, 1, &g));
+    AX_ASSERT_OK(ax_graph_input_typed(g, "x", AX_F32, 3, (int64_t[]){T, N, D}, 1, 0, &x));
+    AX_ASSERT_OK(ax_graph_dense(g, "fc", x, V, &y));
+    AX_ASSERT_OK(ax_graph_compile(g, NULL));
+    float xs[T * N * D];
+    th_random(xs, T * N * D, 8, -1, 1);
+    AX_ASSERT_OK(ax_graph_feed_f32(g, x, xs, N));
+    const long long live = (long long)ax_handle_count(AX_HANDLE_TENSOR);
+    AX_ASSERT_OK(ax_graph_forward(g));
+    cr_assert_eq((long long)ax_handle_count(AX_HANDLE_TENSOR), live);
     ax_graph_destroy(g);
     ax_ctx_destroy(ctx);
 }

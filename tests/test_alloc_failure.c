@@ -247,6 +247,16 @@ Test(alloc_failure, build_and_compile_a_graph) {
     cr_assert_geq(n, 50, "only %ld allocations: is the hook wired in?", n);
 }
 
+/* The first "node '<name>'" of msg occurs once: a layer's error is not wrapped twice. */
+static int first_node_named_once(const char *msg) {
+    const char *at = strstr(msg, "node '"), *end = at ? strchr(at + 6, '\'') : NULL;
+    if (!end)
+        return 1;
+    char node[AX_NODE_NAME_MAX + 16];
+    snprintf(node, sizeof node, "%.*s", (int)(end - at + 1), at);
+    return strstr(end, node) == NULL;
+}
+
 /* Sweep one builder call on the graph of build steps 0..2 (x, y): every failure leaves the
  * graph with its two nodes, no parameter (param, when not NULL, is not found: the name is
  * free for the next try) and no buffer. On success the graph has `nodes` more nodes,
@@ -268,6 +278,7 @@ static int sweep_layer(ax_status (*call)(model *m, ax_node **out), const char *p
             break;
         failures++;
         cr_assert_eq(st, AX_ERR_OOM, "%s", ax_last_error());
+        cr_assert(first_node_named_once(ax_last_error()), "n = %ld: %s", n, ax_last_error());
         cr_assert_null(out);
         cr_assert_eq(ax_graph_param_count(m.g), 0, "n = %ld", n);
         cr_assert_eq(m.g->n_nodes, 2, "n = %ld", n);

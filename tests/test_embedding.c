@@ -141,7 +141,12 @@ Test(embedding, unused_rows) {
     float want_acc[12] = {10, 10, 10, 10, 10, 10, 15, 17, 19, 10, 10, 10};
     float *ga = th_to_host(acc);
     th_assert_equal(ga, want_acc, 12, "dweight (accumulate)");
-    free(got), free(ga);
+    /* any nonzero accumulate adds (ops.h: accumulate ? += : =), not only 1 */
+    AX_ASSERT_OK(ax_embedding_backward(ctx, ti, tg, -1, acc));
+    float want_twice[12] = {10, 10, 10, 10, 10, 10, 20, 24, 28, 10, 10, 10};
+    float *g2 = th_to_host(acc);
+    th_assert_equal(g2, want_twice, 12, "dweight (accumulate = -1)");
+    free(got), free(ga), free(g2);
     ax_tensor_destroy(ti), ax_tensor_destroy(tg), ax_tensor_destroy(dw), ax_tensor_destroy(acc);
     ax_ctx_destroy(ctx);
 }
@@ -302,6 +307,8 @@ Test(badinput, embedding_arguments) {
     AX_ASSERT_FAILS(ax_embedding_forward(ctx, ti, w, wi), AX_ERR_DTYPE, f);
     AX_ASSERT_FAILS(ax_embedding_forward(ctx, ti, wbad, out), AX_ERR_SHAPE, f);
     AX_ASSERT_FAILS(ax_embedding_forward(ctx, ti, w1, out), AX_ERR_SHAPE, f);
+    cr_assert(strstr(ax_last_error(), "weight has shape [4], expected 2 dims"), "%s",
+              ax_last_error()); /* the table is blamed, not out */
     AX_ASSERT_FAILS(ax_embedding_forward(ctx, ti, w, od), AX_ERR_SHAPE, f);
     AX_ASSERT_FAILS(ax_embedding_forward(ctx, ti, w, on), AX_ERR_SHAPE, f);
     AX_ASSERT_FAILS(ax_embedding_forward(ctx, ti, wo, out), AX_ERR_DEVICE, f);

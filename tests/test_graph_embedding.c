@@ -22,6 +22,7 @@
 #include "golden.h"
 #include "helpers.h"
 
+#include "host/core/handles.h"
 #include "host/graph/graph_internal.h"
 
 #define ATOL 1e-6
@@ -103,8 +104,14 @@ static void golden_model(ax_ctx *ctx, int batch_first, int reuse) {
     AX_ASSERT_OK(ax_graph_load(m.g, path));
     gd_case *c = gd_load("lm", batch_first ? "bf" : "tm");
     const char *runs[] = {"full", "short_seq", "short_batch", "full"};
-    for (size_t k = 0; k < sizeof runs / sizeof *runs; k++)
+    const long long live = (long long)ax_handle_count(AX_HANDLE_TENSOR);
+    for (size_t k = 0; k < sizeof runs / sizeof *runs; k++) {
         check_run(&m, ctx, c, runs[k]);
+        /* the [rows, C] views a forward and backward open are all closed again */
+        cr_assert_eq((long long)ax_handle_count(AX_HANDLE_TENSOR), live, "run %s", runs[k]);
+    }
+    AX_ASSERT_OK(ax_graph_forward(m.g)); /* a forward alone (no backward after it) too */
+    cr_assert_eq((long long)ax_handle_count(AX_HANDLE_TENSOR), live, "a forward alone");
     /* a second backward adds to the parameters' gradients (as PyTorch's .grad) */
     AX_ASSERT_OK(ax_graph_backward(m.g));
     ax_tensor *grad = NULL;
@@ -231,6 +238,38 @@ Test(graph_embedding, sequence_cross_entropy_shapes) {
     AX_ASSERT_FAILS(ax_graph_cross_entropy(g, "ce", y, lab_short, &o), AX_ERR_SHAPE, f);
     AX_ASSERT_FAILS(ax_graph_cross_entropy(g, "ce", y, lab_nt, &o), AX_ERR_SHAPE, f);
     AX_ASSERT_OK(ax_graph_cross_entropy(g, "ce", y, lab_ok, &o));
+    /* [3, 5, 3] tokens (batch 0, time 1) against labels of the same dims and time axis
+     * whose batch is axis 2 (a shorter batch would shrink different dims), and against
+     * [3, 5, 4] labels (the last, free dim differs) */
+    ax_node *i3, *lb2, *l4, *e3, *y3;
+    int64_t s3[3] = {3, 5, 3}, s4[3] = {3, 5, 4};
+    AX_ASSERT_OK(ax_graph_input_typed(g, "i3", AX_I32, 3, s3, 0, 1, &i3));
+    AX_ASSERT_OK(ax_graph_input_typed(g, "lb2", AX_I32, 3, s3, 2, 1, &lb2));
+    AX_ASSERT_OK(ax_graph_input_typed(g, "l4", AX_I32, 3, s4, 0, 1, &l4));
+    AX_ASSERT_OK(ax_graph_embedding(g, "e3", i3, 7, 4, &e3));
+    AX_ASSERT_OK(ax_graph_dense(g, "fc3", e3, 7, &y3));
+    AX_ASSERT_FAILS(ax_graph_cross_entropy(g, "ce3", y3, lb2, &o), AX_ERR_SHAPE, f);
+    AX_ASSERT_FAILS(ax_graph_cross_entropy(g, "ce3", y3, l4, &o), AX_ERR_SHAPE, f);
+    ax_graph_destroy(g);
+    ax_ctx_destroy(ctx);
+}
+
+/* A dense layer over a sequence, the graph's last op, closes the [rows, C] views it opens
+ * (no later op's view at the same stack address hides one left open). */
+Test(graph_embedding, dense_closes_its_views) {
+    ax_ctx *ctx = th_cpu_ctx();
+    ax_graph *g = NULL;
+    ax_node *x, *y;
+    AX_ASSERT_OK(ax_graph_create(ctx, 1, &g));
+    AX_ASSERT_OK(ax_graph_input_typed(g, "x", AX_F32, 3, (int64_t[]){T, N, D}, 1, 0, &x));
+    AX_ASSERT_OK(ax_graph_dense(g, "fc", x, V, &y));
+    AX_ASSERT_OK(ax_graph_compile(g, NULL));
+    float xs[T * N * D];
+    th_random(xs, T * N * D, 8, -1, 1);
+    AX_ASSERT_OK(ax_graph_feed_f32(g, x, xs, N));
+    const long long live = (long long)ax_handle_count(AX_HANDLE_TENSOR);
+    AX_ASSERT_OK(ax_graph_forward(g));
+    cr_assert_eq((long long)ax_handle_count(AX_HANDLE_TENSOR), live);
     ax_graph_destroy(g);
     ax_ctx_destroy(ctx);
 }
@@ -255,6 +294,7 @@ Test(graph_embedding, builder_refusals) {
     AX_ASSERT_FAILS(ax_graph_embedding(g, "e", x, 5, 3, &o), AX_ERR_DTYPE, f);
     cr_assert(strstr(ax_last_error(), "i32"), "%s", ax_last_error());
     AX_ASSERT_FAILS(ax_graph_embedding(g, "e", deep, 5, 3, &o), AX_ERR_SHAPE, f);
+    cr_assert(strstr(ax_last_error(), "no dim for the embedding"), "%s", ax_last_error());
     AX_ASSERT_FAILS(ax_graph_embedding(g, "e", idx, 0, 3, &o), AX_ERR_SHAPE, f);
     cr_assert(strstr(ax_last_error(), "vocab is 0"), "%s", ax_last_error());
     AX_ASSERT_FAILS(ax_graph_embedding(g, "e", idx, -1, 3, &o), AX_ERR_SHAPE, f);

@@ -8,6 +8,7 @@
 #include "helpers.h"
 
 #include "host/core/alloc.h"
+#include "host/core/view.h"
 #include "host/graph/graph_internal.h"
 
 enum { PLAN_OFF, PLAN_GRADS, PLAN_ALL };
@@ -248,5 +249,127 @@ Test(memory, computed_nodes_get_storage_only_from_the_plan) {
     AX_ASSERT_OK(ax_graph_loss(g, &got));
     cr_assert(isfinite(got) && got > 0.5f, "loss %g", (double)got);
     ax_graph_destroy(g);
+    ax_ctx_destroy(ctx);
+}
+
+/* The no_reuse switch gives every planned tensor its own storage (compile.c back_each): a
+ * compile that runs out of memory part way leaves no storage behind (the device blocks live
+ * before the call, every computed value without storage), and a later compile works. */
+Test(memory, failed_compile_without_reuse_keeps_no_storage) {
+    ax_ctx *ctx = th_cpu_ctx();
+    ax_graph *g;
+    ax_node *x, *y, *h, *logits, *loss;
+    AX_ASSERT_OK(ax_graph_create(ctx, 3, &g));
+    g->no_reuse = 1;
+    AX_ASSERT_OK(ax_graph_input(g, "x", 2, (int64_t[]){4, 3}, &x));
+    AX_ASSERT_OK(ax_graph_labels(g, "y", 4, &y));
+    AX_ASSERT_OK(ax_graph_dense(g, "fc1", x, 5, &h));
+    AX_ASSERT_OK(ax_graph_activation(g, "relu", AX_ACT_RELU, 0.0f, h, &h));
+    AX_ASSERT_OK(ax_graph_dense(g, "fc2", h, 2, &logits));
+    AX_ASSERT_OK(ax_graph_cross_entropy(g, "loss", logits, y, &loss));
+    long live = ax_device_live(), failures = 0;
+    for (long n = 0;; n++) {
+        ax_alloc_fail_nth(n);
+        ax_status st = ax_graph_compile(g, loss);
+        ax_alloc_fail_nth(-1);
+        if (st == AX_OK)
+            break;
+        failures++;
+        cr_assert_eq(st, AX_ERR_OOM, "%s", ax_last_error());
+        cr_assert_eq(ax_device_live(), live, "n = %ld: %ld device blocks left behind", n,
+                     ax_device_live() - live);
+        for (int i = 0; i < g->n_nodes; i++)
+            if (!(g->nodes[i]->op->flags & AX_OPF_SOURCE))
+                cr_assert_null(g->nodes[i]->value->data, "n = %ld: '%s' kept its storage", n,
+                               g->nodes[i]->name);
+    }
+    cr_assert_geq(failures, 8, "only %ld allocations", failures);
+    cr_assert_not_null(ax_graph_value(g, loss));
+    ax_graph_destroy(g);
+    ax_ctx_destroy(ctx);
+}
+
+/* With value reuse, the loss lives to the end even when a later node reads it (a metric of
+ * the loss): the value computed after its last reader must not take its bytes. */
+Test(memory, a_consumed_loss_is_kept) {
+    ax_ctx *ctx = th_cpu_ctx();
+    ax_graph *g;
+    ax_node *x, *a, *m, *loss, *twice, *c;
+    AX_ASSERT_OK(ax_graph_create(ctx, 3, &g));
+    AX_ASSERT_OK(ax_graph_set_value_reuse(g, 1));
+    AX_ASSERT_OK(ax_graph_input(g, "x", 2, (int64_t[]){4, 3}, &x));
+    AX_ASSERT_OK(ax_graph_scale(g, "a", 2.0f, x, &a));
+    AX_ASSERT_OK(ax_graph_mean(g, "m", a, 1, &m));
+    AX_ASSERT_OK(ax_graph_sum(g, "loss", m, 0, &loss));
+    AX_ASSERT_OK(ax_graph_scale(g, "twice", 2.0f, loss, &twice));
+    AX_ASSERT_OK(ax_graph_scale(g, "c", 3.0f, x, &c)); /* after the loss's last reader */
+    AX_ASSERT_OK(ax_graph_compile(g, loss));
+    float xs[12];
+    th_random(xs, 12, 4, 1, 2);
+    AX_ASSERT_OK(ax_graph_feed_f32(g, x, xs, 4));
+    AX_ASSERT_OK(ax_graph_forward(g));
+    double want = 0;
+    for (int i = 0; i < 12; i++)
+        want += 2.0 * xs[i] / 3.0; /* mean over 3 features, sum over 4 rows */
+    float got, got2;
+    AX_ASSERT_OK(ax_graph_loss(g, &got));
+    AX_ASSERT_OK(ax_tensor_to_host(ax_graph_value(g, twice), &got2, sizeof got2));
+    cr_assert(fabs(got - want) <= 1e-5 && fabs(got2 - 2 * want) <= 1e-5,
+              "loss %g and twice %g, expected %g and %g", (double)got, (double)got2, want,
+              2 * want);
+    ax_graph_destroy(g);
+    ax_ctx_destroy(ctx);
+}
+
+/* ax_tensor_back_zeros (the no_reuse plan's storage) gives zeros, also where the allocator
+ * hands back a block that just held other values (i32 and f32 alike). */
+Test(memory, storage_given_later_is_zeroed) {
+    ax_ctx *ctx = th_cpu_ctx();
+    int64_t shape[2] = {16, 9};
+    for (int k = 0; k < 2; k++) {
+        ax_dtype dt = k ? AX_I32 : AX_F32;
+        ax_tensor *old[32], *t = NULL;
+        for (int i = 0; i < 32; i++) { /* blocks of 7s, freed: the next allocation reuses one */
+            AX_ASSERT_OK(ax_tensor_create(ctx, dt, 2, shape, &old[i]));
+            AX_ASSERT_OK(ax_fill(ctx, old[i], 7.0f));
+        }
+        for (int i = 0; i < 32; i++)
+            ax_tensor_destroy(old[i]);
+        AX_ASSERT_OK(ax_tensor_create_unbacked("test", ctx, dt, 2, shape, &t));
+        cr_assert_null(t->data);
+        AX_ASSERT_OK(ax_tensor_back_zeros("test", t));
+        uint32_t got[144];
+        AX_ASSERT_OK(ax_tensor_to_host(t, got, sizeof got));
+        for (int e = 0; e < 144; e++)
+            cr_assert_eq(got[e], 0u, "%s element %d holds bits %#x", k ? "i32" : "f32", e,
+                         got[e]);
+        ax_tensor_destroy(t);
+    }
+    ax_ctx_destroy(ctx);
+}
+
+/* A graph whose compile ran out of memory (at any allocation: the plan's table, the arena,
+ * ...) can be destroyed at once, without a successful compile after it, and leaks nothing. */
+Test(memory, a_graph_is_destroyed_after_a_failed_compile) {
+    ax_ctx *ctx = th_cpu_ctx();
+    long live = ax_device_live();
+    for (long n = 0;; n++) {
+        ax_graph *g;
+        ax_node *x, *y, *h, *loss;
+        AX_ASSERT_OK(ax_graph_create(ctx, 3, &g));
+        AX_ASSERT_OK(ax_graph_input(g, "x", 2, (int64_t[]){4, 3}, &x));
+        AX_ASSERT_OK(ax_graph_labels(g, "y", 4, &y));
+        AX_ASSERT_OK(ax_graph_dense(g, "fc", x, 2, &h));
+        AX_ASSERT_OK(ax_graph_cross_entropy(g, "loss", h, y, &loss));
+        ax_alloc_fail_nth(n);
+        ax_status st = ax_graph_compile(g, loss);
+        ax_alloc_fail_nth(-1);
+        ax_graph_destroy(g);
+        cr_assert_eq(ax_device_live(), live, "n = %ld: device blocks left", n);
+        if (st == AX_OK)
+            break;
+        cr_assert_eq(st, AX_ERR_OOM, "%s", ax_last_error());
+        cr_assert(n < 1000);
+    }
     ax_ctx_destroy(ctx);
 }

@@ -189,6 +189,8 @@ Test(seq, axes_are_checked) {
     AX_ASSERT_OK(ax_graph_input_typed(g, "tn", AX_F32, 2, (int64_t[]){4, 3}, 1, 0, &tn));
     AX_ASSERT_FAILS(ax_graph_dense(g, "fc2", tn, 2, &o), AX_ERR_SHAPE, "ax_graph_dense");
     cr_assert(strstr(ax_last_error(), "not its batch or time axis"), "%s", ax_last_error());
+    AX_ASSERT_OK(ax_graph_input_typed(g, "nt", AX_F32, 2, (int64_t[]){3, 4}, 0, 1, &tn));
+    AX_ASSERT_FAILS(ax_graph_dense(g, "fc3", tn, 2, &o), AX_ERR_SHAPE, "ax_graph_dense");
     AX_ASSERT_FAILS(ax_graph_add(g, "s", x, r, &o), AX_ERR_SHAPE, "ax_graph_add");
     AX_ASSERT_OK(ax_graph_mean(g, "m", x, 0, &o)); /* over time: [N, 2], batch on axis 0 */
     cr_assert(o->batched && o->batch_axis == 0 && o->time_axis == -1);

@@ -17,6 +17,7 @@
  *   from the same probs (top-k too), and a bad row reported by the next synchronizing call. */
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -362,6 +363,20 @@ Test(badinput, multinomial) {
         AX_ASSERT_FAILS(ax_multinomial(ctx, pb, 0, 1, 0, out), AX_ERR_INVALID_ARG, f);
         cr_assert(strstr(ax_last_error(), "probs[1, 2]"), "%s", ax_last_error());
         AX_ASSERT_FAILS(ax_multinomial(ctx, pb, 2, 1, 0, out), AX_ERR_INVALID_ARG, f);
+        ax_tensor_destroy(pb);
+    }
+    /* a bad entry first or last in its row (the ends of the scan), with and without top-k */
+    for (int col = 0; col < 4; col += 3) {
+        float v[12];
+        char want[32];
+        memcpy(v, rows_ok, sizeof v);
+        v[4 + col] = col ? NAN : -1.0f;
+        snprintf(want, sizeof want, "probs[1, %d]", col);
+        ax_tensor *pb = th_tensor(ctx, 2, shape, v);
+        for (int64_t k = 0; k < 3; k += 2) {
+            AX_ASSERT_FAILS(ax_multinomial(ctx, pb, k, 1, 0, out), AX_ERR_INVALID_ARG, f);
+            cr_assert(strstr(ax_last_error(), want), "%s", ax_last_error());
+        }
         ax_tensor_destroy(pb);
     }
     float z[12] = {1, 2, 3, 4, 0, 0, 0, 0, 4, 3, 2, 1};

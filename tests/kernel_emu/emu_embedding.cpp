@@ -116,7 +116,7 @@ int bad_index(ax_ctx *ctx, int32_t wrong) {
     const float want_dw[6] = {0.5f, 0.25f, 0, 0, 3, 14}; // rows 2 and 0 of g, then 1 + 2, 10 + 4
     bad += memcmp(dw, want_dw, sizeof dw) != 0;
     bad += !(emu_check.claimed && emu_check.what == AX_CUDA_CHECK_EMBEDDING_BACKWARD &&
-             emu_check.pos == 1 && emu_check.value == wrong);
+             emu_check.pos == 1 && emu_check.value == wrong && emu_check.bound == 3);
     printf("%s bad index %d\n", bad ? "FAIL" : "ok  ", wrong);
     return bad;
 }

@@ -67,9 +67,29 @@ int bad_row(ax_ctx *ctx) {
     return bad;
 }
 
+// Row 1 alone is no distribution: the record names it, the column of its bad entry (what
+// the message at the sync prints as probs[1, column]) or -1 for a row summing to 0, and the
+// row length; row 0 is still drawn.
+int one_bad_row(ax_ctx *ctx, float a, float b, float c, int64_t value, int64_t k) {
+    const float p[6] = {1, 2, 3, a, b, c};
+    int32_t out[2] = {-7, -7};
+    emu_check = ax_cuda_check{};
+    emu_multinomial(ctx, p, 2, 3, k, 5, 0, out);
+    int bad = !(emu_check.claimed && emu_check.what == AX_CUDA_CHECK_MULTINOMIAL &&
+                emu_check.pos == 1 && emu_check.value == value && emu_check.bound == 3 &&
+                out[0] >= 0 && out[0] < 3 && out[1] == -1);
+    printf("%s bad row {%g, %g, %g} top %lld: record value %lld, out %d %d\n",
+           bad ? "FAIL" : "ok  ", (double)a, (double)b, (double)c, (long long)k,
+           (long long)emu_check.value, out[0], out[1]);
+    return bad;
+}
+
 int run_all(ax_ctx *ctx) {
     return run_case(ctx, 1, 1, 0) + run_case(ctx, 700, 9, 0) + run_case(ctx, 700, 9, 3) +
-           run_case(ctx, 37, 257, 40) + run_case(ctx, 5, 65, 1) + bad_row(ctx);
+           run_case(ctx, 37, 257, 40) + run_case(ctx, 5, 65, 1) + bad_row(ctx) +
+           one_bad_row(ctx, 0, 0, 0, -1, 0) + one_bad_row(ctx, 0, 0, 0, -1, 2) +
+           one_bad_row(ctx, -1, 1, 1, 0, 0) + one_bad_row(ctx, 1, NAN, 1, 1, 2) +
+           one_bad_row(ctx, 1, 1, INFINITY, 2, 0);
 }
 
 } // namespace

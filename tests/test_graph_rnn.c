@@ -562,6 +562,47 @@ Test(graph_rnn, clipped_training_loop_lowers_the_loss) {
     ax_ctx_destroy(ctx);
 }
 
+/* The textbook GRU (gru_textbook) is ops.h's AX_RNN_GRU_TEXTBOOK over the layer's own weights,
+ * both directions (not PyTorch's form, which gives other numbers). */
+Test(graph_rnn, textbook_gru_runs_the_textbook_recurrence) {
+    ax_ctx *ctx = th_cpu_ctx();
+    ax_graph *g;
+    ax_node *x, *y, *hn;
+    AX_ASSERT_OK(ax_graph_create(ctx, 4, &g));
+    x = seq_input(g, "x", 0, T, N, IN);
+    ax_graph_rnn_opts o = {.hidden_size = H, .bidirectional = 1, .gru_textbook = 1};
+    AX_ASSERT_OK(ax_graph_gru(g, "gru", x, NULL, &o, &y, &hn));
+    AX_ASSERT_OK(ax_graph_compile(g, NULL));
+    float xs[T * N * IN];
+    th_random(xs, T * N * IN, 8, -1.0f, 1.0f);
+    AX_ASSERT_OK(ax_graph_feed_f32(g, x, xs, N));
+    AX_ASSERT_OK(ax_graph_forward(g));
+    const int64_t xshape[3] = {T, N, IN}, yshape[3] = {T, N, 2 * H}, hshape[2] = {N, H};
+    ax_tensor *xt = th_tensor(ctx, 3, xshape, xs), *want = th_nan_tensor(ctx, 3, yshape);
+    ax_tensor *hT = th_nan_tensor(ctx, 2, hshape), *reserve;
+    int64_t numel;
+    AX_ASSERT_OK(ax_rnn_reserve_numel(AX_RNN_GRU_TEXTBOOK, T, N, H, &numel));
+    AX_ASSERT_OK(ax_tensor_zeros(ctx, AX_F32, 1, &numel, &reserve));
+    ax_param_list p;
+    AX_ASSERT_OK(ax_graph_params(g, &p));
+    for (int d = 0; d < 2; d++) {
+        ax_rnn_desc desc = {.mode = AX_RNN_GRU_TEXTBOOK, .reverse = d, .y_offset = d * H};
+        ax_rnn_weights w = {p.values[4 * d], p.values[4 * d + 1], p.values[4 * d + 2],
+                            p.values[4 * d + 3]};
+        AX_ASSERT_OK(ax_rnn_forward(ctx, &desc, T, xt, NULL, NULL, &w, want, hT, NULL, reserve));
+    }
+    float *got = th_to_host(ax_graph_value(g, y)), *ref = th_to_host(want);
+    th_assert_equal(got, ref, T * N * 2 * H, "y");
+    free(got);
+    free(ref);
+    ax_tensor_destroy(xt);
+    ax_tensor_destroy(want);
+    ax_tensor_destroy(hT);
+    ax_tensor_destroy(reserve);
+    ax_graph_destroy(g);
+    ax_ctx_destroy(ctx);
+}
+
 /* ---------------------------------------------------------------- refusals */
 
 /* Each refusal names the call and leaves the graph as it was. */

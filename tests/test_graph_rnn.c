@@ -610,7 +610,8 @@ static void refused(ax_graph *g, ax_status got, ax_status want, const char *fn) 
     cr_assert_eq(got, want, "%s: %s, expected %s (%s)", fn, ax_status_str(got),
                  ax_status_str(want), ax_last_error());
     cr_assert(th_message_names(fn), "message \"%s\" does not name %s", ax_last_error(), fn);
-    cr_assert_eq(ax_graph_param_count(g), 0, "%s left parameters", fn);
+    cr_assert_eq(ax_graph_param_count(g), 1, "%s left parameters (h0_fixed is the only one)",
+                 fn);
 }
 
 Test(graph_rnn, bad_input_is_refused) {
@@ -626,6 +627,12 @@ Test(graph_rnn, bad_input_is_refused) {
     AX_ASSERT_OK(ax_graph_input_typed(g, "ids", AX_I32, 3, tm, 1, 0, &xi));
     h0 = state_input(g, "h0", 2, N);
     bad_h0 = state_input(g, "h0_wrong", 1, N);
+    ax_node *wide_h0, *rows_h0, *fixed_h0;
+    int64_t wide[3] = {2, N, H + 1}, rows[3] = {N, 2, H};
+    AX_ASSERT_OK(ax_graph_input_typed(g, "h0_wide", AX_F32, 3, wide, 1, -1, &wide_h0));
+    AX_ASSERT_OK(ax_graph_input_typed(g, "h0_rows", AX_F32, 3, rows, 0, -1, &rows_h0));
+    AX_ASSERT_OK(ax_graph_param(g, "h0_fixed", 3, (int64_t[]){2, N, H},
+                                &(ax_init){.kind = AX_INIT_ZEROS}, &fixed_h0));
     const int nodes = g->n_nodes;
     ax_graph_rnn_opts o = {.hidden_size = H, .bidirectional = 1};
     ax_graph_rnn_opts wrong_in = o, no_hidden = o, bad_drop = o, sigmoid = o, carry = o;
@@ -639,6 +646,14 @@ Test(graph_rnn, bad_input_is_refused) {
     refused(g, ax_graph_gru(g, "l", x, bad_h0, &o, &y, NULL), AX_ERR_SHAPE, "ax_graph_gru");
     refused(g, ax_graph_lstm(g, "l", x, h0, bad_h0, &o, &y, NULL, NULL), AX_ERR_SHAPE,
             "ax_graph_lstm");
+    cr_assert_eq(ax_graph_param_count(g), 1);
+    ax_node *const wrong_states[3] = {wide_h0, rows_h0, fixed_h0};
+    for (int i = 0; i < 3; i++) { /* hidden size, batch axis, not batched */
+        cr_assert_eq(ax_graph_gru(g, "l", x, wrong_states[i], &o, &y, NULL), AX_ERR_SHAPE,
+                     "h0 %d: %s", i, ax_last_error());
+        cr_assert_eq(ax_graph_lstm(g, "l", x, h0, wrong_states[i], &o, &y, NULL, NULL),
+                     AX_ERR_SHAPE, "c0 %d: %s", i, ax_last_error());
+    }
     refused(g, ax_graph_rnn(g, "l", flat, NULL, &o, &y, NULL), AX_ERR_SHAPE, "ax_graph_rnn");
     refused(g, ax_graph_rnn(g, "l", x2, NULL, &o, &y, NULL), AX_ERR_SHAPE, "ax_graph_rnn");
     refused(g, ax_graph_rnn(g, "l", xi, NULL, &o, &y, NULL), AX_ERR_DTYPE, "ax_graph_rnn");

@@ -562,6 +562,47 @@ Test(graph_rnn, clipped_training_loop_lowers_the_loss) {
     ax_ctx_destroy(ctx);
 }
 
+/* The textbook GRU (gru_textbook) is ops.h's AX_RNN_GRU_TEXTBOOK over the layer's own weights,
+ * both directions (not PyTorch's form, which gives other numbers). */
+Test(graph_rnn, textbook_gru_runs_the_textbook_recurrence) {
+    ax_ctx *ctx = th_cpu_ctx();
+    ax_graph *g;
+    ax_node *x, *y, *hn;
+    AX_ASSERT_OK(ax_graph_create(ctx, 4, &g));
+    x = seq_input(g, "x", 0, T, N, IN);
+    ax_graph_rnn_opts o = {.hidden_size = H, .bidirectional = 1, .gru_textbook = 1};
+    AX_ASSERT_OK(ax_graph_gru(g, "gru", x, NULL, &o, &y, &hn));
+    AX_ASSERT_OK(ax_graph_compile(g, NULL));
+    float xs[T * N * IN];
+    th_random(xs, T * N * IN, 8, -1.0f, 1.0f);
+    AX_ASSERT_OK(ax_graph_feed_f32(g, x, xs, N));
+    AX_ASSERT_OK(ax_graph_forward(g));
+    const int64_t xshape[3] = {T, N, IN}, yshape[3] = {T, N, 2 * H}, hshape[2] = {N, H};
+    ax_tensor *xt = th_tensor(ctx, 3, xshape, xs), *want = th_nan_tensor(ctx, 3, yshape);
+    ax_tensor *hT = th_nan_tensor(ctx, 2, hshape), *reserve;
+    int64_t numel;
+    AX_ASSERT_OK(ax_rnn_reserve_numel(AX_RNN_GRU_TEXTBOOK, T, N, H, &numel));
+    AX_ASSERT_OK(ax_tensor_zeros(ctx, AX_F32, 1, &numel, &reserve));
+    ax_param_list p;
+    AX_ASSERT_OK(ax_graph_params(g, &p));
+    for (int d = 0; d < 2; d++) {
+        ax_rnn_desc desc = {.mode = AX_RNN_GRU_TEXTBOOK, .reverse = d, .y_offset = d * H};
+        ax_rnn_weights w = {p.values[4 * d], p.values[4 * d + 1], p.values[4 * d + 2],
+                            p.values[4 * d + 3]};
+        AX_ASSERT_OK(ax_rnn_forward(ctx, &desc, T, xt, NULL, NULL, &w, want, hT, NULL, reserve));
+    }
+    float *got = th_to_host(ax_graph_value(g, y)), *ref = th_to_host(want);
+    th_assert_equal(got, ref, T * N * 2 * H, "y");
+    free(got);
+    free(ref);
+    ax_tensor_destroy(xt);
+    ax_tensor_destroy(want);
+    ax_tensor_destroy(hT);
+    ax_tensor_destroy(reserve);
+    ax_graph_destroy(g);
+    ax_ctx_destroy(ctx);
+}
+
 /* ---------------------------------------------------------------- refusals */
 
 /* Each refusal names the call and leaves the graph as it was. */
@@ -569,7 +610,8 @@ static void refused(ax_graph *g, ax_status got, ax_status want, const char *fn) 
     cr_assert_eq(got, want, "%s: %s, expected %s (%s)", fn, ax_status_str(got),
                  ax_status_str(want), ax_last_error());
     cr_assert(th_message_names(fn), "message \"%s\" does not name %s", ax_last_error(), fn);
-    cr_assert_eq(ax_graph_param_count(g), 0, "%s left parameters", fn);
+    cr_assert_eq(ax_graph_param_count(g), 1, "%s left parameters (h0_fixed is the only one)",
+                 fn);
 }
 
 Test(graph_rnn, bad_input_is_refused) {
@@ -585,6 +627,12 @@ Test(graph_rnn, bad_input_is_refused) {
     AX_ASSERT_OK(ax_graph_input_typed(g, "ids", AX_I32, 3, tm, 1, 0, &xi));
     h0 = state_input(g, "h0", 2, N);
     bad_h0 = state_input(g, "h0_wrong", 1, N);
+    ax_node *wide_h0, *rows_h0, *fixed_h0;
+    int64_t wide[3] = {2, N, H + 1}, rows[3] = {N, 2, H};
+    AX_ASSERT_OK(ax_graph_input_typed(g, "h0_wide", AX_F32, 3, wide, 1, -1, &wide_h0));
+    AX_ASSERT_OK(ax_graph_input_typed(g, "h0_rows", AX_F32, 3, rows, 0, -1, &rows_h0));
+    AX_ASSERT_OK(ax_graph_param(g, "h0_fixed", 3, (int64_t[]){2, N, H},
+                                &(ax_init){.kind = AX_INIT_ZEROS}, &fixed_h0));
     const int nodes = g->n_nodes;
     ax_graph_rnn_opts o = {.hidden_size = H, .bidirectional = 1};
     ax_graph_rnn_opts wrong_in = o, no_hidden = o, bad_drop = o, sigmoid = o, carry = o;
@@ -598,6 +646,14 @@ Test(graph_rnn, bad_input_is_refused) {
     refused(g, ax_graph_gru(g, "l", x, bad_h0, &o, &y, NULL), AX_ERR_SHAPE, "ax_graph_gru");
     refused(g, ax_graph_lstm(g, "l", x, h0, bad_h0, &o, &y, NULL, NULL), AX_ERR_SHAPE,
             "ax_graph_lstm");
+    cr_assert_eq(ax_graph_param_count(g), 1);
+    ax_node *const wrong_states[3] = {wide_h0, rows_h0, fixed_h0};
+    for (int i = 0; i < 3; i++) { /* hidden size, batch axis, not batched */
+        cr_assert_eq(ax_graph_gru(g, "l", x, wrong_states[i], &o, &y, NULL), AX_ERR_SHAPE,
+                     "h0 %d: %s", i, ax_last_error());
+        cr_assert_eq(ax_graph_lstm(g, "l", x, h0, wrong_states[i], &o, &y, NULL, NULL),
+                     AX_ERR_SHAPE, "c0 %d: %s", i, ax_last_error());
+    }
     refused(g, ax_graph_rnn(g, "l", flat, NULL, &o, &y, NULL), AX_ERR_SHAPE, "ax_graph_rnn");
     refused(g, ax_graph_rnn(g, "l", x2, NULL, &o, &y, NULL), AX_ERR_SHAPE, "ax_graph_rnn");
     refused(g, ax_graph_rnn(g, "l", xi, NULL, &o, &y, NULL), AX_ERR_DTYPE, "ax_graph_rnn");

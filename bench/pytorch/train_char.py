@@ -70,15 +70,16 @@ def main():
     ap.add_argument("--layers", type=int)
     ap.add_argument("--embed", type=int, default=64)
     ap.add_argument("--dropout", type=float)
-    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--lr", type=float)
     ap.add_argument("--clip", type=float, default=5.0)
     ap.add_argument("--cell", default="lstm", choices=("lstm", "gru"))
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--seed", type=int, default=42)
     a = ap.parse_args()
-    base = dict(epochs=3, batch=32, seq=64, hidden=256, layers=1, dropout=0.0) if a.quick else \
-        dict(epochs=20, batch=64, seq=100, hidden=512, layers=2, dropout=0.2)
+    base = dict(epochs=4, batch=32, seq=64, hidden=256, layers=1, dropout=0.0, lr=3e-3) \
+        if a.quick else dict(epochs=20, batch=64, seq=100, hidden=512, layers=2, dropout=0.2,
+                             lr=2e-3)
     for k, v in base.items():
         if getattr(a, k) is None:
             setattr(a, k, v)

@@ -13,8 +13,8 @@
  *   RESERVE  L D reserves of ax_rnn_reserve_numel(mode, T, N, H) elements, one per layer
  *            and direction (what each backward reads from its forward, and its scratch)
  *   WORK     the outputs of layers 0 .. L-2 [T, N, D H] each (dropped out in place: the next
- *            layer's x), then batch_first's time-major x, y (and dy), dx and dx swapped back,
- *            the backward's two alternating gradients of the layers' inputs, and dh0 [N, H]
+ *            layer's x), then batch_first's time-major x, y (and dy) and dx, and the
+ *            backward's two alternating gradients of the layers' inputs [T, N, D H]
  *   HC, CC   with carry_state: the states carried from one forward to the next [L D, N, H]
  *            (row b of a run is row b of the carried state, whatever the run's batch) */
 #include <math.h>

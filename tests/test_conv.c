@@ -666,8 +666,8 @@ Test(conv_gpu, parity_odd_and_large) {
 /* The specialised CUDA paths (src/kernels/conv.cu: choose_algo) on the geometries they take,
  * each also run on the implicit GEMM (gpu_parity): 1x1 as batched SGEMMs (odd sizes, batch
  * 1), depthwise (odd channel counts, stride, asymmetric padding, a split backward-filter, one
- * channel), Winograd F(2x2, 3x3) forwards (odd output sizes, asymmetric padding, batch 1 with
- * a 1x1 output). Small enough for compute-sanitizer (scripts/gpu-check runs parity/). */
+ * channel), Winograd F(2x2, 3x3) forwards and backward-datas (odd output sizes, asymmetric
+ * padding, batch 1 with a 1x1 output). Small enough for compute-sanitizer (scripts/gpu-check runs parity/). */
 Test(parity, conv2d_specialised_paths) {
     static const conv_case cases[] = {
         {"1x1 33->17 odd", {1, 1, 0, 0, 0, 0, 1, 1, 1}, 3, 33, 7, 9, 17, 1, 1, 1},
@@ -680,6 +680,7 @@ Test(parity, conv2d_specialised_paths) {
         {"winograd 16->17 odd 9x11", {1, 1, 1, 1, 1, 1, 1, 1, 1}, 2, 16, 9, 11, 17, 3, 3, 1},
         {"winograd asym pad 0/2/1/0", {1, 1, 0, 2, 1, 0, 1, 1, 1}, 3, 24, 13, 10, 40, 3, 3, 0},
         {"winograd batch 1, 1x1 output", {1, 1, 0, 0, 0, 0, 1, 1, 1}, 1, 16, 3, 3, 16, 3, 3, 1},
+        {"winograd pads 3/0/0/3", {1, 1, 3, 0, 0, 3, 1, 1, 1}, 2, 16, 5, 6, 20, 3, 3, 1},
     };
     gpu_parity_cases(cases, sizeof cases / sizeof cases[0], 900);
 }

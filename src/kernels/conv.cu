@@ -29,7 +29,7 @@
 // Specialised paths, each described where it is defined, take the geometries they fit
 // (choose_algo, at the end, is the one place that picks): 1x1 stride-1 unpadded layers as
 // batched SGEMMs (gemm.cu), depthwise layers (groups = C = K) by direct kernels, and 3x3
-// stride-1 forwards by Winograd F(2x2, 3x3). All are deterministic.
+// stride-1 forwards and backward-datas by Winograd F(2x2, 3x3). All are deterministic.
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -658,8 +658,11 @@ ax_status depthwise_backward_filter(ax_ctx *ctx, const ax_conv2d_geom *g, const 
 }
 
 // ---------------------------------------------------------------- Winograd F(2x2, 3x3)
-//
-// Forward of a 3x3, stride 1, dilation 1, groups 1 convolution (any padding). Each 2x2 tile
+
+enum class Pass { Forward, BackwardData, BackwardFilter };
+
+// Forward of a 3x3, stride 1, dilation 1, groups 1 convolution (any padding), and its
+// backward-data as such a forward (below). Each 2x2 tile
 // of output pixels (img, 2 ti .. 2 ti + 1, 2 tj .. 2 tj + 1) comes from the 4x4 input patch
 // d_c[u][v] = x[img, c, 2 ti - pt + u, 2 tj - pl + v] (0 outside):
 //
@@ -686,6 +689,21 @@ ax_status depthwise_backward_filter(ax_ctx *ctx, const ax_conv2d_geom *g, const 
 // of order 0.1 to 1. A NaN in x makes the whole 2x2 tile of each window it meets NaN, and an
 // Inf may give NaN instead of +-Inf (Inf - Inf in the output transform), as in any Winograd
 // convolution.
+//
+// Backward-data is the forward of another geometry: dx[img, c, hi, wi] = sum_{k, r, s}
+// w[k, c, r, s] dy[img, k, hi + pt - r, wi + pl - s] is dy (K channels of OH x OW) convolved
+// with w' [C, K, 3, 3], w'[c, k, r', s'] = w[k, c, 2 - r', 2 - s'], padded 2 - pt on top and
+// 2 - pl on the left (negative pads just skip rows; reads outside dy are 0), into C channels
+// of H x W. The filter transform reads w that way (flip).
+
+// backward-data's dx as a forward geometry (see above)
+ax_conv2d_geom backward_data_as_forward(const ax_conv2d_geom *g) {
+    ax_conv2d_geom f = *g;
+    f.c = f.cg = g->k, f.h = g->oh, f.w = g->ow;
+    f.k = f.kg = g->c, f.oh = g->h, f.ow = g->w;
+    f.pad_top = 2 - g->pad_top, f.pad_left = 2 - g->pad_left;
+    return f;
+}
 
 // Winograd's scratch for `images` images: 16 (K C + (C + K) T) floats, T their tiles
 int64_t winograd_floats(const ax_conv2d_geom *g, int64_t images) {
@@ -693,17 +711,28 @@ int64_t winograd_floats(const ax_conv2d_geom *g, int64_t images) {
     return 16 * (g->k * g->c + (g->c + g->k) * tiles);
 }
 
-bool winograd_fits(const ax_conv2d_geom *g) {
-    return g->r == 3 && g->s == 3 && g->stride_h == 1 && g->stride_w == 1 && g->dil_h == 1 &&
-           g->dil_w == 1 && g->groups == 1 && winograd_floats(g, 1) <= kWinogradScratch;
+// The pass (forward or backward-data) runs by Winograd: the shape fits and one image's
+// scratch is within the bound.
+bool winograd_fits(const ax_conv2d_geom *g, Pass pass) {
+    if (pass == Pass::BackwardFilter || g->r != 3 || g->s != 3 || g->stride_h != 1 ||
+        g->stride_w != 1 || g->dil_h != 1 || g->dil_w != 1 || g->groups != 1)
+        return false;
+    const ax_conv2d_geom f = pass == Pass::Forward ? *g : backward_data_as_forward(g);
+    return winograd_floats(&f, 1) <= kWinogradScratch;
 }
 
-// one thread per (k, c): w[k, c] (3x3) -> U[pos][k][c]
+// one thread per (k, c) of K x C filters f = w[k, c] (3x3) -> U[pos][k][c]; with flip,
+// f[r][s] = w[c, k, 2 - r, 2 - s] of a w stored [C][K][3][3] (backward-data)
 __global__ void __launch_bounds__(kThreads)
-    winograd_filter_kernel(const float *w, float *u, int64_t kc) {
+    winograd_filter_kernel(const float *w, float *u, int64_t k, int64_t c, bool flip) {
+    const int64_t kc = k * c;
     for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < kc;
          e += (int64_t)gridDim.x * blockDim.x) {
-        const float *f = w + 9 * e;
+        float f[9];
+        const float *src = flip ? w + (e % c * k + e / c) * 9 : w + 9 * e;
+#pragma unroll
+        for (int i = 0; i < 9; i++)
+            f[i] = src[flip ? 8 - i : i];
         float t[4][3]; // G f
 #pragma unroll
         for (int col = 0; col < 3; col++) {
@@ -789,8 +818,9 @@ __global__ void __launch_bounds__(kThreads)
     }
 }
 
-ax_status winograd_forward(ax_ctx *ctx, const ax_conv2d_geom *g, const float *x,
-                           const float *w, const float *b, float *y, const char *fn) {
+// y = conv(x, w) (+ b) for the forward geometry g; flip: w is read as backward-data's w'
+ax_status winograd_run(ax_ctx *ctx, const ax_conv2d_geom *g, const float *x, const float *w,
+                       const float *b, float *y, bool flip, const char *fn) {
     const int64_t per_img = ((g->oh + 1) / 2) * ((g->ow + 1) / 2), kc = g->k * g->c;
     // images per chunk: as many as kWinogradScratch holds (one at least: winograd_fits)
     int64_t chunk = (kWinogradScratch / 16 - kc) / ((g->c + g->k) * per_img);
@@ -804,7 +834,8 @@ ax_status winograd_forward(ax_ctx *ctx, const ax_conv2d_geom *g, const float *x,
     float *v = u + 16 * kc, *m = v + 16 * g->c * tmax;
     const Geom gg = to_geom(g);
     cudaStream_t st = ax_stream(ctx);
-    winograd_filter_kernel<<<ax_cuda_blocks(ctx, kc, kThreads), kThreads, 0, st>>>(w, u, kc);
+    winograd_filter_kernel<<<ax_cuda_blocks(ctx, kc, kThreads), kThreads, 0, st>>>(w, u, g->k,
+                                                                                  g->c, flip);
     AX_TRY(ax_cuda_status(cudaGetLastError(), fn, "launch of winograd_filter_kernel"));
     for (int64_t i0 = 0; i0 < g->n; i0 += chunk) {
         const int64_t t = (g->n - i0 < chunk ? g->n - i0 : chunk) * per_img;
@@ -820,13 +851,23 @@ ax_status winograd_forward(ax_ctx *ctx, const ax_conv2d_geom *g, const float *x,
     return AX_OK;
 }
 
+ax_status winograd_forward(ax_ctx *ctx, const ax_conv2d_geom *g, const float *x,
+                           const float *w, const float *b, float *y, const char *fn) {
+    return winograd_run(ctx, g, x, w, b, y, false, fn);
+}
+
+ax_status winograd_backward_data(ax_ctx *ctx, const ax_conv2d_geom *g, const float *dy,
+                                 const float *w, float *dx, const char *fn) {
+    const ax_conv2d_geom f = backward_data_as_forward(g);
+    return winograd_run(ctx, &f, dy, w, nullptr, dx, true, fn);
+}
+
 // ---------------------------------------------------------------- the choice of path
 
 // Which kernels run a pass: the one place that decides, from the geometry only.
 // AX_CONV_ALGO=generic in the environment forces the implicit GEMM (for bench_conv and the
 // GPU tests, to set a specialised path beside the generic one on the same layer; not API).
 enum class Algo { Generic, Pointwise, Depthwise, Winograd };
-enum class Pass { Forward, BackwardData, BackwardFilter };
 
 Algo choose_algo(const ax_conv2d_geom *g, Pass pass) {
     const char *force = getenv("AX_CONV_ALGO");
@@ -839,7 +880,7 @@ Algo choose_algo(const ax_conv2d_geom *g, Pass pass) {
     // Winograd trades 2.25x fewer multiplications for transforms whose traffic grows with
     // C + K per tile: with few channels (the MNIST CNN's first layer, C = 1) the implicit
     // GEMM is left. The threshold is a first guess until bench_conv runs on a GPU.
-    if (pass == Pass::Forward && winograd_fits(g) && g->c >= 16 && g->k >= 16)
+    if (winograd_fits(g, pass) && g->c >= 16 && g->k >= 16)
         return Algo::Winograd;
     return Algo::Generic;
 }
@@ -873,7 +914,8 @@ extern "C" ax_status ax_cuda_conv2d_backward_data(ax_ctx *ctx, const ax_conv2d_g
         return pointwise_backward_data(ctx, g, dy, w, dx);
     case Algo::Depthwise:
         return depthwise_backward_data(ctx, g, dy, w, dx, __func__);
-    case Algo::Winograd: // forward only: never chosen here
+    case Algo::Winograd:
+        return winograd_backward_data(ctx, g, dy, w, dx, __func__);
     case Algo::Generic:
     default:
         return generic_backward_data(ctx, g, dy, w, dx, __func__);

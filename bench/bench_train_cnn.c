@@ -1,6 +1,6 @@
 /* bench_train_cnn: milliseconds per training step of the MNIST CNN of examples/mnist_cnn
  * (x [batch, 1, 28, 28] -> conv 32 3x3 pad 1 -> batch norm -> ReLU -> max pool 2 -> conv 64
- * 3x3 pad 1 -> batch norm -> ReLU -> max pool 2 -> dropout 0.25 -> dense 128 -> ReLU -> dense
+ * 3x3 pad 1 -> batch norm -> ReLU -> max pool 2 -> dropout 0.5 -> dense 128 -> ReLU -> dense
  * 10, cross-entropy, Adam lr 1e-3) at batch 32 and 128, on the CPU and, when one works, the
  * GPU.
  *
@@ -25,7 +25,7 @@ static void build(ax_ctx *ctx, int batch, ax_graph **g_out, ax_node **x, ax_node
     train_bench_check(ax_graph_create(ctx, 1, &g), "ax_graph_create");
     train_bench_check(ax_graph_input(g, "x", 4, (int64_t[]){batch, 1, SIDE, SIDE}, x), "input");
     train_bench_check(ax_graph_labels(g, "y", batch, y), "labels");
-    train_bench_check(ex_mnist_cnn_layers(g, *x, 0.25f, &n), "the CNN's layers");
+    train_bench_check(ex_mnist_cnn_layers(g, *x, EX_MNIST_CNN_DROPOUT, &n), "the CNN's layers");
     train_bench_check(ax_graph_cross_entropy(g, "loss", n, *y, &n), "loss");
     train_bench_check(ax_graph_compile(g, n), "ax_graph_compile");
     *g_out = g;
@@ -34,7 +34,7 @@ static void build(ax_ctx *ctx, int batch, ax_graph **g_out, ax_node **x, ax_node
 int main(int argc, char **argv) {
     static const train_bench bench = {
         .name = "bench_train_cnn",
-        .model = "MNIST CNN (conv 32-64 3x3, batch norm, max pool 2, dropout 0.25, dense "
+        .model = "MNIST CNN (conv 32-64 3x3, batch norm, max pool 2, dropout 0.5, dense "
                  "128-10), cross-entropy, Adam",
         .script = "bench/pytorch/train_cnn.py",
         .batches = {32, 128},

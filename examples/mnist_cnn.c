@@ -25,12 +25,12 @@ enum { DEFAULT_BLAS_THREADS = 1 };
 
 /* mnist_cnn's own options: the drop probability before fc1 (--dropout), and how many of the
  * training images to train on (--train-images: the first N, for a quick run). */
-static float dropout = 0.25f;
+static float dropout = EX_MNIST_CNN_DROPOUT;
 static int train_images = 60000;
 
 static const ex_option own_options[] = {
     {"dropout", "P", EX_FLOAT, &dropout, 0.0, 0.99, NULL,
-     "drop probability before fc1\n(default 0.25)"},
+     "drop probability before fc1\n(default 0.5)"},
     {"train-images", "N", EX_INT, &train_images, 1, 60000, NULL,
      "train on the first N training images only\n(default 60000: all)"},
 };

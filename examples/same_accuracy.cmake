@@ -3,8 +3,9 @@
 # loads that checkpoint) and checks that it prints the same "test accuracy: A".
 #   TRAIN, EVAL  the commands, their words separated by "@@"
 #   MIN          the least accuracy TRAIN may reach
+#   TRAIN_MATCH  regular expressions TRAIN's output must match, separated by "@@" (optional)
 #   SOURCE_DIR   the checkout (data_missing.cmake: a missing MNIST skips the check)
-foreach(var TRAIN EVAL)
+foreach(var TRAIN EVAL TRAIN_MATCH)
   string(REPLACE "@@" ";" ${var} "${${var}}")
 endforeach()
 
@@ -25,12 +26,18 @@ function(run_for_accuracy result)
     message(FATAL_ERROR "no 'test accuracy: ...' line")
   endif()
   set(${result} "${CMAKE_MATCH_1}" PARENT_SCOPE)
+  set(output "${out}" PARENT_SCOPE)
 endfunction()
 
 run_for_accuracy(trained ${TRAIN})
 if(trained STREQUAL "")
   return() # skipped: no MNIST
 endif()
+foreach(re ${TRAIN_MATCH})
+  if(NOT output MATCHES "${re}")
+    message(FATAL_ERROR "the training run's output does not match '${re}'")
+  endif()
+endforeach()
 if(trained LESS MIN)
   message(FATAL_ERROR "test accuracy ${trained} after training, expected at least ${MIN}")
 endif()

@@ -13,6 +13,9 @@
  * bn1, conv2, bn2, fc1, fc2 (conv1.weight, bn1.running_mean, bn1.num_batches_tracked,
  * fc1.weight, ...); batch norm has PyTorch's momentum and eps. Returns the first failure of
  * the layer calls (ax_last_error says which). */
+/* The drop probability mnist_cnn trains with by default (its --dropout). */
+#define EX_MNIST_CNN_DROPOUT 0.5f
+
 ax_status ex_mnist_cnn_layers(ax_graph *g, ax_node *x, float dropout, ax_node **logits);
 
 #endif

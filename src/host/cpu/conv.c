@@ -35,7 +35,7 @@ static int64_t chunk_pixels(const struct ax_conv2d_geom *g) {
 struct tap_row {
     int64_t hi;       /* input row, maybe outside [0, h) */
     int64_t off;      /* wi = j stride_w + off */
-    int64_t lo, hi_j; /* valid output columns [lo, hi_j); empty when row hi is padding */
+    int64_t lo, hi_j; /* valid output columns [lo, hi_j) (empty when lo >= hi_j) */
 };
 
 static struct tap_row tap_row(const struct ax_conv2d_geom *g, int64_t i, int64_t r, int64_t s) {
@@ -45,11 +45,14 @@ static struct tap_row tap_row(const struct ax_conv2d_geom *g, int64_t i, int64_t
     /* wi >= 0: j >= ceil(-off / stride_w);  wi <= w - 1: j <= floor((w - 1 - off) / stride_w) */
     t.lo = t.off >= 0 ? 0 : (-t.off + g->stride_w - 1) / g->stride_w;
     t.hi_j = g->w - 1 - t.off < 0 ? 0 : (g->w - 1 - t.off) / g->stride_w + 1;
-    if (t.hi_j > g->ow)
-        t.hi_j = g->ow;
-    if (t.hi < 0 || t.hi >= g->h || t.lo > t.hi_j)
+    if (t.hi < 0 || t.hi >= g->h)
         t.lo = t.hi_j = 0; /* the whole row is padding */
     return t;
+}
+
+/* v limited to [lo, hi] (lo <= hi). */
+static int64_t clamp(int64_t v, int64_t lo, int64_t hi) {
+    return v < lo ? lo : v > hi ? hi : v;
 }
 
 /* The output pixels p0 .. p0 + np walk output rows: segment q of them is row i from column j
@@ -61,12 +64,8 @@ static int64_t segment(const struct ax_conv2d_geom *g, int64_t q, int64_t np, in
                        int64_t j, int64_t r, int64_t s, int64_t *a, int64_t *b, int64_t *base) {
     const int64_t len = g->ow - j < np - q ? g->ow - j : np - q;
     const struct tap_row t = tap_row(g, i, r, s);
-    *a = t.lo > j ? t.lo : j;
-    *b = t.hi_j < j + len ? t.hi_j : j + len;
-    if (*a > j + len)
-        *a = j + len;
-    if (*b < *a)
-        *b = *a;
+    *a = clamp(t.lo, j, j + len);
+    *b = clamp(t.hi_j, *a, j + len);
     *base = t.hi * g->w + t.off;
     return len;
 }

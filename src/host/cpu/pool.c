@@ -58,25 +58,24 @@ static void inner_row_max(const struct ax_pool2d_geom *g, const float *xp, int64
     for (int64_t i = 0; i < g->kh; i++)
         for (int64_t j = 0; j < g->kw; j++) {
             /* tap (i, j) of window ox is element e0 + ox sw of the plane */
-            const int64_t e0 = (y0 + i * g->dh) * g->w - g->pw + j * g->dw;
-            const float *src = xp + e0;
+            const int64_t e0 = (y0 + i * g->dh) * g->w - g->pw + j * g->dw; /* may be < 0 */
             const int64_t sw = g->sw;
             if (i == 0 && j == 0) {
                 for (int64_t ox = ox0; ox < ox1; ox++)
-                    yr[ox] = src[ox * sw];
+                    yr[ox] = xp[e0 + ox * sw];
                 if (ir)
                     for (int64_t ox = ox0; ox < ox1; ox++)
                         ir[ox] = (int32_t)(e0 + ox * sw);
             } else if (ir) {
                 for (int64_t ox = ox0; ox < ox1; ox++) {
-                    float v = src[ox * sw], best = yr[ox];
+                    float v = xp[e0 + ox * sw], best = yr[ox];
                     int take = (v > best) | (v != v); /* greater or NaN */
                     yr[ox] = take ? v : best;
                     ir[ox] = take ? (int32_t)(e0 + ox * sw) : ir[ox];
                 }
             } else {
                 for (int64_t ox = ox0; ox < ox1; ox++) {
-                    float v = src[ox * sw], best = yr[ox];
+                    float v = xp[e0 + ox * sw], best = yr[ox];
                     yr[ox] = (v > best) | (v != v) ? v : best;
                 }
             }

@@ -12,8 +12,6 @@
 #include "common/classifier.h"
 #include "common/options.h"
 #include "common/report.h"
-#include "common/train_log.h"
-#include "common/training.h"
 
 enum { PIXELS = 784, HIDDEN1 = 256, HIDDEN2 = 128, CLASSES = 10 };
 
@@ -72,26 +70,18 @@ static ex_classifier build_model(ax_ctx *ctx, const ex_common *o) {
 
 /* ---------------------------------------------------------------- main */
 
-int main(int argc, char **argv) {
-    ex_common o = ex_options_parse_or_exit(&program, argc, argv);
-
-    /* Everything the user named is checked before the data are loaded and hours are spent. */
-    train_log log;
-    char dir[4096];
-    ex_start(&o, program.dataset, &log, dir, sizeof dir);
-    ex_dataset train, test;
-    ex_mnist_load(dir, 1, (int64_t[]){PIXELS}, &train, &test);
-
-    ax_ctx *ctx = ex_open_device(&o, program.default_threads);
-    ex_classifier m = build_model(ctx, &o);
-    ex_load_checkpoint(m.g, &o);
+static void describe(void) {
     printf("model: 784-256-128-10 ReLU MLP, dropout %.2f\n", (double)dropout);
-    int status = ex_run_classifier(ctx, &m, &o, &train, &test, &log);
-    if (train_log_close(&log) != 0)
-        fprintf(stderr, "mnist_mlp: writing the log %s failed\n", o.log);
-    ax_graph_destroy(m.g);
-    ax_ctx_destroy(ctx);
-    ex_dataset_free(&train);
-    ex_dataset_free(&test);
-    return status;
+}
+
+int main(int argc, char **argv) {
+    static const ex_mnist_example example = {
+        .program = &program,
+        .image_rank = 1,
+        .image_shape = {PIXELS},
+        .train_images = NULL,
+        .build = build_model,
+        .describe = describe,
+    };
+    return ex_mnist_main(&example, argc, argv);
 }

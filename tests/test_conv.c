@@ -163,7 +163,8 @@ static void check_against_direct(ax_ctx *ctx, const conv_case *cc, uint64_t seed
 }
 
 /* The geometries every check runs over: stride > 1, asymmetric padding, dilation, groups,
- * depthwise, odd sizes, batch 1, 1x1, even kernels, a kernel as large as the padded input. */
+ * depthwise, odd sizes, batch 1, 1x1, even kernels, a kernel as large as the padded input,
+ * taps that miss the input whatever the output column. */
 static const conv_case kCases[] = {
     {"plain 3x3", {1, 1, 0, 0, 0, 0, 1, 1, 1}, 2, 3, 5, 6, 4, 3, 3, 1},
     {"stride 2x3, asym pad", {2, 3, 2, 0, 1, 3, 1, 1, 1}, 2, 2, 7, 8, 3, 3, 2, 1},
@@ -176,6 +177,8 @@ static const conv_case kCases[] = {
     {"even 4x4 same", {1, 1, 1, 2, 1, 2, 1, 1, 1}, 1, 2, 6, 5, 3, 4, 4, 1},
     {"kernel = padded input", {3, 1, 1, 1, 0, 0, 2, 1, 1}, 2, 2, 3, 4, 2, 3, 4, 1},
     {"stride > kernel, dilated, groups 3", {3, 2, 2, 1, 1, 2, 2, 2, 3}, 2, 6, 11, 9, 3, 2, 2, 1},
+    /* the last tap column (s dw = 6) lies past the input (w = 3) for every output column */
+    {"dilated taps past the input, stride 5", {1, 5, 0, 0, 0, 9, 1, 3, 1}, 1, 2, 4, 3, 2, 2, 3, 1},
 };
 #define N_CASES (int)(sizeof kCases / sizeof kCases[0])
 
@@ -222,6 +225,16 @@ Test(conv_cpu, several_chunks) {
     conv_case wide = {"column over the bound", {1, 1, 0, 0, 0, 0, 1, 1, 1}, 1, 1, 5, 262153, 2,
                       1, 262153, 1};
     check_against_direct(ctx, &wide, 8, 1e-4);
+    /* 39 * 3 * 3 = 351 floats a column: 746-pixel chunks, which end or start inside a row, in
+     * the columns that read only padding (stride 2, padding 9): a chunk whose last row segment
+     * lies wholly in the left padding (12 columns, a boundary at column 2), and one whose
+     * first segment lies wholly in the right padding (11 columns, a boundary at column 9). */
+    conv_case left = {"chunk ends in the left padding", {2, 2, 9, 9, 9, 9, 1, 1, 1}, 1, 39,
+                      109, 7, 2, 3, 3, 1};
+    check_against_direct(ctx, &left, 9, 1e-4);
+    conv_case right = {"chunk starts in the right padding", {2, 2, 9, 9, 9, 9, 1, 1, 1}, 1, 39,
+                       119, 5, 2, 3, 3, 0};
+    check_against_direct(ctx, &right, 10, 1e-4);
     ax_ctx_destroy(ctx);
 }
 

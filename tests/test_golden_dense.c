@@ -115,6 +115,25 @@ static void activation_case(const char *name, ax_activation act) {
 Test(golden, sigmoid_forward_backward) { activation_case("act_sigmoid", AX_ACT_SIGMOID); }
 Test(golden, tanh_forward_backward) { activation_case("act_tanh", AX_ACT_TANH); }
 Test(golden, relu_forward_backward) { activation_case("act_relu", AX_ACT_RELU); }
+/* ReLU's derivative at the points the golden case's random inputs miss (ops.h): 0 at +0 and
+ * -0 (taken from the left, as PyTorch), dy at NaN, and dx may alias dy. */
+Test(golden, relu_backward_at_zero_and_nan) {
+    ax_ctx *ctx = th_cpu_ctx();
+    int64_t n[1] = {6};
+    const float hx[6] = {0.0f, -0.0f, NAN, -1.0f, 2.0f, 1e-30f};
+    const float hdy[6] = {3.0f, 4.0f, 5.0f, 6.0f, 7.0f, 8.0f};
+    const float want[6] = {0.0f, 0.0f, 5.0f, 0.0f, 7.0f, 8.0f};
+    ax_tensor *x = th_tensor(ctx, 1, n, hx), *dy = th_tensor(ctx, 1, n, hdy);
+    AX_ASSERT_OK(ax_activation_backward(ctx, AX_ACT_RELU, 0.0f, x, NULL, dy, dy));
+    float *got = th_to_host(dy);
+    for (int i = 0; i < 6; i++)
+        cr_assert(got[i] == want[i], "x = %g: dx = %g, expected %g", (double)hx[i],
+                  (double)got[i], (double)want[i]);
+    free(got);
+    ax_tensor_destroy(x);
+    ax_tensor_destroy(dy);
+    ax_ctx_destroy(ctx);
+}
 Test(golden, leaky_relu_default_slope) {
     activation_case("act_leaky_relu", AX_ACT_LEAKY_RELU);
     /* the case's slope is PyTorch's default, which must be ours */

@@ -254,6 +254,34 @@ Test(pool, max_window_without_taps) {
     ax_ctx_destroy(ctx);
 }
 
+/* 2x2 windows, stride 2 (windows that share no tap) on 4 x 4, backward from indices that are
+ * not all the forward's: window (0,0) names 2, a tap of window (0,1); (0,1) names its own 3;
+ * (1,0) names 16, outside the plane; (1,1) names its own 10 with dy = -0. Only the own indices
+ * route, and -0 arrives as +0 (a sum starting at 0, as PyTorch's and the overlapping path's);
+ * every other element is +0. */
+Test(pool, max_backward_routes_only_own_taps) {
+    ax_ctx *ctx = th_cpu_ctx();
+    ax_pool2d_desc d = desc_of(2, 2, 2, 2, 0, 0, 1, 1, 0, 1);
+    int64_t xs[4] = {1, 1, 4, 4}, ys[4] = {1, 1, 2, 2};
+    const float hdy[4] = {1.0f, 2.0f, 3.0f, -0.0f};
+    const int32_t hidx[4] = {2, 3, 16, 10};
+    ax_tensor *dy = th_tensor(ctx, 4, ys, hdy), *dx = th_nan_tensor(ctx, 4, xs);
+    ax_tensor *idx = i32_tensor(ctx, 4, ys, 0);
+    AX_ASSERT_OK(ax_tensor_set_from_host(idx, hidx, sizeof hidx));
+    AX_ASSERT_OK(ax_max_pool2d_backward(ctx, &d, idx, dy, dx));
+    float *hdx = th_to_host(dx);
+    for (int e = 0; e < 16; e++) {
+        float want = e == 3 ? 2.0f : 0.0f;
+        cr_assert(hdx[e] == want && !signbit(hdx[e]), "dx[%d] = %g, expected %g", e,
+                  (double)hdx[e], (double)want);
+    }
+    free(hdx);
+    ax_tensor_destroy(dy);
+    ax_tensor_destroy(dx);
+    ax_tensor_destroy(idx);
+    ax_ctx_destroy(ctx);
+}
+
 /* ---------------------------------------------------------------- gradcheck */
 
 typedef struct pool_args {

@@ -3,24 +3,15 @@
 (784 -> 256 -> ReLU -> dropout 0.2 -> 128 -> ReLU -> dropout 0.2 -> 10, cross-entropy, Adam with
 PyTorch's defaults) at batch 64 and 256, on the CPU and, when available, CUDA.
 
-A step is zero_grad + forward + backward + Adam step, timed alone with time.perf_counter after
-torch.cuda.synchronize() on CUDA; the median of the timed steps after warm-up steps. Inputs are
-uniform in [0, 1) and labels random classes. torch.set_num_threads(os.cpu_count()).
-
+The method is train_bench.py's (the same as bench/train_bench.h): zero_grad + forward +
+backward + Adam step, each timed alone, the median after warm-up; random inputs and labels.
 Writes a CSV (device,batch,ms_per_step) for `bench_train_mlp --pytorch FILE` and prints a table.
 
 Usage: python3 bench/pytorch/train_mlp.py [--out FILE] [--steps N] [--warmup N] [--cpu-only]
 """
-import argparse
-import os
-import statistics
-import sys
-import time
-
-import torch
 from torch import nn
 
-BATCHES = (64, 256)
+import train_bench
 
 
 def make_model():
@@ -30,70 +21,6 @@ def make_model():
         nn.Linear(128, 10))
 
 
-def time_steps(device, batch, steps, warmup):
-    torch.manual_seed(1)
-    model = make_model().to(device).train()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    loss_fn = nn.CrossEntropyLoss()
-    x = torch.rand(batch, 784, device=device)
-    y = torch.randint(0, 10, (batch,), device=device)
-
-    def sync():
-        if device == "cuda":
-            torch.cuda.synchronize()
-
-    def step():
-        opt.zero_grad()
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-
-    for _ in range(warmup):
-        step()
-    sync()
-    times = []
-    for _ in range(steps):
-        t0 = time.perf_counter()
-        loss = step()
-        sync()
-        times.append((time.perf_counter() - t0) * 1e3)
-    if not torch.isfinite(loss).item():
-        sys.exit("train_mlp.py: the loss is not finite")
-    return statistics.median(times)
-
-
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", default="train_mlp_pytorch.csv",
-                        help="CSV to write (default: %(default)s)")
-    parser.add_argument("--steps", type=int, default=50, help="timed steps per case (>= 20)")
-    parser.add_argument("--warmup", type=int, default=5, help="untimed steps first")
-    parser.add_argument("--cpu-only", action="store_true", help="skip CUDA even when present")
-    args = parser.parse_args()
-    if args.steps < 20 or args.warmup < 0:
-        parser.error("--steps must be >= 20 and --warmup >= 0")
-
-    torch.set_num_threads(os.cpu_count())
-    devices = ["cpu"]
-    print(f"torch {torch.__version__}; cpu: {os.cpu_count()} cores, "
-          f"{torch.get_num_threads()} threads")
-    if not args.cpu_only and torch.cuda.is_available():
-        devices.append("cuda")
-        print(f"cuda: {torch.cuda.get_device_name(0)}")
-    else:
-        print("no CUDA device: GPU rows skipped" if not args.cpu_only else "GPU skipped")
-
-    rows = [(d, b, time_steps(d, b, args.steps, args.warmup)) for d in devices for b in BATCHES]
-    with open(args.out, "w") as f:
-        f.write("device,batch,ms_per_step\n")
-        for d, b, ms in rows:
-            f.write(f"{d},{b},{ms:.4f}\n")
-    print(f"\n{'device':<7} {'batch':>6} {'PyTorch ms/step':>16}")
-    for d, b, ms in rows:
-        print(f"{d:<7} {b:>6} {ms:>16.3f}")
-    print(f"wrote {args.out}")
-
-
 if __name__ == "__main__":
-    main()
+    train_bench.main(__doc__.split("\n\n")[0], make_model, (784,), 10, (64, 256),
+                     "train_mlp_pytorch.csv")

@@ -191,3 +191,32 @@ int ex_run_classifier(ax_ctx *ctx, ex_classifier *m, const ex_common *o, const e
     ax_optimizer_destroy(opt);
     return status;
 }
+
+int ex_mnist_main(const ex_mnist_example *e, int argc, char **argv) {
+    const ex_program *program = e->program;
+    ex_common o = ex_options_parse_or_exit(program, argc, argv);
+
+    /* Everything the user named is checked before the data are loaded and time is spent. */
+    train_log log;
+    char dir[4096];
+    ex_start(&o, program->dataset, &log, dir, sizeof dir);
+    ex_dataset train, test;
+    ex_mnist_load(dir, e->image_rank, e->image_shape, &train, &test);
+    if (e->train_images && *e->train_images < train.shape[0]) {
+        train.shape[0] = *e->train_images;
+        printf("training on the first %d images (--train-images)\n", *e->train_images);
+    }
+
+    ax_ctx *ctx = ex_open_device(&o, program->default_threads);
+    ex_classifier m = e->build(ctx, &o);
+    ex_load_checkpoint(m.g, &o);
+    e->describe();
+    int status = ex_run_classifier(ctx, &m, &o, &train, &test, &log);
+    if (train_log_close(&log) != 0)
+        fprintf(stderr, "%s: writing the log %s failed\n", program->name, o.log);
+    ax_graph_destroy(m.g);
+    ax_ctx_destroy(ctx);
+    ex_dataset_free(&train);
+    ex_dataset_free(&test);
+    return status;
+}

@@ -48,4 +48,21 @@ epoch_score ex_evaluate(ex_classifier *m, const ex_dataset *d, int batch);
 int ex_run_classifier(ax_ctx *ctx, ex_classifier *m, const ex_common *o, const ex_dataset *train,
                       const ex_dataset *test, train_log *log);
 
+/* An MNIST classifier example: its program (options), the shape of an image, its graph and
+ * the line that describes it. */
+typedef struct ex_mnist_example {
+    const ex_program *program;
+    int image_rank;            /* 1 with image_shape {784}, 3 with {1, 28, 28} */
+    int64_t image_shape[3];
+    const int *train_images;   /* NULL, or (read after parsing) how many of the training
+                                  images to keep: the first N */
+    ex_classifier (*build)(ax_ctx *ctx, const ex_common *o); /* compiled; failures end it */
+    void (*describe)(void);    /* prints the line "model: ..." */
+} ex_mnist_example;
+
+/* The main of an MNIST classifier example: parses the options, checks what the user named
+ * (ex_start), loads MNIST, opens the device, builds the graph, loads --load, describes the
+ * model and runs ex_run_classifier. Returns the exit status. */
+int ex_mnist_main(const ex_mnist_example *e, int argc, char **argv);
+
 #endif

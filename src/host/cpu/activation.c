@@ -53,9 +53,11 @@ ax_status ax_cpu_activation_backward(ax_ctx *ctx, int act, float slope, const fl
         for (int64_t i = 0; i < n; i++)
             dx[i] = (float)((double)dy[i] * (1.0 - (double)y[i] * y[i]));
         return AX_OK;
-    case AX_ACT_RELU:
-        for (int64_t i = 0; i < n; i++)
-            dx[i] = x[i] <= 0.0f ? 0.0f : dy[i];
+    case AX_ACT_RELU: /* dy read unconditionally: a select, not a branch per element */
+        for (int64_t i = 0; i < n; i++) {
+            float g = dy[i];
+            dx[i] = x[i] <= 0.0f ? 0.0f : g;
+        }
         return AX_OK;
     case AX_ACT_LEAKY_RELU:
         for (int64_t i = 0; i < n; i++)

@@ -28,6 +28,48 @@ static int64_t chunk_pixels(const struct ax_conv2d_geom *g) {
     return chunk < p ? chunk : p;
 }
 
+/* Kernel tap (r, s) against one output row: the input row it reads, and the output columns
+ * [lo, hi_j) whose input column wi = j sw - pl + s dw lies inside the input (the others read
+ * padding). Computed once per tap and output row, so the copies below have no division and
+ * no test per element. */
+struct tap_row {
+    int64_t hi;       /* input row, maybe outside [0, h) */
+    int64_t off;      /* wi = j stride_w + off */
+    int64_t lo, hi_j; /* valid output columns [lo, hi_j) (empty when lo >= hi_j) */
+};
+
+static struct tap_row tap_row(const struct ax_conv2d_geom *g, int64_t i, int64_t r, int64_t s) {
+    struct tap_row t;
+    t.hi = i * g->stride_h - g->pad_top + r * g->dil_h;
+    t.off = s * g->dil_w - g->pad_left;
+    /* wi >= 0: j >= ceil(-off / stride_w);  wi <= w - 1: j <= floor((w - 1 - off) / stride_w) */
+    t.lo = t.off >= 0 ? 0 : (-t.off + g->stride_w - 1) / g->stride_w;
+    t.hi_j = g->w - 1 - t.off < 0 ? 0 : (g->w - 1 - t.off) / g->stride_w + 1;
+    if (t.hi < 0 || t.hi >= g->h)
+        t.lo = t.hi_j = 0; /* the whole row is padding */
+    return t;
+}
+
+/* v limited to [lo, hi] (lo <= hi). */
+static int64_t clamp(int64_t v, int64_t lo, int64_t hi) {
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* The output pixels p0 .. p0 + np walk output rows: segment q of them is row i from column j
+ * for len pixels, in the caller's loop
+ *     for (q = 0, i = p0 / ow, j = p0 % ow; q < np; q += len, i++, j = 0).
+ * Returns len, and for tap (r, s) the columns [*a, *b) of the segment that read inside the
+ * input, at plane[*base + jj stride_w] for column jj. */
+static int64_t segment(const struct ax_conv2d_geom *g, int64_t q, int64_t np, int64_t i,
+                       int64_t j, int64_t r, int64_t s, int64_t *a, int64_t *b, int64_t *base) {
+    const int64_t len = g->ow - j < np - q ? g->ow - j : np - q;
+    const struct tap_row t = tap_row(g, i, r, s);
+    *a = clamp(t.lo, j, j + len);
+    *b = clamp(t.hi_j, *a, j + len);
+    *base = t.hi * g->w + t.off;
+    return len;
+}
+
 /* col [CRS, np] for output pixels p0 .. p0 + np of the group's input planes xg [C/g, H, W]. */
 static void im2col(const struct ax_conv2d_geom *g, const float *xg, int64_t p0, int64_t np,
                    float *col) {
@@ -36,12 +78,17 @@ static void im2col(const struct ax_conv2d_geom *g, const float *xg, int64_t p0, 
             for (int64_t s = 0; s < g->s; s++) {
                 float *row = col + ((c * g->r + r) * g->s + s) * np;
                 const float *plane = xg + c * g->h * g->w;
-                for (int64_t q = 0; q < np; q++) {
-                    int64_t i = (p0 + q) / g->ow, j = (p0 + q) % g->ow;
-                    int64_t hi = i * g->stride_h - g->pad_top + r * g->dil_h;
-                    int64_t wi = j * g->stride_w - g->pad_left + s * g->dil_w;
-                    row[q] = hi >= 0 && hi < g->h && wi >= 0 && wi < g->w ? plane[hi * g->w + wi]
-                                                                         : 0.0f;
+                int64_t len, a, b, base;
+                for (int64_t q = 0, i = p0 / g->ow, j = p0 % g->ow; q < np;
+                     q += len, i++, j = 0) {
+                    len = segment(g, q, np, i, j, r, s, &a, &b, &base);
+                    float *out = row + q; /* out[jj - j]: pixel (i, jj) */
+                    for (int64_t jj = j; jj < a; jj++)
+                        out[jj - j] = 0.0f;
+                    for (int64_t jj = a; jj < b; jj++)
+                        out[jj - j] = plane[base + jj * g->stride_w];
+                    for (int64_t jj = b; jj < j + len; jj++)
+                        out[jj - j] = 0.0f;
                 }
             }
 }
@@ -54,12 +101,13 @@ static void col2im_add(const struct ax_conv2d_geom *g, const float *dcol, int64_
             for (int64_t s = 0; s < g->s; s++) {
                 const float *row = dcol + ((c * g->r + r) * g->s + s) * np;
                 float *plane = dxg + c * g->h * g->w;
-                for (int64_t q = 0; q < np; q++) {
-                    int64_t i = (p0 + q) / g->ow, j = (p0 + q) % g->ow;
-                    int64_t hi = i * g->stride_h - g->pad_top + r * g->dil_h;
-                    int64_t wi = j * g->stride_w - g->pad_left + s * g->dil_w;
-                    if (hi >= 0 && hi < g->h && wi >= 0 && wi < g->w)
-                        plane[hi * g->w + wi] += row[q];
+                int64_t len, a, b, base;
+                for (int64_t q = 0, i = p0 / g->ow, j = p0 % g->ow; q < np;
+                     q += len, i++, j = 0) {
+                    len = segment(g, q, np, i, j, r, s, &a, &b, &base);
+                    const float *in = row + q; /* in[jj - j]: pixel (i, jj) */
+                    for (int64_t jj = a; jj < b; jj++)
+                        plane[base + jj * g->stride_w] += in[jj - j];
                 }
             }
 }

@@ -711,3 +711,92 @@ Test(graph_rnn, nan_in_x_spreads_forward_in_time_only) {
     ax_graph_destroy(g);
     ax_ctx_destroy(ctx);
 }
+
+/* ---------------------------------------------------------------- mutation audit */
+
+/* x's gradient of a batch_first layer, its h0 an input without a gradient (plain zeros) or
+ * absent (the same values): the two equal; and a batch_first layer over an x that takes no
+ * gradient trains its parameters. */
+static float *batch_first_dx(ax_ctx *ctx, int h0_input, int x_grad, const float *xs) {
+    ax_graph *g;
+    ax_node *x, *h0 = NULL, *y, *ty, *loss;
+    AX_ASSERT_OK(ax_graph_create(ctx, 7, &g));
+    x = seq_input(g, "x", 1, T, N, IN);
+    if (x_grad)
+        give_grad(g, x);
+    if (h0_input)
+        h0 = state_input(g, "h0", 1, N);
+    ax_graph_rnn_opts o = {.hidden_size = H, .batch_first = 1};
+    AX_ASSERT_OK(ax_graph_gru(g, "gru", x, h0, &o, &y, NULL));
+    ty = seq_input(g, "ty", 1, T, N, H);
+    AX_ASSERT_OK(ax_graph_mse_loss(g, "loss", y, ty, &loss));
+    AX_ASSERT_OK(ax_graph_compile(g, loss));
+    float zero[N * T * H] = {0};
+    AX_ASSERT_OK(ax_graph_feed_f32(g, x, xs, N));
+    AX_ASSERT_OK(ax_graph_feed_f32(g, ty, zero, N));
+    if (h0)
+        AX_ASSERT_OK(ax_graph_feed_f32(g, h0, zero, N));
+    train_step(g);
+    ax_param_list p;
+    AX_ASSERT_OK(ax_graph_params(g, &p));
+    float *out = th_to_host(x_grad ? x->grad : p.grads[0]);
+    ax_graph_destroy(g);
+    return out;
+}
+
+Test(graph_rnn, batch_first_gradients_whatever_else_takes_one) {
+    ax_ctx *ctx = th_cpu_ctx();
+    float xs[N * T * IN];
+    th_random(xs, N * T * IN, 11, -1.0f, 1.0f);
+    float *a = batch_first_dx(ctx, 0, 1, xs), *b = batch_first_dx(ctx, 1, 1, xs);
+    th_assert_equal(b, a, N * T * IN, "dx with a gradient-less h0");
+    float *c = batch_first_dx(ctx, 0, 0, xs), *d = batch_first_dx(ctx, 1, 0, xs);
+    th_assert_equal(d, c, 3 * H * IN, "weight_ih_l0's gradient without dx");
+    free(a), free(b), free(c), free(d);
+    ax_ctx_destroy(ctx);
+}
+
+/* A time-major (batch_first) x without a time axis is a sequence too. */
+Test(graph_rnn, x_without_a_time_axis) {
+    ax_ctx *ctx = th_cpu_ctx();
+    ax_graph *g;
+    ax_node *x, *xb, *y;
+    AX_ASSERT_OK(ax_graph_create(ctx, 1, &g));
+    int64_t tm[3] = {T, N, IN}, bf[3] = {N, T, IN};
+    AX_ASSERT_OK(ax_graph_input_typed(g, "x", AX_F32, 3, tm, 1, -1, &x));
+    AX_ASSERT_OK(ax_graph_input_typed(g, "xb", AX_F32, 3, bf, 0, -1, &xb));
+    ax_graph_rnn_opts o = {.hidden_size = H}, ob = {.hidden_size = H, .batch_first = 1};
+    AX_ASSERT_OK(ax_graph_gru(g, "a", x, NULL, &o, &y, NULL));
+    AX_ASSERT_OK(ax_graph_lstm(g, "b", xb, NULL, NULL, &ob, &y, NULL, NULL));
+    ax_graph_destroy(g);
+    ax_ctx_destroy(ctx);
+}
+
+/* Refusals at the edges: h0 batched on axis 0 whose dims happen to fit (L = N), 257 layers, a
+ * carried LSTM given only c0. */
+Test(graph_rnn, edges_of_the_refusals) {
+    ax_ctx *ctx = th_cpu_ctx();
+    ax_graph *g;
+    ax_node *x, *c0, *h0_axis0, *y = NULL;
+    AX_ASSERT_OK(ax_graph_create(ctx, 1, &g));
+    x = seq_input(g, "x", 0, T, N, IN);
+    c0 = state_input(g, "c0", 1, N);
+    int64_t s[3] = {N, N, H}; /* 3 layers: [L, N, H] = [N, N, H] */
+    AX_ASSERT_OK(ax_graph_input_typed(g, "h0_axis0", AX_F32, 3, s, 0, -1, &h0_axis0));
+    ax_graph_rnn_opts o = {.hidden_size = H, .num_layers = N};
+    AX_ASSERT_FAILS(ax_graph_gru(g, "l", x, h0_axis0, &o, &y, NULL), AX_ERR_SHAPE,
+                    "ax_graph_gru");
+    ax_graph_rnn_opts deep = {.hidden_size = H, .num_layers = 257};
+    AX_ASSERT_FAILS(ax_graph_rnn(g, "l", x, NULL, &deep, &y, NULL), AX_ERR_INVALID_ARG,
+                    "ax_graph_rnn");
+    deep.num_layers = -1;
+    AX_ASSERT_FAILS(ax_graph_rnn(g, "l", x, NULL, &deep, &y, NULL), AX_ERR_INVALID_ARG,
+                    "ax_graph_rnn");
+    ax_graph_rnn_opts carry = {.hidden_size = H, .carry_state = 1};
+    AX_ASSERT_FAILS(ax_graph_lstm(g, "l", x, NULL, c0, &carry, &y, NULL, NULL),
+                    AX_ERR_INVALID_ARG, "ax_graph_lstm");
+    cr_assert_null(y);
+    cr_assert_eq(ax_graph_param_count(g), 0);
+    ax_graph_destroy(g);
+    ax_ctx_destroy(ctx);
+}

@@ -12,6 +12,7 @@
 #include "golden.h"
 #include "gradcheck.h"
 #include "helpers.h"
+#include "../src/host/core/internal.h" /* a view into a tensor's tail */
 
 #define MODES 5
 static const ax_rnn_mode kModes[MODES] = {AX_RNN_TANH, AX_RNN_RELU, AX_RNN_LSTM, AX_RNN_GRU,
@@ -1194,6 +1195,117 @@ Test(rnn_badinput, aliasing) {
     ax_tensor_destroy(x5), ax_tensor_destroy(wih5), ax_tensor_destroy(huge);
     ax_tensor_destroy(dhT), ax_tensor_destroy(dcT);
     bad_free(&f);
+}
+
+/* Holes found by the mutation audit of the recurrent family (refusals at their exact edges). */
+Test(rnn_badinput, edges_of_the_checks) {
+    bad_fix f = bad_make();
+    ax_ctx *ctx = f.ctx;
+    /* a reserve one element short is refused by both passes; the exact size works */
+    int64_t need = 0;
+    AX_ASSERT_OK(ax_rnn_reserve_numel(AX_RNN_LSTM, 4, 2, 5, &need));
+    cr_assert_eq(ax_tensor_numel(f.res), need);
+    AX_ASSERT_OK(fwd(&f));
+    WITH(f.res, 1, need - 1) AX_ASSERT_FAILS(fwd(&f), AX_ERR_SHAPE, "ax_rnn_forward");
+    WITH(f.res, 1, need - 1) AX_ASSERT_FAILS(bwd(&f), AX_ERR_SHAPE, "ax_rnn_backward");
+    /* a negative y_offset in the backward */
+    f.d.y_offset = -1;
+    AX_ASSERT_FAILS(bwd(&f), AX_ERR_INVALID_ARG, "ax_rnn_backward");
+    f.d.y_offset = 0;
+    /* the first value past the modes, and T whose T + 1 slots overflow */
+    cr_assert_eq(ax_rnn_gate_count((ax_rnn_mode)(AX_RNN_GRU_TEXTBOOK + 1)), 0);
+    int64_t n = -1;
+    AX_ASSERT_FAILS(ax_rnn_reserve_numel((ax_rnn_mode)(AX_RNN_GRU_TEXTBOOK + 1), 4, 2, 5, &n),
+                    AX_ERR_INVALID_ARG, "ax_rnn_reserve_numel");
+    AX_ASSERT_FAILS(ax_rnn_reserve_numel(AX_RNN_TANH, INT64_MAX, 1, 1, &n), AX_ERR_SHAPE,
+                    "ax_rnn_reserve_numel");
+    cr_assert_eq(n, -1);
+    /* a cell state for the tanh and ReLU RNNs (weights [H, in], [H, H]) */
+    int64_t wis[2] = {5, 3}, whs[2] = {5, 5}, xcs[2] = {2, 3};
+    ax_tensor *wi = zeros(ctx, 2, wis), *wh = zeros(ctx, 2, whs), *xc = zeros(ctx, 2, xcs);
+    ax_rnn_weights rw = {wi, wh, NULL, NULL};
+    for (int m = AX_RNN_TANH; m <= AX_RNN_RELU; m++) {
+        ax_rnn_desc rd = {(ax_rnn_mode)m, 0, 0, 0};
+        AX_ASSERT_OK(ax_rnn_forward(ctx, &rd, 4, f.x, f.h0, NULL, &rw, f.y, f.hT, NULL, f.res));
+        AX_ASSERT_FAILS(ax_rnn_forward(ctx, &rd, 4, f.x, f.h0, f.c0, &rw, f.y, f.hT, NULL, f.res),
+                        AX_ERR_INVALID_ARG, "ax_rnn_forward");
+        AX_ASSERT_FAILS(ax_rnn_cell_forward(ctx, (ax_rnn_mode)m, xc, f.h0, f.c0, &rw, f.hT,
+                                            NULL, f.res),
+                        AX_ERR_INVALID_ARG, "ax_rnn_cell_forward");
+    }
+    ax_tensor_destroy(wi), ax_tensor_destroy(wh), ax_tensor_destroy(xc);
+    bad_free(&f);
+}
+
+/* An output that starts inside the last quarter of another tensor's bytes overlaps it (the
+ * overlap test counts bytes, not elements): the reserve as a view of y's tail. */
+Test(rnn_badinput, overlap_of_a_tensors_tail) {
+    bad_fix f = bad_make();
+    int64_t need = 0, big[3] = {4, 2, 1000};
+    AX_ASSERT_OK(ax_rnn_reserve_numel(AX_RNN_LSTM, 4, 2, 5, &need));
+    ax_tensor *y = zeros(f.ctx, 3, big);
+    ax_tensor tail = *y;
+    tail.data = (float *)y->data + y->numel - need;
+    tail.ndim = 1, tail.shape[0] = need, tail.numel = need, tail.capacity = need;
+    AX_ASSERT_OK(ax_tensor_view_open("test", &tail));
+    AX_ASSERT_FAILS(ax_rnn_forward(f.ctx, &f.d, 4, f.x, f.h0, f.c0, &f.w, y, f.hT, f.cT, &tail),
+                    AX_ERR_INVALID_ARG, "ax_rnn_forward");
+    AX_ASSERT_FAILS(ax_rnn_backward(f.ctx, &f.d, 4, f.x, &f.w, &tail, y, NULL, NULL, f.dx, NULL,
+                                    NULL, NULL),
+                    AX_ERR_INVALID_ARG, "ax_rnn_backward");
+    ax_tensor_view_close(&tail);
+    ax_tensor_destroy(y);
+    bad_free(&f);
+}
+
+/* accumulate_dx with seq_len < T adds into dx's first S steps and leaves the later steps as
+ * they were (they are another direction's), and a db_hh asked for alone (no db_ih) is the
+ * same sum as beside the other gradients (a fresh NaN reserve: nothing left over). */
+Test(rnn_seq, accumulated_dx_and_a_lone_bias_gradient) {
+    for (int m = 0; m < MODES; m++) {
+        bad_fix f = bad_make();
+        ax_ctx *ctx = f.ctx;
+        const int64_t G = ax_rnn_gate_count(kModes[m]), S = 3;
+        int64_t wis[2] = {G * 5, 3}, whs[2] = {G * 5, 5}, bs[1] = {G * 5}, xs[3] = {4, 2, 3};
+        ax_tensor *wi = th_random_tensor(ctx, 2, wis, 31, -0.5f, 0.5f, 0);
+        ax_tensor *wh = th_random_tensor(ctx, 2, whs, 32, -0.5f, 0.5f, 0);
+        ax_tensor *bi = th_random_tensor(ctx, 1, bs, 33, -0.5f, 0.5f, 0);
+        ax_tensor *bh = th_random_tensor(ctx, 1, bs, 34, -0.5f, 0.5f, 0);
+        ax_tensor *dbi = zeros(ctx, 1, bs), *dbh = zeros(ctx, 1, bs), *lone = zeros(ctx, 1, bs);
+        ax_tensor *res = reserve_for(ctx, kModes[m], 4, 2, 5);
+        ax_tensor *dx_acc = th_random_tensor(ctx, 3, xs, 35, -1, 1, 0);
+        float *before = th_to_host(dx_acc);
+        ax_rnn_weights w = {wi, wh, bi, bh};
+        ax_rnn_desc d = {kModes[m], m % 2, 0, 0};
+        const int lstm = kModes[m] == AX_RNN_LSTM;
+        AX_ASSERT_OK(ax_rnn_forward(ctx, &d, S, f.x, f.h0, lstm ? f.c0 : NULL, &w, f.y, NULL,
+                                    NULL, res));
+        ax_rnn_grads both = {NULL, NULL, dbi, dbh}, only_hh = {NULL, NULL, NULL, lone};
+        AX_ASSERT_OK(ax_rnn_backward(ctx, &d, S, f.x, &w, res, f.dy, NULL, NULL, f.dx, NULL,
+                                     NULL, &both));
+        d.accumulate_dx = 1;
+        AX_ASSERT_OK(ax_rnn_backward(ctx, &d, S, f.x, &w, res, f.dy, NULL, NULL, dx_acc, NULL,
+                                     NULL, NULL));
+        ax_tensor *res2 = reserve_for(ctx, kModes[m], 4, 2, 5);
+        AX_ASSERT_OK(ax_rnn_forward(ctx, &d, S, f.x, f.h0, lstm ? f.c0 : NULL, &w, f.y, NULL,
+                                    NULL, res2));
+        AX_ASSERT_OK(ax_rnn_backward(ctx, &d, S, f.x, &w, res2, f.dy, NULL, NULL, NULL, NULL,
+                                     NULL, &only_hh));
+        float *dx = th_to_host(f.dx), *acc = th_to_host(dx_acc);
+        float *want = malloc(24 * sizeof *want);
+        for (int64_t e = 0; e < 24; e++) /* steps 0 .. S-1 summed, step 3 untouched */
+            want[e] = e < S * 6 ? before[e] + dx[e] : before[e];
+        th_assert_close(acc, want, 24, 1e-6, 1e-5, kModeNames[m]);
+        for (int64_t e = S * 6; e < 24; e++)
+            cr_assert_eq(dx[e], 0.0f, "%s: dx of a step past seq_len", kModeNames[m]);
+        float *a = th_to_host(dbh), *b = th_to_host(lone);
+        th_assert_equal(b, a, G * 5, kModeNames[m]);
+        free(dx), free(acc), free(want), free(before), free(a), free(b);
+        ax_tensor *all[] = {wi, wh, bi, bh, dbi, dbh, lone, res, res2, dx_acc};
+        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+            ax_tensor_destroy(all[i]);
+        bad_free(&f);
+    }
 }
 
 /* ---------------------------------------------------------------- GPU */

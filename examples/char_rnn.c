@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "axon.h"
+#include "common/char_model.h"
 #include "common/options.h"
 #include "common/progress.h"
 #include "common/report.h"
@@ -83,44 +84,25 @@ static void apply_quick(int argc, char **argv) {
             argv[i] = quick_on;
         if (strcmp(argv[i], "--quick=1") && !(!strcmp(argv[i], "--quick") && !strcmp(next, "1")))
             continue;
-        hidden = 256, layers = 1, seq = 64, dropout = 0.0f;
-        program.defaults.batch = 32;
-        program.defaults.epochs = 4;
-        program.defaults.lr = 3e-3f;
+        const ex_char_config q = ex_char_config_of(1);
+        hidden = q.hidden, layers = q.layers, seq = q.seq, dropout = q.dropout;
+        program.defaults.batch = q.batch;
+        program.defaults.epochs = q.epochs;
+        program.defaults.lr = q.lr;
     }
 }
 
 /* ---------------------------------------------------------------- model */
 
-typedef struct lm {
-    ax_graph *g;
-    ax_node *ids, *targets, *rnn, *logits, *loss;
-    int64_t batch, steps;
-} lm;
+typedef ex_char_model lm;
 
-/* ids [T, N] -> "embed" [T, N, D] -> "rnn" (carry_state) [T, N, H] -> "fc" [T, N, V], and
- * the cross-entropy against the next characters [T, N] (none when targets is 0). Parameter
- * names as a PyTorch module with attributes embed, rnn, fc (bench/pytorch/train_char.py). */
+/* The model of the options (common/char_model.c); the program stops on a failure. */
 static lm build_lm(ax_ctx *ctx, uint64_t seed, int64_t vocab, int64_t batch, int64_t steps,
                    int with_loss) {
-    lm m = {.batch = batch, .steps = steps};
-    ax_node *h;
-    const int64_t shape[2] = {steps, batch};
-    EX_TRY(ax_graph_create(ctx, seed, &m.g));
-    EX_TRY(ax_graph_input_typed(m.g, "ids", AX_I32, 2, shape, 1, 0, &m.ids));
-    EX_TRY(ax_graph_embedding(m.g, "embed", m.ids, vocab, embed, &h));
-    ax_graph_rnn_opts o = {.hidden_size = hidden, .num_layers = layers, .dropout = dropout,
-                           .carry_state = 1};
-    if (!strcmp(cell, "gru"))
-        EX_TRY(ax_graph_gru(m.g, "rnn", h, NULL, &o, &m.rnn, NULL));
-    else
-        EX_TRY(ax_graph_lstm(m.g, "rnn", h, NULL, NULL, &o, &m.rnn, NULL, NULL));
-    EX_TRY(ax_graph_dense(m.g, "fc", m.rnn, vocab, &m.logits));
-    if (with_loss) {
-        EX_TRY(ax_graph_input_typed(m.g, "targets", AX_I32, 2, shape, 1, 0, &m.targets));
-        EX_TRY(ax_graph_cross_entropy(m.g, "loss", m.logits, m.targets, &m.loss));
-    }
-    EX_TRY(ax_graph_compile(m.g, m.loss));
+    ex_char_config c = {.gru = !strcmp(cell, "gru"), .hidden = hidden, .layers = layers,
+                        .embed = embed, .seq = seq, .dropout = dropout};
+    lm m;
+    EX_TRY(ex_char_model_build(ctx, &c, seed, vocab, batch, steps, with_loss, &m));
     return m;
 }
 

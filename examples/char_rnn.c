@@ -28,9 +28,9 @@
 
 /* ---------------------------------------------------------------- options */
 
-static int hidden = 512, layers = 2, embed = 64, seq = 100, sample = 0, quick = 0, max_steps = 0,
-           windows = 0;
-static float clip = 5.0f, dropout = 0.2f, temperature = 0.8f;
+/* hidden ... dropout: set by apply_config from common/char_model.c's configurations */
+static int hidden, layers, embed, seq, sample = 0, quick = 0, max_steps = 0, windows = 0;
+static float clip, dropout, temperature = 0.8f;
 static const char *cell = "lstm";
 static const char *const cells[] = {"lstm", "gru", NULL};
 
@@ -67,29 +67,33 @@ static ex_program program = {
     .dataset = "tinyshakespeare",
     .max_batch = 4096,
     .default_threads = 1,
-    .defaults = {.device = AX_DEVICE_AUTO, .epochs = 20, .batch = 64, .lr = 2e-3f, .cosine = 1,
+    .defaults = {.device = AX_DEVICE_AUTO, .cosine = 1, /* epochs, batch, lr: apply_config */
                  .optimizer = "adam", .seed = 42, .save = "char_rnn.safetensors",
                  .threads = -1},
     .own = own_options,
     .n_own = (int)(sizeof own_options / sizeof own_options[0]),
 };
 
-/* --quick (alone: read as --quick=1) anywhere on the command line changes the defaults before
- * the options are read, so that options given beside it win. */
-static void apply_quick(int argc, char **argv) {
+/* The defaults of the model and training options are common/char_model.c's configurations
+ * (so bench_train_char times this very model): --quick (alone: read as --quick=1) anywhere on
+ * the command line picks the quick one before the options are read, so that options given
+ * beside it win. */
+static void apply_config(int argc, char **argv) {
     static char quick_on[] = "--quick=1";
+    int on = 0;
     for (int i = 1; i < argc; i++) {
         const char *next = i + 1 < argc ? argv[i + 1] : "";
         if (!strcmp(argv[i], "--quick") && strcmp(next, "0") && strcmp(next, "1"))
             argv[i] = quick_on;
-        if (strcmp(argv[i], "--quick=1") && !(!strcmp(argv[i], "--quick") && !strcmp(next, "1")))
-            continue;
-        const ex_char_config q = ex_char_config_of(1);
-        hidden = q.hidden, layers = q.layers, seq = q.seq, dropout = q.dropout;
-        program.defaults.batch = q.batch;
-        program.defaults.epochs = q.epochs;
-        program.defaults.lr = q.lr;
+        if (!strcmp(argv[i], "--quick=1") || (!strcmp(argv[i], "--quick") && !strcmp(next, "1")))
+            on = 1;
     }
+    const ex_char_config c = ex_char_config_of(on);
+    hidden = c.hidden, layers = c.layers, embed = c.embed, seq = c.seq;
+    clip = c.clip, dropout = c.dropout;
+    program.defaults.batch = c.batch;
+    program.defaults.epochs = c.epochs;
+    program.defaults.lr = c.lr;
 }
 
 /* ---------------------------------------------------------------- model */
@@ -283,7 +287,7 @@ static void print_sample(ax_ctx *ctx, ax_graph *trained, const ax_text_dataset *
 /* ---------------------------------------------------------------- main */
 
 int main(int argc, char **argv) {
-    apply_quick(argc, argv);
+    apply_config(argc, argv);
     ex_common o = ex_options_parse_or_exit(&program, argc, argv);
     train_log log;
     char dir[4096], path[4200];

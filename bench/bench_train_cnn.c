@@ -22,12 +22,12 @@ enum { SIDE = 28, CLASSES = 10 };
 static void build(ax_ctx *ctx, int batch, ax_graph **g_out, ax_node **x, ax_node **y) {
     ax_graph *g;
     ax_node *n;
-    train_bench_check(ax_graph_create(ctx, 1, &g), "ax_graph_create");
-    train_bench_check(ax_graph_input(g, "x", 4, (int64_t[]){batch, 1, SIDE, SIDE}, x), "input");
-    train_bench_check(ax_graph_labels(g, "y", batch, y), "labels");
-    train_bench_check(ex_mnist_cnn_layers(g, *x, EX_MNIST_CNN_DROPOUT, &n), "the CNN's layers");
-    train_bench_check(ax_graph_cross_entropy(g, "loss", n, *y, &n), "loss");
-    train_bench_check(ax_graph_compile(g, n), "ax_graph_compile");
+    tb_check(ax_graph_create(ctx, 1, &g), "ax_graph_create");
+    tb_check(ax_graph_input(g, "x", 4, (int64_t[]){batch, 1, SIDE, SIDE}, x), "input");
+    tb_check(ax_graph_labels(g, "y", batch, y), "labels");
+    tb_check(ex_mnist_cnn_layers(g, *x, EX_MNIST_CNN_DROPOUT, &n), "the CNN's layers");
+    tb_check(ax_graph_cross_entropy(g, "loss", n, *y, &n), "loss");
+    tb_check(ax_graph_compile(g, n), "ax_graph_compile");
     *g_out = g;
 }
 

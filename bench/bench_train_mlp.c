@@ -18,18 +18,18 @@ enum { IN = 784, H1 = 256, H2 = 128, CLASSES = 10 };
 static void build(ax_ctx *ctx, int batch, ax_graph **g_out, ax_node **x, ax_node **y) {
     ax_graph *g;
     ax_node *n;
-    train_bench_check(ax_graph_create(ctx, 1, &g), "ax_graph_create");
-    train_bench_check(ax_graph_input(g, "x", 2, (int64_t[]){batch, IN}, x), "input");
-    train_bench_check(ax_graph_labels(g, "y", batch, y), "labels");
-    train_bench_check(ax_graph_dense(g, "fc1", *x, H1, &n), "fc1");
-    train_bench_check(ax_graph_activation(g, "relu1", AX_ACT_RELU, 0.0f, n, &n), "relu1");
-    train_bench_check(ax_graph_dropout(g, "drop1", n, 0.2f, &n), "drop1");
-    train_bench_check(ax_graph_dense(g, "fc2", n, H2, &n), "fc2");
-    train_bench_check(ax_graph_activation(g, "relu2", AX_ACT_RELU, 0.0f, n, &n), "relu2");
-    train_bench_check(ax_graph_dropout(g, "drop2", n, 0.2f, &n), "drop2");
-    train_bench_check(ax_graph_dense(g, "fc3", n, CLASSES, &n), "fc3");
-    train_bench_check(ax_graph_cross_entropy(g, "loss", n, *y, &n), "loss");
-    train_bench_check(ax_graph_compile(g, n), "ax_graph_compile");
+    tb_check(ax_graph_create(ctx, 1, &g), "ax_graph_create");
+    tb_check(ax_graph_input(g, "x", 2, (int64_t[]){batch, IN}, x), "input");
+    tb_check(ax_graph_labels(g, "y", batch, y), "labels");
+    tb_check(ax_graph_dense(g, "fc1", *x, H1, &n), "fc1");
+    tb_check(ax_graph_activation(g, "relu1", AX_ACT_RELU, 0.0f, n, &n), "relu1");
+    tb_check(ax_graph_dropout(g, "drop1", n, 0.2f, &n), "drop1");
+    tb_check(ax_graph_dense(g, "fc2", n, H2, &n), "fc2");
+    tb_check(ax_graph_activation(g, "relu2", AX_ACT_RELU, 0.0f, n, &n), "relu2");
+    tb_check(ax_graph_dropout(g, "drop2", n, 0.2f, &n), "drop2");
+    tb_check(ax_graph_dense(g, "fc3", n, CLASSES, &n), "fc3");
+    tb_check(ax_graph_cross_entropy(g, "loss", n, *y, &n), "loss");
+    tb_check(ax_graph_compile(g, n), "ax_graph_compile");
     *g_out = g;
 }
 

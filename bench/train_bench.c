@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "train_bench.h"
+#include "train_step.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -26,36 +27,6 @@ typedef struct row {
     double torch_ms; /* < 0: none */
 } row;
 
-static const char *bench_name = "train_bench";
-
-void train_bench_check(ax_status st, const char *what) {
-    if (st != AX_OK) {
-        fprintf(stderr, "%s: %s: %s: %s\n", bench_name, what, ax_status_str(st),
-                ax_last_error());
-        exit(1);
-    }
-}
-
-static void *checked_malloc(size_t size) {
-    void *p = malloc(size);
-    if (!p) {
-        fprintf(stderr, "%s: out of memory\n", bench_name);
-        exit(1);
-    }
-    return p;
-}
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
-
-static int compare_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static void usage(const train_bench *b, FILE *f) {
     fprintf(f, "usage: %s [--pytorch FILE] [--steps N] [--warmup N] [--cpu-only] [--quick]\n"
                "  --pytorch FILE  CSV from %s (device,batch,ms_per_step)\n"
@@ -64,15 +35,6 @@ static void usage(const train_bench *b, FILE *f) {
                "  --cpu-only      skip the GPU even when one works\n"
                "  --quick         20 timed steps after 2 warm-up (scripts/gpu-check)\n",
             b->name, b->script);
-}
-
-static int parse_int(const char *s, int *out) {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (*s == '\0' || *end != '\0' || v < 0 || v > 1000000)
-        return 0;
-    *out = (int)v;
-    return 1;
 }
 
 static options parse_args(const train_bench *b, int argc, char **argv) {
@@ -91,9 +53,9 @@ static options parse_args(const train_bench *b, int argc, char **argv) {
         } else if (!strcmp(a, "--pytorch") && v) {
             o.pytorch_csv = v, i++;
         } else if (!strcmp(a, "--steps") && v) {
-            ok = parse_int(v, &o.steps) && o.steps >= 20, i++;
+            ok = tb_parse_int(v, &o.steps) && o.steps >= 20, i++;
         } else if (!strcmp(a, "--warmup") && v) {
-            ok = parse_int(v, &o.warmup), i++;
+            ok = tb_parse_int(v, &o.warmup), i++;
         } else {
             ok = 0;
         }
@@ -112,80 +74,50 @@ static void build(const train_bench *b, ax_ctx *ctx, int batch, ax_graph **g,
                   ax_optimizer **opt) {
     ax_node *x, *y;
     b->build(ctx, batch, g, &x, &y);
-    train_bench_check(ax_rng_uniform(ctx, ax_graph_value(*g, x), 0.0f, 1.0f, 99, 0),
+    tb_check(ax_rng_uniform(ctx, ax_graph_value(*g, x), 0.0f, 1.0f, 99, 0),
                       "random inputs");
-    int32_t *labels = checked_malloc((size_t)batch * sizeof *labels);
+    int32_t *labels = tb_malloc((size_t)batch * sizeof *labels);
     uint32_t s = 12345;
     for (int i = 0; i < batch; i++) {
         s = s * 1664525u + 1013904223u;
         labels[i] = (int32_t)((s >> 16) % (uint32_t)b->classes);
     }
-    train_bench_check(ax_tensor_set_from_host(ax_graph_value(*g, y), labels,
+    tb_check(ax_tensor_set_from_host(ax_graph_value(*g, y), labels,
                                               (size_t)batch * sizeof *labels),
                       "random labels");
     free(labels);
     ax_adam_config adam = ax_adam_defaults();
-    train_bench_check(ax_optimizer_create_adam(ctx, &adam, opt), "ax_optimizer_create_adam");
+    tb_check(ax_optimizer_create_adam(ctx, &adam, opt), "ax_optimizer_create_adam");
 }
 
 static void train_step(ax_graph *g, ax_optimizer *opt) {
     ax_param_list p;
-    train_bench_check(ax_graph_params(g, &p), "ax_graph_params");
-    train_bench_check(ax_graph_zero_grad(g), "ax_graph_zero_grad");
-    train_bench_check(ax_graph_forward(g), "ax_graph_forward");
-    train_bench_check(ax_graph_backward(g), "ax_graph_backward");
-    train_bench_check(ax_optimizer_step(opt, p.n, p.values, p.grads), "ax_optimizer_step");
+    tb_check(ax_graph_params(g, &p), "ax_graph_params");
+    tb_check(ax_graph_zero_grad(g), "ax_graph_zero_grad");
+    tb_check(ax_graph_forward(g), "ax_graph_forward");
+    tb_check(ax_graph_backward(g), "ax_graph_backward");
+    tb_check(ax_optimizer_step(opt, p.n, p.values, p.grads), "ax_optimizer_step");
+}
+
+/* The step tb_time_steps times. */
+typedef struct step_args {
+    ax_graph *g;
+    ax_optimizer *opt;
+} step_args;
+
+static void run_step(void *arg) {
+    const step_args *a = arg;
+    train_step(a->g, a->opt);
 }
 
 /* Median milliseconds per step at `batch` on ctx. */
 static double time_steps(const train_bench *b, ax_ctx *ctx, int batch, const options *o) {
-    ax_graph *g;
-    ax_optimizer *opt;
-    build(b, ctx, batch, &g, &opt);
-    for (int i = 0; i < o->warmup; i++)
-        train_step(g, opt);
-    train_bench_check(ax_ctx_synchronize(ctx), "ax_ctx_synchronize");
-
-    double *ms = checked_malloc((size_t)o->steps * sizeof *ms);
-    for (int i = 0; i < o->steps; i++) {
-        double t0 = now_ms();
-        train_step(g, opt);
-        train_bench_check(ax_ctx_synchronize(ctx), "ax_ctx_synchronize");
-        ms[i] = now_ms() - t0;
-    }
-    float loss;
-    train_bench_check(ax_graph_loss(g, &loss), "ax_graph_loss"); /* the steps really ran */
-    if (!(loss == loss) || loss > 1e30f) {
-        fprintf(stderr, "%s: the loss is not finite (%g)\n", b->name, (double)loss);
-        exit(1);
-    }
-    qsort(ms, (size_t)o->steps, sizeof *ms, compare_double);
-    double median = o->steps % 2 ? ms[o->steps / 2]
-                                 : 0.5 * (ms[o->steps / 2 - 1] + ms[o->steps / 2]);
-    free(ms);
-    ax_optimizer_destroy(opt);
-    ax_graph_destroy(g);
+    step_args a;
+    build(b, ctx, batch, &a.g, &a.opt);
+    double median = tb_time_steps(ctx, a.g, run_step, &a, o->warmup, o->steps);
+    ax_optimizer_destroy(a.opt);
+    ax_graph_destroy(a.g);
     return median;
-}
-
-/* PyTorch's ms/step for (device, batch) from the CSV; < 0 when it has none. */
-static double pytorch_ms(const char *path, const char *device, int batch) {
-    if (!path)
-        return -1.0;
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        fprintf(stderr, "%s: cannot open %s\n", bench_name, path);
-        exit(1);
-    }
-    char line[256], dev[64];
-    int b;
-    double ms, found = -1.0;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "%63[^,],%d,%lf", dev, &b, &ms) == 3 && !strcmp(dev, device) &&
-            b == batch)
-            found = ms;
-    fclose(f);
-    return found;
 }
 
 static void print_table(const row *rows, int n) {
@@ -202,7 +134,7 @@ static void print_table(const row *rows, int n) {
 }
 
 int train_bench_main(const train_bench *b, int argc, char **argv) {
-    bench_name = b->name;
+    tb_program = b->name;
     options o = parse_args(b, argc, argv);
     row rows[MAX_ROWS];
     int n_rows = 0;
@@ -213,12 +145,9 @@ int train_bench_main(const train_bench *b, int argc, char **argv) {
     int with_gpu = !o.cpu_only && ax_cuda_device_count() > 0;
     for (int d = 0; d < (with_gpu ? 2 : 1); d++) {
         ax_ctx *ctx;
-        train_bench_check(ax_ctx_create(d == 0 ? AX_DEVICE_CPU : AX_DEVICE_CUDA, 0, &ctx),
+        tb_check(ax_ctx_create(d == 0 ? AX_DEVICE_CPU : AX_DEVICE_CUDA, 0, &ctx),
                           "ax_ctx_create");
-        ax_device_info info;
-        train_bench_check(ax_ctx_device_info(ctx, &info), "ax_ctx_device_info");
-        if (d == 0)
-            printf("cpu:  %s, %d cores\n", info.name, info.multiprocessors);
+        tb_print_device(ctx, d == 1);
         else
             printf("cuda: %s (sm_%d%d, %d SMs)\n", info.name, info.cc_major, info.cc_minor,
                    info.multiprocessors);
@@ -227,7 +156,9 @@ int train_bench_main(const train_bench *b, int argc, char **argv) {
             r->device = d == 0 ? "cpu" : "cuda";
             r->batch = b->batches[i];
             r->axon_ms = time_steps(b, ctx, b->batches[i], &o);
-            r->torch_ms = pytorch_ms(o.pytorch_csv, r->device, b->batches[i]);
+            char key[16];
+            snprintf(key, sizeof key, "%d", b->batches[i]);
+            r->torch_ms = tb_pytorch_ms(o.pytorch_csv, r->device, key);
         }
         ax_ctx_destroy(ctx);
     }

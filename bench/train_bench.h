@@ -12,6 +12,7 @@
 #define BENCH_TRAIN_BENCH_H
 
 #include "axon.h"
+#include "train_step.h" /* tb_check and the rest every such bench uses */
 
 /* A model to time. build() creates and compiles the graph with its cross-entropy loss for
  * `batch` rows on ctx and returns it with its f32 input x and its labels y. */
@@ -23,9 +24,6 @@ typedef struct train_bench {
     int classes;
     void (*build)(ax_ctx *ctx, int batch, ax_graph **g, ax_node **x, ax_node **y);
 } train_bench;
-
-/* Ends the program with a message naming b's bench and `what` unless st is AX_OK. */
-void train_bench_check(ax_status st, const char *what);
 
 /* The bench's main: parses [--pytorch FILE] [--steps N] [--warmup N] [--cpu-only] [--quick],
  * times every (device, batch) and prints the table. Returns the exit status. */

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "axon.h"
+#include "common/char_model.h"
 #include "common/options.h"
 #include "common/progress.h"
 #include "common/report.h"
@@ -27,9 +28,9 @@
 
 /* ---------------------------------------------------------------- options */
 
-static int hidden = 512, layers = 2, embed = 64, seq = 100, sample = 0, quick = 0, max_steps = 0,
-           windows = 0;
-static float clip = 5.0f, dropout = 0.2f, temperature = 0.8f;
+/* hidden ... dropout: set by apply_config from common/char_model.c's configurations */
+static int hidden, layers, embed, seq, sample = 0, quick = 0, max_steps = 0, windows = 0;
+static float clip, dropout, temperature = 0.8f;
 static const char *cell = "lstm";
 static const char *const cells[] = {"lstm", "gru", NULL};
 
@@ -66,61 +67,46 @@ static ex_program program = {
     .dataset = "tinyshakespeare",
     .max_batch = 4096,
     .default_threads = 1,
-    .defaults = {.device = AX_DEVICE_AUTO, .epochs = 20, .batch = 64, .lr = 2e-3f, .cosine = 1,
+    .defaults = {.device = AX_DEVICE_AUTO, .cosine = 1, /* epochs, batch, lr: apply_config */
                  .optimizer = "adam", .seed = 42, .save = "char_rnn.safetensors",
                  .threads = -1},
     .own = own_options,
     .n_own = (int)(sizeof own_options / sizeof own_options[0]),
 };
 
-/* --quick (alone: read as --quick=1) anywhere on the command line changes the defaults before
- * the options are read, so that options given beside it win. */
-static void apply_quick(int argc, char **argv) {
+/* The defaults of the model and training options are common/char_model.c's configurations
+ * (so bench_train_char times this very model): --quick (alone: read as --quick=1) anywhere on
+ * the command line picks the quick one before the options are read, so that options given
+ * beside it win. */
+static void apply_config(int argc, char **argv) {
     static char quick_on[] = "--quick=1";
+    int on = 0;
     for (int i = 1; i < argc; i++) {
         const char *next = i + 1 < argc ? argv[i + 1] : "";
         if (!strcmp(argv[i], "--quick") && strcmp(next, "0") && strcmp(next, "1"))
             argv[i] = quick_on;
-        if (strcmp(argv[i], "--quick=1") && !(!strcmp(argv[i], "--quick") && !strcmp(next, "1")))
-            continue;
-        hidden = 256, layers = 1, seq = 64, dropout = 0.0f;
-        program.defaults.batch = 32;
-        program.defaults.epochs = 4;
-        program.defaults.lr = 3e-3f;
+        if (!strcmp(argv[i], "--quick=1") || (!strcmp(argv[i], "--quick") && !strcmp(next, "1")))
+            on = 1;
     }
+    const ex_char_config c = ex_char_config_of(on);
+    hidden = c.hidden, layers = c.layers, embed = c.embed, seq = c.seq;
+    clip = c.clip, dropout = c.dropout;
+    program.defaults.batch = c.batch;
+    program.defaults.epochs = c.epochs;
+    program.defaults.lr = c.lr;
 }
 
 /* ---------------------------------------------------------------- model */
 
-typedef struct lm {
-    ax_graph *g;
-    ax_node *ids, *targets, *rnn, *logits, *loss;
-    int64_t batch, steps;
-} lm;
+typedef ex_char_model lm;
 
-/* ids [T, N] -> "embed" [T, N, D] -> "rnn" (carry_state) [T, N, H] -> "fc" [T, N, V], and
- * the cross-entropy against the next characters [T, N] (none when targets is 0). Parameter
- * names as a PyTorch module with attributes embed, rnn, fc (bench/pytorch/train_char.py). */
+/* The model of the options (common/char_model.c); the program stops on a failure. */
 static lm build_lm(ax_ctx *ctx, uint64_t seed, int64_t vocab, int64_t batch, int64_t steps,
                    int with_loss) {
-    lm m = {.batch = batch, .steps = steps};
-    ax_node *h;
-    const int64_t shape[2] = {steps, batch};
-    EX_TRY(ax_graph_create(ctx, seed, &m.g));
-    EX_TRY(ax_graph_input_typed(m.g, "ids", AX_I32, 2, shape, 1, 0, &m.ids));
-    EX_TRY(ax_graph_embedding(m.g, "embed", m.ids, vocab, embed, &h));
-    ax_graph_rnn_opts o = {.hidden_size = hidden, .num_layers = layers, .dropout = dropout,
-                           .carry_state = 1};
-    if (!strcmp(cell, "gru"))
-        EX_TRY(ax_graph_gru(m.g, "rnn", h, NULL, &o, &m.rnn, NULL));
-    else
-        EX_TRY(ax_graph_lstm(m.g, "rnn", h, NULL, NULL, &o, &m.rnn, NULL, NULL));
-    EX_TRY(ax_graph_dense(m.g, "fc", m.rnn, vocab, &m.logits));
-    if (with_loss) {
-        EX_TRY(ax_graph_input_typed(m.g, "targets", AX_I32, 2, shape, 1, 0, &m.targets));
-        EX_TRY(ax_graph_cross_entropy(m.g, "loss", m.logits, m.targets, &m.loss));
-    }
-    EX_TRY(ax_graph_compile(m.g, m.loss));
+    ex_char_config c = {.gru = !strcmp(cell, "gru"), .hidden = hidden, .layers = layers,
+                        .embed = embed, .seq = seq, .dropout = dropout};
+    lm m;
+    EX_TRY(ex_char_model_build(ctx, &c, seed, vocab, batch, steps, with_loss, &m));
     return m;
 }
 
@@ -301,7 +287,7 @@ static void print_sample(ax_ctx *ctx, ax_graph *trained, const ax_text_dataset *
 /* ---------------------------------------------------------------- main */
 
 int main(int argc, char **argv) {
-    apply_quick(argc, argv);
+    apply_config(argc, argv);
     ex_common o = ex_options_parse_or_exit(&program, argc, argv);
     train_log log;
     char dir[4096], path[4200];

@@ -1,8 +1,9 @@
 /* The recurrent ops (ax_rnn_*): PyTorch golden cases (tests/golden/gen_rnn.py) with layers and
  * directions composed here as the graph layer will, gradient checks of every cell and of whole
  * sequences, planted errors each of those must catch, extremes (saturation, NaN, Inf, T = 1,
- * a shorter last sequence, states carried in place), bad input, and GPU parity with the CPU
- * reference (skipped where no GPU works). */
+ * a shorter last sequence, states carried in place, the gates' tanh at its edges), bad input,
+ * and GPU parity with the CPU reference (skipped where no GPU works). */
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include "golden.h"
 #include "gradcheck.h"
 #include "helpers.h"
+#include "host/common/rnn_step.h"
 #include "../src/host/core/internal.h" /* a view into a tensor's tail */
 
 #define MODES 5
@@ -951,6 +953,43 @@ Test(rnn_extremes, nan_propagates) {
             seq_host_free(&in);
         }
     ax_ctx_destroy(ctx);
+}
+
+/* ax_rnn_tanh (src/host/common/rnn_step.h, the tanh of both backends' gates: a Taylor
+ * polynomial below |x| = 1/4, 1 - 2 / (e^2x + 1) above): +-0 gives +-0, tiny x gives x, large
+ * |x| and +-Inf give exactly +-1, NaN stays NaN, and 2^20 floats spread over [-20, 20] (both
+ * sides of 1/4 densely) are within 10 ulp of the double tanh rounded to float. */
+Test(rnn_extremes, tanh_edges_and_accuracy) {
+    const float zero = ax_rnn_tanh(0.0f), mzero = ax_rnn_tanh(-0.0f);
+    cr_assert(zero == 0.0f && !signbit(zero), "tanh(+0) = %g", (double)zero);
+    cr_assert(mzero == 0.0f && signbit(mzero), "tanh(-0) = %g, not -0", (double)mzero);
+    const float tiny[] = {1e-30f, -1e-30f, 1e-40f /* subnormal */, -3e-8f, 1e-4f};
+    for (int i = 0; i < 5; i++)
+        cr_assert(ax_rnn_tanh(tiny[i]) == tiny[i], "tanh(%g) = %g", (double)tiny[i],
+                  (double)ax_rnn_tanh(tiny[i]));
+    const float big[] = {9.1f, 10.0f, 44.0f, 45.0f, 1e30f, FLT_MAX, INFINITY};
+    for (int i = 0; i < 7; i++) {
+        cr_assert(ax_rnn_tanh(big[i]) == 1.0f, "tanh(%g) = %.9g", (double)big[i],
+                  (double)ax_rnn_tanh(big[i]));
+        cr_assert(ax_rnn_tanh(-big[i]) == -1.0f, "tanh(-%g) = %.9g", (double)big[i],
+                  (double)ax_rnn_tanh(-big[i]));
+    }
+    cr_assert(isnan(ax_rnn_tanh(NAN)) && isnan(ax_rnn_tanh(-NAN)), "tanh(NaN) is not NaN");
+    double worst = 0.0;
+    float worst_x = 0.0f;
+    for (int k = 0; k < (1 << 20); k++) {
+        /* half the points in [-1, 1] (where the two branches meet), half in [-20, 20] */
+        const double u = (k + 0.5) / (1 << 19) - 1.0;
+        const float x = (float)(k % 2 ? u : 20.0 * u);
+        const float want = (float)tanh((double)x), got = ax_rnn_tanh(x);
+        const float a = fabsf(want);
+        const double ulp = a > 0.0f ? (double)(nextafterf(a, INFINITY) - a) : 1e-45;
+        const double e = fabs((double)got - tanh((double)x)) / ulp;
+        if (!(e <= worst)) /* NaN counts as the worst */
+            worst = e, worst_x = x;
+    }
+    cr_assert(worst <= 10.0, "ax_rnn_tanh is %.3g ulp off at x = %.9g", worst, (double)worst_x);
+    cr_log_info("ax_rnn_tanh: worst %.2f ulp at x = %.9g", worst, (double)worst_x);
 }
 
 /* ---------------------------------------------------------------- bad input */

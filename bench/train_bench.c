@@ -28,12 +28,13 @@ typedef struct row {
 } row;
 
 static void usage(const train_bench *b, FILE *f) {
-    fprintf(f, "usage: %s [--pytorch FILE] [--steps N] [--warmup N] [--cpu-only] [--quick]\n"
-               "  --pytorch FILE  CSV from %s (device,batch,ms_per_step)\n"
-               "  --steps N       timed steps per case, at least 20 (default 50)\n"
-               "  --warmup N      untimed steps first (default 5)\n"
-               "  --cpu-only      skip the GPU even when one works\n"
-               "  --quick         20 timed steps after 2 warm-up (scripts/gpu-check)\n",
+    fprintf(f,
+            "usage: %s [--pytorch FILE] [--steps N] [--warmup N] [--cpu-only] [--quick]\n"
+            "  --pytorch FILE  CSV from %s (device,batch,ms_per_step)\n"
+            "  --steps N       timed steps per case, at least 20 (default 50)\n"
+            "  --warmup N      untimed steps first (default 5)\n"
+            "  --cpu-only      skip the GPU even when one works\n"
+            "  --quick         20 timed steps after 2 warm-up (scripts/gpu-check)\n",
             b->name, b->script);
 }
 
@@ -70,21 +71,18 @@ static options parse_args(const train_bench *b, int argc, char **argv) {
 
 /* b's model for `batch` rows with random inputs and labels, and Adam with PyTorch's
  * defaults. */
-static void build(const train_bench *b, ax_ctx *ctx, int batch, ax_graph **g,
-                  ax_optimizer **opt) {
+static void build(const train_bench *b, ax_ctx *ctx, int batch, ax_graph **g, ax_optimizer **opt) {
     ax_node *x, *y;
     b->build(ctx, batch, g, &x, &y);
-    tb_check(ax_rng_uniform(ctx, ax_graph_value(*g, x), 0.0f, 1.0f, 99, 0),
-                      "random inputs");
+    tb_check(ax_rng_uniform(ctx, ax_graph_value(*g, x), 0.0f, 1.0f, 99, 0), "random inputs");
     int32_t *labels = tb_malloc((size_t)batch * sizeof *labels);
     uint32_t s = 12345;
     for (int i = 0; i < batch; i++) {
         s = s * 1664525u + 1013904223u;
         labels[i] = (int32_t)((s >> 16) % (uint32_t)b->classes);
     }
-    tb_check(ax_tensor_set_from_host(ax_graph_value(*g, y), labels,
-                                              (size_t)batch * sizeof *labels),
-                      "random labels");
+    tb_check(ax_tensor_set_from_host(ax_graph_value(*g, y), labels, (size_t)batch * sizeof *labels),
+             "random labels");
     free(labels);
     ax_adam_config adam = ax_adam_defaults();
     tb_check(ax_optimizer_create_adam(ctx, &adam, opt), "ax_optimizer_create_adam");
@@ -126,8 +124,8 @@ static void print_table(const row *rows, int n) {
     for (int i = 0; i < n; i++) {
         const row *r = &rows[i];
         if (r->torch_ms > 0)
-            printf("%-7s %6d %14.3f %16.3f %15.3f\n", r->device, r->batch, r->axon_ms,
-                   r->torch_ms, r->axon_ms / r->torch_ms);
+            printf("%-7s %6d %14.3f %16.3f %15.3f\n", r->device, r->batch, r->axon_ms, r->torch_ms,
+                   r->axon_ms / r->torch_ms);
         else
             printf("%-7s %6d %14.3f %16s %15s\n", r->device, r->batch, r->axon_ms, "-", "-");
     }
@@ -145,12 +143,8 @@ int train_bench_main(const train_bench *b, int argc, char **argv) {
     int with_gpu = !o.cpu_only && ax_cuda_device_count() > 0;
     for (int d = 0; d < (with_gpu ? 2 : 1); d++) {
         ax_ctx *ctx;
-        tb_check(ax_ctx_create(d == 0 ? AX_DEVICE_CPU : AX_DEVICE_CUDA, 0, &ctx),
-                          "ax_ctx_create");
+        tb_check(ax_ctx_create(d == 0 ? AX_DEVICE_CPU : AX_DEVICE_CUDA, 0, &ctx), "ax_ctx_create");
         tb_print_device(ctx, d == 1);
-        else
-            printf("cuda: %s (sm_%d%d, %d SMs)\n", info.name, info.cc_major, info.cc_minor,
-                   info.multiprocessors);
         for (int i = 0; i < 2; i++) {
             row *r = &rows[n_rows++];
             r->device = d == 0 ? "cpu" : "cuda";

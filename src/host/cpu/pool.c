@@ -76,7 +76,7 @@ static void inner_row_max(const struct ax_pool2d_geom *g, const float *xp, int64
             } else {
                 for (int64_t ox = ox0; ox < ox1; ox++) {
                     float v = xp[e0 + ox * sw], best = yr[ox];
-                    yr[ox] = (v > best) | (v != v) ? v : best;
+                    yr[ox] = ((v > best) | (v != v)) ? v : best;
                 }
             }
         }

@@ -80,15 +80,6 @@ void expect_close(const std::vector<float> &got, const std::vector<float> &ref, 
     }
 }
 
-#ifdef AXON_BENCH_CUDNN
-void cudnn_ok(cudnnStatus_t st, const char *what) {
-    if (st != CUDNN_STATUS_SUCCESS) {
-        fprintf(stderr, BENCH_NAME ": %s: %s\n", what, cudnnGetErrorString(st));
-        exit(1);
-    }
-}
-#endif
-
 // The tensors of one shape on the GPU (g) and the CPU (c).
 struct Set {
     ax_tensor *x, *dy, *y, *dx, *gamma, *beta, *rm, *rv, *mean, *inv, *dgamma, *dbeta;

@@ -48,13 +48,6 @@
 
 namespace {
 
-void cudnn_ok(cudnnStatus_t st, const char *what) {
-    if (st != CUDNN_STATUS_SUCCESS) {
-        fprintf(stderr, "bench_conv: %s: %s\n", what, cudnnGetErrorString(st));
-        exit(1);
-    }
-}
-
 // A layer: x [n, c, h, w], w [k, c/groups, r, s], symmetric padding (cuDNN's), stride, groups.
 struct Layer {
     std::string name;

@@ -43,13 +43,6 @@
 
 namespace {
 
-void cudnn_ok(cudnnStatus_t st, const char *what) {
-    if (st != CUDNN_STATUS_SUCCESS) {
-        fprintf(stderr, "bench_rnn: %s: %s\n", what, cudnnGetErrorString(st));
-        exit(1);
-    }
-}
-
 struct Case {
     ax_rnn_mode mode;
     int64_t h, n, t;

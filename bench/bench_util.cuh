@@ -36,6 +36,15 @@ void cuda_ok(cudaError_t err, const char *what) {
     }
 }
 
+#ifdef CUDNN_MAJOR // the bench included <cudnn.h> first
+void cudnn_ok(cudnnStatus_t st, const char *what) {
+    if (st != CUDNN_STATUS_SUCCESS) {
+        fprintf(stderr, BENCH_NAME ": %s: %s\n", what, cudnnGetErrorString(st));
+        exit(1);
+    }
+}
+#endif
+
 // The benches' one option: --quick (fewer sizes and runs, for scripts/gpu-check). Anything
 // else prints the usage and exits 2.
 bool parse_quick(int argc, char **argv) {
